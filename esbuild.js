@@ -1,0 +1,27 @@
+// Builds the three bundles: the extension host entry, the model-server process, the webview script.
+// Type-checking is separate (`npm run typecheck`, i.e. tsc --noEmit).
+const esbuild = require("esbuild");
+
+const production = process.argv.includes("--production");
+const watch = process.argv.includes("--watch");
+
+const common = { bundle: true, minify: production, sourcemap: !production, logLevel: "info" };
+
+const builds = [
+  { ...common, entryPoints: ["src/extension.ts"], outfile: "dist/extension.js", platform: "node",
+    format: "cjs", target: "node20", external: ["vscode", "onnxruntime-node"] },
+  { ...common, entryPoints: ["src/server/main.ts"], outfile: "dist/server.js", platform: "node",
+    format: "cjs", target: "node20", external: ["onnxruntime-node"] },
+  { ...common, entryPoints: ["media/src/main.ts"], outfile: "dist/media/visualizer.js", platform: "browser",
+    format: "iife", target: "es2022" },
+];
+
+(async () => {
+  const fs = require("fs");
+  const present = builds.filter((b) => fs.existsSync(b.entryPoints[0]));
+  if (watch) {
+    for (const b of present) await (await esbuild.context(b)).watch();
+  } else {
+    await Promise.all(present.map((b) => esbuild.build(b)));
+  }
+})().catch(() => process.exit(1));
