@@ -1,0 +1,259 @@
+"""Measure the exported model and write its model card (models/default/README.md).
+
+Measures on the shipped ONNX graph: masked-token top-1 accuracy on held-out windows at mask
+ratios 0.15/0.5/0.9; one-token-per-step infill on the held-out task files (non-empty share,
+exact match, edit similarity); parity with PyTorch and forward latency through onnxruntime-node.
+
+    python training/card.py [--model models/default] [--weights training/runs/default/weights.pt] [--limit N]
+"""
+import argparse
+import collections
+import csv
+import json
+import platform
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from tokenizers import Tokenizer
+
+from export import load_model
+from infill import MASK, PAD, EOS, Sampler, load_stream
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TASKS = ROOT / "bench" / "tasks"
+SLOTS = {"single-line": 24, "multi-line": 64}
+
+
+def session(path: Path) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def masked_accuracy(sess, sampler: Sampler, ratio: float, n: int = 96, seq: int = 256) -> float:
+    rng = np.random.default_rng(int(ratio * 100))
+    hits = total = 0
+    for _ in range(n):
+        ids = np.array(sampler.window(seq), dtype=np.int64)
+        pos = np.sort(rng.choice(seq, size=max(1, int(seq * ratio)), replace=False))
+        canvas = ids.copy()
+        canvas[pos] = MASK
+        top_ids, _, _ = sess.run(None, {"input_ids": canvas[None], "positions": pos[None]})
+        hits += int((top_ids[0, :, 0] == ids[pos]).sum())
+        total += len(pos)
+    return hits / total
+
+
+def write_fixture(sess, sampler: Sampler, path: Path, n: int = 16, seq: int = 256) -> float:
+    """Held-out canvases (15% masked) for the unit test that guards the export; returns their accuracy."""
+    rng = np.random.default_rng(15)
+    rows, hits, total = [], 0, 0
+    for _ in range(n):
+        ids = np.array(sampler.window(seq), dtype=np.int64)
+        pos = np.sort(rng.choice(seq, size=int(seq * 0.15), replace=False))
+        truth = ids[pos].copy()
+        ids[pos] = MASK
+        top_ids, _, _ = sess.run(None, {"input_ids": ids[None], "positions": pos[None]})
+        hits += int((top_ids[0, :, 0] == truth).sum())
+        total += len(pos)
+        rows.append({"ids": ids.tolist(), "positions": pos.tolist(), "truth": truth.tolist()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"note": "held-out windows, 15% masked; written by training/card.py",
+                                "canvases": rows}) + "\n")
+    return hits / total
+
+
+def edit_similarity(a: str, b: str) -> float:
+    if not a and not b:
+        return 1.0
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return 1 - prev[-1] / max(len(a), len(b))
+
+
+def sequential_infill(sess, tok: Tokenizer, prompt: str, suffix: str, slots: int, max_seq: int, single_line: bool) -> str:
+    """One token per forward: commit the most confident real token; once every still-masked slot
+    predicts pad, the rest is padding (the decoder's guard against the empty completion)."""
+    pre, suf = tok.encode(prompt).ids, tok.encode(suffix).ids
+    room = max_seq - slots
+    s = min(len(suf), room // 3)
+    p = min(len(pre), room - s)
+    s = min(len(suf), room - p)
+    canvas = np.array(pre[len(pre) - p:] + [MASK] * slots + suf[:s], dtype=np.int64)
+    start = p
+    for _ in range(slots):
+        masked = np.flatnonzero(canvas[start:start + slots] == MASK) + start
+        if len(masked) == 0:
+            break
+        top_ids, top_probs, _ = sess.run(None, {"input_ids": canvas[None], "positions": masked[None]})
+        ids, probs = top_ids[0], top_probs[0]
+        real = [i for i in range(len(masked)) if ids[i, 0] not in (PAD, EOS)]
+        if not real:
+            break
+        best = max(real, key=lambda i: probs[i, 0])
+        canvas[masked[best]] = ids[best, 0]
+    out = [int(t) for t in canvas[start:start + slots] if t not in (MASK, PAD, EOS)]
+    text = tok.decode(out)
+    return text.split("\n")[0] if single_line else text
+
+
+def task_metrics(sess, tok: Tokenizer, max_seq: int, limit: int | None) -> dict:
+    res = {}
+    for path in sorted(TASKS.glob("*.jsonl")):
+        shape = "multi-line" if "multi-line" in path.name else "single-line"
+        tasks = [json.loads(l) for l in path.read_text().splitlines()][:limit]
+        nonempty = exact = 0
+        sim = 0.0
+        for t in tasks:
+            out = sequential_infill(sess, tok, t["prompt"], t["suffix"], SLOTS[shape], max_seq, shape == "single-line")
+            nonempty += bool(out.strip())
+            exact += out.strip() == t["canonical_solution"].strip()
+            sim += edit_similarity(out.strip(), t["canonical_solution"].strip())
+        res[path.stem] = {"tasks": len(tasks), "nonEmpty": round(nonempty / len(tasks), 3),
+                          "exactMatch": round(exact / len(tasks), 3), "editSimilarity": round(sim / len(tasks), 3)}
+    return res
+
+
+def parity(model_dir: Path, weights: Path, tok: Tokenizer) -> dict:
+    model, _ = load_model(weights)
+    sampler = Sampler(load_stream("heldout"), tok, random.Random(5))
+    rng = np.random.default_rng(5)
+    canvases = []
+    for _ in range(32):
+        ids = np.array(sampler.window(256), dtype=np.int64)
+        pos = np.sort(rng.choice(256, size=64, replace=False))
+        ids[pos] = MASK
+        with torch.no_grad():
+            probs = model(torch.from_numpy(ids[None]))[0, pos].softmax(-1)
+        p, top1 = probs.max(-1)
+        canvases.append({"ids": ids.tolist(), "positions": pos.tolist(), "torchTop1": top1.tolist(), "torchP": p.tolist()})
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"canvases": canvases, "latencyLengths": [256, 512]}, f)
+    out = subprocess.run(["node", str(HERE / "parity-node.cjs"), f.name, str(model_dir / "model.onnx")],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(out.stdout)
+
+
+def corpus_table() -> str:
+    rows = list(csv.DictReader(open(HERE / "corpus-manifest.tsv"), delimiter="\t"))
+    agg = collections.defaultdict(lambda: [0, 0])
+    for r in rows:
+        lang = "JavaScript/TypeScript (npm)" if r["package"].startswith("npm/") else \
+            "Python (standard library)" if r["package"].startswith("python-stdlib/") else "Python (Debian packages)"
+        lic = r["licence"].replace("BSD License", "BSD").replace("MIT License", "MIT")
+        key = (lang, lic if len(lic) < 40 else lic[:37] + "…", r["split"])
+        agg[key][0] += 1
+        agg[key][1] += int(r["bytes"])
+    lines = ["| source | licence | split | packages | MB |", "| --- | --- | --- | --- | --- |"]
+    for (lang, lic, split), (n, b) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+        if b >= 200_000:
+            lines.append(f"| {lang} | {lic} | {split} | {n} | {b / 1e6:.1f} |")
+    small = sum(b for (_, _, _), (_, b) in agg.items() if b < 200_000)
+    lines.append(f"| (smaller groups, all permissive) | | | | {small / 1e6:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=str(ROOT / "models" / "default"))
+    ap.add_argument("--weights", default=str(HERE / "runs" / "default" / "weights.pt"))
+    ap.add_argument("--limit", type=int, help="tasks per file (default: all)")
+    args = ap.parse_args()
+    model_dir = Path(args.model)
+    manifest = json.loads((model_dir / "unmask.json").read_text())
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    sess = session(model_dir / "model.onnx")
+    held = Sampler(load_stream("heldout"), tok, random.Random(3))
+    t0 = time.time()
+    metrics = {"maskedAccuracy": {str(r): round(masked_accuracy(sess, held, r), 4) for r in (0.15, 0.5, 0.9)},
+               "tasks": task_metrics(sess, tok, manifest["maxSequence"], args.limit),
+               "parity": parity(model_dir, Path(args.weights), tok),
+               "fixtureAccuracy": round(write_fixture(sess, Sampler(load_stream("heldout"), tok, random.Random(15)),
+                                                      ROOT / "test" / "fixtures" / "heldout-canvases.json"), 4)}
+    saved = torch.load(args.weights, map_location="cpu")
+    state = saved.get("state", {})
+    log = [json.loads(l) for l in open(Path(args.weights).parent / "log.jsonl")] if (Path(args.weights).parent / "log.jsonl").exists() else []
+    tps = [l["tokensPerSecond"] for l in log if "tokensPerSecond" in l]
+    metrics["training"] = {"tokens": state.get("tokens"), "hours": round(state.get("seconds", 0) / 3600, 2),
+                           "tokensPerSecondMedian": int(np.median(tps)) if tps else None}
+    metrics["measuredIn"] = round(time.time() - t0)
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    write_card(model_dir, manifest, metrics)
+    print(json.dumps(metrics, indent=1))
+
+
+def write_card(model_dir: Path, m: dict, metrics: dict) -> None:
+    c = m["config"]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    tasks = "\n".join(f"| {name} | {v['tasks']} | {v['nonEmpty']:.1%} | {v['exactMatch']:.1%} | {v['editSimilarity']:.3f} |"
+                      for name, v in metrics["tasks"].items())
+    acc = metrics["maskedAccuracy"]
+    par = metrics["parity"]
+    tr = metrics["training"]
+    card = f"""# {m['name']}
+
+The default model bundled with Unmask: a small masked-diffusion ("dLLM") code model trained from
+scratch on a 2-core CPU, so that Unmask completes code out of the box, offline. It is small: expect
+short, plausible completions of common code, not a replacement for a large model.
+
+## Architecture
+Bidirectional transformer (no causal mask), pre-LayerNorm, rotary positions, tied input/output
+embeddings: d_model {c['d_model']}, {c['layers']} layers, {c['heads']} heads, FFN {c['ffn']}, vocabulary {c['vocab']}
+(byte-level BPE), up to {m['maxSequence']} tokens. **{m['parameters']:,} parameters.** Exported as `{m['files']['model']}`
+({m['precision']}, {(model_dir / 'model.onnx').stat().st_size / 2**20:.1f} MiB) with the gathered head of the design: inputs
+`input_ids`, `positions`; outputs `top_ids`, `top_probs` (top-{m['topK']}), `entropy`.
+Special tokens: pad 0, eos 1, bos 2 (unused), mask 3.
+
+## Training
+Objective: masked diffusion (each token masked with probability t ~ U(0,1], cross-entropy on
+masked tokens weighted by 1/t), half of the samples shaped like editor requests (prefix · middle ·
+pad… · suffix; the middle is the rest of a line, a span inside a line, or 1–6 lines; only the slots
+masked; pad targets weighted 0.4). **{tr['tokens']:,} tokens** seen in {tr['hours']} h on {cpu}
+(2 cores, torch CPU, fp32; median {tr['tokensPerSecondMedian']} tokens/s). Code: `training/` in the Unmask repository.
+
+## Data
+Permissively licensed code found on the build machine or installed from npm/Debian
+(`training/corpus-manifest.tsv` lists every package, version, licence, size and split). Split by
+package: no file of a held-out package reached the tokenizer or training.
+
+{corpus_table()}
+
+## Measured quality (held-out packages)
+Masked-token top-1 accuracy on held-out 256-token windows: **{acc['0.15']:.1%}** at mask ratio 0.15,
+**{acc['0.5']:.1%}** at 0.5, **{acc['0.9']:.1%}** at 0.9.
+
+Infill on the held-out task files (`bench/tasks/`), one token per forward (most confident real token
+first; pads only as trailing padding), {SLOTS['single-line']} slots single-line / {SLOTS['multi-line']} multi-line; exact match after trimming
+whitespace at both ends; edit similarity = 1 − Levenshtein / longer length:
+
+| task file | tasks | non-empty | exact match | edit similarity |
+| --- | --- | --- | --- | --- |
+{tasks}
+
+## Parity and speed
+onnxruntime-node ({m['precision']}) against the PyTorch fp32 model on {par['positions']} masked held-out positions: top-1
+agreement **{par['top1Agreement']:.1%}**, largest top-1 probability difference {par['maxTop1ProbDiff']:.3f}.
+One forward through onnxruntime-node, 2 threads, 24 wanted positions: **{par['latency']['256']['medianMs']} ms** median at 256
+tokens (p90 {par['latency']['256']['p90Ms']}), **{par['latency']['512']['medianMs']} ms** at 512 (p90 {par['latency']['512']['p90Ms']}), on {cpu}.
+
+## Licence
+Weights: MIT. Training data: permissive licences only (MIT, Apache-2.0, BSD, ISC, PSF, and similar), listed per package.
+
+Reproduce: `pip install -r training/requirements.txt`, then the commands in `training/README.md`.
+"""
+    (model_dir / "README.md").write_text(card)
+
+
+if __name__ == "__main__":
+    main()
