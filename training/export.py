@@ -101,6 +101,7 @@ def main() -> None:
             if agreement >= 0.98:
                 chosen = int8
         shutil.copy(chosen, out / "model.onnx")
+        shutil.copy(fp32, HERE / ".work" / "model.fp32.onnx")   # for `npm run bench:forward`
         accuracy = float(np.mean(np.concatenate([r[0][:, 0] == truth for r, (_, _, truth) in zip(run_onnx(chosen, canvases), canvases)])))
 
     shutil.copy(tok_path, out / "tokenizer.json")

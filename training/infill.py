@@ -17,6 +17,7 @@ PAD, EOS, BOS, MASK = 0, 1, 2, 3
 SEP = "<|eos|>"
 KINDS = ("line-rest", "mid-line", "multi-line")
 MAX_MIDDLE = {"line-rest": 40, "mid-line": 24, "multi-line": 128}
+EDITOR_SLOTS = {"line-rest": 24, "mid-line": 24, "multi-line": 64}   # the extension's default slot budgets
 
 
 def load_stream(split: str, lang: str | None = None, seed: int = 0) -> str:
@@ -104,7 +105,13 @@ class Sampler:
         while True:
             kind = self.rng.choices(KINDS, weights=(0.45, 0.2, 0.35))[0]
             pre, mid, suf, _ = self._cut(seq, kind)
-            extra = 0 if self.rng.random() < 0.2 else self.rng.randint(1, max(1, round(1.5 * len(mid))))
+            r = self.rng.random()
+            if r < 0.3 and len(mid) <= EDITOR_SLOTS[kind]:
+                extra = EDITOR_SLOTS[kind] - len(mid)      # exactly the editor's budget
+            elif r < 0.45:
+                extra = 0                                  # no pad at all
+            else:
+                extra = self.rng.randint(1, max(1, round(1.5 * len(mid))))
             slots = mid + [PAD] * min(extra, 160 - len(mid))
             laid = self._layout(pre, slots, suf, seq)
             if laid:

@@ -1,0 +1,118 @@
+// Runs decoding policies over infill task files and measures speed and quality (issue 7).
+import { decode, type Decoder } from '../engine';
+import type { BenchPolicy } from './policyArg';
+import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from './metrics';
+import type { TaskFile } from './tasks';
+
+export const SLOTS = { singleLine: 24, multiLine: 64 } as const;
+export const EXACT_MATCH_DEFINITION =
+  'completion and canonical_solution equal after removing whitespace at both ends (inner whitespace must match)';
+
+export interface Scores {
+  tasks: number;
+  exactMatch: number;
+  nonEmpty: number;
+  editSimilarity: number;
+  agreeWithSequential: number;
+  forwardsMean: number;
+  tokensPerForward: number;
+  latencyMsP50: number;
+  latencyMsP95: number;
+}
+
+export interface PolicyResult extends Scores {
+  policy: string;
+  family: string;
+  byFile: Record<string, Scores>;
+}
+
+interface Outcome {
+  file: string;
+  taskId: string;
+  text: string;
+  truth: string;
+  forwards: number;
+  tokens: number;
+  ms: number;
+}
+
+export interface BenchProgress {
+  policy: string;
+  file: string;
+  done: number;
+  total: number;
+}
+
+export interface BenchOptions {
+  decoder: Decoder;
+  files: TaskFile[];
+  policies: BenchPolicy[];
+  onProgress?: (p: BenchProgress) => void;
+  /** Called after each finished policy with everything so far (to save a usable partial result). */
+  onPolicyDone?: (results: PolicyResult[]) => void;
+  shouldStop?: () => boolean;
+}
+
+function score(outcomes: Outcome[], sequential: Map<string, string> | undefined): Scores {
+  const n = outcomes.length;
+  const forwards = outcomes.reduce((s, o) => s + o.forwards, 0);
+  const tokens = outcomes.reduce((s, o) => s + o.tokens, 0);
+  const same = outcomes.filter((o) => sequential?.get(o.taskId) === o.text.trim()).length;
+  const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    tasks: n,
+    exactMatch: round(outcomes.filter((o) => exactMatch(o.text, o.truth)).length / n),
+    nonEmpty: round(outcomes.filter((o) => o.text.trim() !== '').length / n),
+    editSimilarity: round(outcomes.reduce((s, o) => s + editSimilarity(o.text, o.truth), 0) / n),
+    agreeWithSequential: sequential ? round(same / n) : NaN,
+    forwardsMean: round(forwards / n, 3),
+    tokensPerForward: round(tokens / Math.max(1, forwards), 3),
+    latencyMsP50: round(percentile(outcomes.map((o) => o.ms), 50), 1),
+    latencyMsP95: round(percentile(outcomes.map((o) => o.ms), 95), 1),
+  };
+}
+
+/** Runs every policy on every task (sequential first: the others are compared with it). */
+export async function runBench({ decoder, files, policies, onProgress, onPolicyDone, shouldStop }: BenchOptions): Promise<PolicyResult[]> {
+  const ordered = [...policies].sort((a, b) => Number(b.spec.name === 'sequential') - Number(a.spec.name === 'sequential'));
+  const total = files.reduce((s, f) => s + f.tasks.length, 0);
+  const results: PolicyResult[] = [];
+  let sequential: Map<string, string> | undefined;
+  for (const policy of ordered) {
+    const outcomes: Outcome[] = [];
+    for (const file of files) {
+      for (const task of file.tasks) {
+        if (shouldStop?.()) return results;
+        const trace = await decode(decoder, {
+          prefix: task.prompt, suffix: task.suffix, singleLine: file.singleLine,
+          slots: file.singleLine ? SLOTS.singleLine : SLOTS.multiLine,
+          policy: policy.spec, eotp: policy.eotp, ...(policy.blockSize ? { blockSize: policy.blockSize } : {}),
+        });
+        outcomes.push({ file: file.name, taskId: task.task_id, text: trace.result.text, truth: task.canonical_solution,
+          forwards: trace.stats.forwards, tokens: trace.stats.tokens, ms: trace.stats.msTotal });
+        onProgress?.({ policy: policy.label, file: file.name, done: outcomes.length, total });
+      }
+    }
+    if (policy.spec.name === 'sequential' && !sequential) {
+      sequential = new Map(outcomes.map((o) => [o.taskId, o.text.trim()]));
+    }
+    const byFile: Record<string, Scores> = {};
+    for (const file of files) byFile[file.name] = score(outcomes.filter((o) => o.file === file.name), sequential);
+    results.push({ policy: policy.label, family: policy.family, ...score(outcomes, sequential), byFile });
+    onPolicyDone?.(results);
+  }
+  return results;
+}
+
+/** AUP of each policy family over its sweep, with `sequential` as every family's first point. */
+export function aupByFamily(results: readonly PolicyResult[]): Record<string, number> {
+  const yMax = Math.max(...results.map((r) => r.exactMatch * 100));
+  const seq = results.find((r) => r.family === 'sequential');
+  const out: Record<string, number> = {};
+  for (const family of new Set(results.map((r) => r.family))) {
+    const pts = results.filter((r) => r.family === family || (r === seq && family !== 'sequential'))
+      .map((r) => ({ tpf: r.tokensPerForward, accuracy: r.exactMatch * 100 }));
+    out[family] = Math.round(accuracyUnderParallelism(pts, yMax) * 100) / 100;
+  }
+  return out;
+}

@@ -1,0 +1,95 @@
+// npm run bench -- --tasks FILE.jsonl[.gz]|DIR [--limit N] [--policies a,b,…] [--out DIR] [--model DIR] [--threads N]
+// Decodes every task with every policy on the bundled model and writes DIR/results.json, the
+// frontier plot DIR/frontier.svg, and a table on stdout. Ctrl-C stops after the current task and
+// still writes what is finished.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { frontierSvg } from '../bench/frontier';
+import { DEFAULT_BENCH_POLICIES, parseBenchPolicy } from '../bench/policyArg';
+import { aupByFamily, EXACT_MATCH_DEFINITION, runBench, SLOTS, type BenchProgress, type PolicyResult } from '../bench/run';
+import { readTasks } from '../bench/tasks';
+import { defaultModelDir, loadModel } from '../model';
+
+function progressBar(): (p: BenchProgress) => void {
+  let last = 0;
+  return ({ policy, file, done, total }) => {
+    const now = Date.now();
+    if (done !== total && now - last < 250) return;
+    last = now;
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${policy} · ${file}`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(100)}${done === total ? '\n' : ''}`);
+    else if (done === total || done % 50 === 0) process.stderr.write(line + '\n');
+  };
+}
+
+function table(results: readonly PolicyResult[]): string {
+  const head = ['policy', 'EM %', 'non-empty %', 'edit sim', 'agree seq %', 'fwd/task', 'tok/fwd', 'p50 ms', 'p95 ms'];
+  const rows = results.map((r) => [r.policy, (r.exactMatch * 100).toFixed(1), (r.nonEmpty * 100).toFixed(1),
+    r.editSimilarity.toFixed(3), (r.agreeWithSequential * 100).toFixed(1), r.forwardsMean.toFixed(2),
+    r.tokensPerForward.toFixed(2), r.latencyMsP50.toFixed(0), r.latencyMsP95.toFixed(0)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      tasks: { type: 'string' }, limit: { type: 'string' }, policies: { type: 'string' },
+      out: { type: 'string', default: 'bench/results' }, model: { type: 'string' }, threads: { type: 'string', default: '2' },
+    },
+  });
+  if (!values.tasks) throw new Error('--tasks FILE.jsonl[.gz] (or a folder of them) is required, e.g. --tasks bench/tasks');
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new Error(`--limit must be a positive integer, got "${values.limit}"`);
+  const policies = (values.policies ? values.policies.split(',') : DEFAULT_BENCH_POLICIES).map(parseBenchPolicy);
+  const files = readTasks(values.tasks, limit);
+  const modelDir = values.model ?? defaultModelDir();
+  const loaded = await loadModel(modelDir, { executionProvider: 'cpu', threads: Number(values.threads) });
+  const out = path.resolve(values.out!);
+  fs.mkdirSync(out, { recursive: true });
+
+  let stop = false;
+  process.on('SIGINT', () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\ninterrupted: finishing the current task, then writing what is done (Ctrl-C again to quit now)\n');
+  });
+
+  const write = (results: PolicyResult[], finished: boolean) => {
+    const report = {
+      model: loaded.info, machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, threads: loaded.info.threads },
+      exactMatchDefinition: EXACT_MATCH_DEFINITION, slots: SLOTS, limit: limit ?? null,
+      taskFiles: files.map((f) => ({ name: f.name, tasks: f.tasks.length, singleLine: f.singleLine })),
+      finished, policies: results, aup: aupByFamily(results),
+    };
+    fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(report, null, 1) + '\n');
+    const points = results.map((r) => ({ label: r.policy, family: r.family, tpf: r.tokensPerForward, exactMatch: r.exactMatch, nonEmpty: r.nonEmpty }));
+    fs.writeFileSync(path.join(out, 'frontier.svg'), frontierSvg(points, `Unmask policies on ${files.map((f) => f.name).join(', ')}`));
+  };
+
+  const t0 = Date.now();
+  const results = await runBench({
+    decoder: loaded, files, policies, onProgress: progressBar(),
+    onPolicyDone: (r) => write(r, false), shouldStop: () => stop,
+  });
+  write(results, !stop && results.length === policies.length);
+  await loaded.dispose();
+  console.log(table(results));
+  console.log(`\nAUP by family: ${JSON.stringify(aupByFamily(results))}`);
+  console.log(`exact match: ${EXACT_MATCH_DEFINITION}`);
+  console.log(`${stop ? 'interrupted; partial ' : ''}results: ${path.join(out, 'results.json')}, plot: ${path.join(out, 'frontier.svg')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  return 0;
+}
+
+if (require.main === module) {
+  main().then((code) => process.exit(code), (e: Error) => {
+    console.error(`bench: ${e.message}`);
+    process.exit(1);
+  });
+}

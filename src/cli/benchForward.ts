@@ -1,0 +1,87 @@
+// npm run bench:forward -- [--model DIR] [--fp32 FILE] [--runs 30] [--out FILE]
+// The cost of one forward pass of the model through onnxruntime-node (the OnnxDenoiser the
+// extension uses) at 128, 256, 512 and the model's maximum length, on 1 and 2 threads, for the
+// shipped graph and an fp32 graph where one exists; and the same graph in Python onnxruntime,
+// so the Node binding's overhead is visible.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { percentile } from '../bench/metrics';
+import { createSession, defaultModelDir, OnnxDenoiser, readModelFolder } from '../model';
+
+const WANTED = 24;
+
+interface Row { graph: string; threads: number; seq: number; nodeMedianMs: number; nodeP90Ms: number; pythonMedianMs?: number; pythonP90Ms?: number }
+
+async function timeNode(file: string, threads: number, seq: number, topK: number, runs: number): Promise<number[]> {
+  const { session } = await createSession(file, 'cpu', threads);
+  const denoiser = new OnnxDenoiser(session, topK);
+  const canvas = Array.from({ length: seq }, (_, i) => 4 + ((i * 7919) % 8000));
+  const n = Math.min(WANTED, seq);
+  const positions = Array.from({ length: n }, (_, i) => Math.floor(seq / 2) - Math.floor(n / 2) + i);
+  for (let i = 0; i < 5; i++) await denoiser.forward(canvas, positions);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await denoiser.forward(canvas, positions);
+    times.push(performance.now() - t);
+  }
+  await denoiser.dispose();
+  return times;
+}
+
+function timePython(files: string[], lengths: number[], runs: number): Record<string, { medianMs: number; p90Ms: number }> | string {
+  const script = path.resolve(__dirname, '..', '..', 'training', 'bench_forward.py');
+  const args = [script, ...files.flatMap((f) => ['--model', f]), '--lengths', lengths.join(','), '--threads', '1,2', '--runs', String(runs)];
+  const r = spawnSync(process.env.PYTHON ?? 'python3', args, { encoding: 'utf8' });
+  if (r.status !== 0) return `skipped (Python onnxruntime not available: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+  return JSON.parse(r.stdout);
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: {
+    model: { type: 'string' }, fp32: { type: 'string' }, runs: { type: 'string', default: '30' }, out: { type: 'string' },
+  } });
+  const runs = Number(values.runs);
+  if (!(Number.isInteger(runs) && runs >= 30)) throw new Error(`--runs must be an integer of at least 30, got "${values.runs}"`);
+  const dir = values.model ?? defaultModelDir();
+  const { manifest, modelFile } = readModelFolder(dir);
+  const graphs: [string, string][] = [[`shipped (${(manifest as { precision?: string }).precision ?? 'as exported'})`, modelFile]];
+  const fp32 = values.fp32 ?? path.resolve(__dirname, '..', '..', 'training', '.work', 'model.fp32.onnx');
+  if (fs.existsSync(fp32)) graphs.push(['fp32', fp32]);
+  else console.error(`no fp32 graph at ${fp32} (written by training/export.py); measuring the shipped graph only`);
+  const lengths = [...new Set([128, 256, 512, manifest.maxSequence])].filter((n) => n <= manifest.maxSequence);
+
+  const python = timePython(graphs.map(([, f]) => f), lengths, runs);
+  const rows: Row[] = [];
+  for (const [graph, file] of graphs) {
+    for (const threads of [1, 2]) {
+      for (const seq of lengths) {
+        const times = await timeNode(file, threads, seq, manifest.topK, runs);
+        const py = typeof python === 'string' ? undefined : python[`${file}|${threads}|${seq}`];
+        rows.push({ graph, threads, seq, nodeMedianMs: +percentile(times, 50).toFixed(2), nodeP90Ms: +percentile(times, 90).toFixed(2),
+          ...(py ? { pythonMedianMs: py.medianMs, pythonP90Ms: py.p90Ms } : {}) });
+        process.stderr.write(`measured ${graph}, ${threads} thread(s), ${seq} tokens\n`);
+      }
+    }
+  }
+  console.log(`${manifest.name}: one forward, ${WANTED} wanted positions, median and p90 of ${runs} runs after 5 warm-up runs`);
+  console.log(`CPU: ${os.cpus()[0]?.model} (${os.cpus().length} cores)`);
+  console.log('| graph | threads | tokens | node median ms | node p90 ms | python median ms | python p90 ms |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.graph} | ${r.threads} | ${r.seq} | ${r.nodeMedianMs} | ${r.nodeP90Ms} | ${r.pythonMedianMs ?? '–'} | ${r.pythonP90Ms ?? '–'} |`);
+  }
+  if (typeof python === 'string') console.log(`Python: ${python}`);
+  if (values.out) fs.writeFileSync(values.out, JSON.stringify({ model: manifest.name, cpu: os.cpus()[0]?.model, runs, rows }, null, 1) + '\n');
+  return 0;
+}
+
+if (require.main === module) {
+  main().then((code) => process.exit(code), (e: Error) => {
+    console.error(`bench:forward: ${e.message}`);
+    process.exit(1);
+  });
+}

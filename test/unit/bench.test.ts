@@ -1,0 +1,79 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { frontierSvg } from '../../src/bench/frontier';
+import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from '../../src/bench/metrics';
+import { parseBenchPolicy } from '../../src/bench/policyArg';
+import { readTaskFile } from '../../src/bench/tasks';
+
+describe('benchmark measures', () => {
+  it('exact match ignores whitespace at the ends only', () => {
+    assert.equal(exactMatch('  return a + b\n', 'return a + b'), true);
+    assert.equal(exactMatch('return a+b', 'return a + b'), false);
+  });
+
+  it('edit similarity is 1 − Levenshtein / longer length', () => {
+    assert.equal(editSimilarity('kitten', 'sitting'), 1 - 3 / 7);
+    assert.equal(editSimilarity('', 'abc'), 0);
+    assert.equal(editSimilarity(' same ', 'same'), 1);
+  });
+
+  it('percentile takes the nearest rank', () => {
+    const xs = [5, 1, 4, 2, 3];
+    assert.equal(percentile(xs, 50), 3);
+    assert.equal(percentile(xs, 95), 5);
+    assert.equal(percentile(xs, 0), 1);
+  });
+
+  it('AUP integrates weighted accuracy over tokens per forward and drops points 5 below the first', () => {
+    // sequential at 1 tpf, 20%; a policy at 3 tpf, 20%: rectangle 1×20 + trapezoid 2×20
+    assert.equal(accuracyUnderParallelism([{ tpf: 1, accuracy: 20 }, { tpf: 3, accuracy: 20 }], 20), 60);
+    // a point more than 5 points below the first is left out
+    assert.equal(accuracyUnderParallelism([{ tpf: 1, accuracy: 20 }, { tpf: 5, accuracy: 10 }], 20), 20);
+    // losing accuracy is penalised beyond its linear share
+    const lossy = accuracyUnderParallelism([{ tpf: 1, accuracy: 20 }, { tpf: 3, accuracy: 16 }], 20);
+    assert.ok(lossy < 20 + 2 * 18, `AUP ${lossy} should be below the unweighted area`);
+  });
+});
+
+describe('benchmark arguments and files', () => {
+  it('parses policies with parameters and options', () => {
+    assert.deepEqual(parseBenchPolicy('threshold:0.9'), { label: 'threshold:0.9', family: 'threshold', spec: { name: 'threshold', tau: 0.9 }, eotp: true });
+    const p = parseBenchPolicy('entropy:0.5+noeotp+block32');
+    assert.deepEqual([p.spec, p.eotp, p.blockSize, p.family], [{ name: 'entropy', gamma: 0.5 }, false, 32, 'entropy+noeotp+block32']);
+    assert.throws(() => parseBenchPolicy('greedy'), /unknown policy "greedy"/);
+    assert.throws(() => parseBenchPolicy('fixed'), /needs a positive number/);
+    assert.throws(() => parseBenchPolicy('fixed:2+fast'), /unknown option "\+fast"/);
+  });
+
+  it('reads gzipped task files and decides single-line from the truths', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-tasks-'));
+    const file = path.join(dir, 'mini.jsonl.gz');
+    const tasks = [{ task_id: 'a', prompt: 'x = ', suffix: '\n', canonical_solution: '1' },
+      { task_id: 'b', prompt: 'def f():\n', suffix: '', canonical_solution: '    a = 1\n    return a' }];
+    fs.writeFileSync(file, zlib.gzipSync(tasks.map((t) => JSON.stringify(t)).join('\n')));
+    const read = readTaskFile(file);
+    assert.equal(read.name, 'mini');
+    assert.equal(read.tasks.length, 2);
+    assert.equal(read.singleLine, false);
+    assert.equal(readTaskFile(file, 1).singleLine, true);
+  });
+
+  it('names the line and field of a broken task', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-tasks-')), 'bad.jsonl');
+    fs.writeFileSync(file, '{"task_id": "a", "prompt": "x", "suffix": ""}\n');
+    assert.throws(() => readTaskFile(file), /bad\.jsonl:1: field "canonical_solution" must be a string/);
+  });
+
+  it('plots one line per family and marks sequential', () => {
+    const svg = frontierSvg([
+      { label: 'sequential', family: 'sequential', tpf: 1, exactMatch: 0.2, nonEmpty: 1 },
+      { label: 'threshold:0.9', family: 'threshold', tpf: 2, exactMatch: 0.19, nonEmpty: 1 },
+      { label: 'threshold:0.7', family: 'threshold', tpf: 3, exactMatch: 0.15, nonEmpty: 0.9 },
+    ], 'test');
+    assert.equal((svg.match(/<polyline/g) ?? []).length, 1);
+    assert.match(svg, /<rect[^>]*fill="#000"><title>sequential/);
+  });
+});

@@ -1,0 +1,46 @@
+"""One forward pass through Python onnxruntime, for comparison with onnxruntime-node
+(called by `npm run bench:forward`). Prints JSON: {"<model>|<threads>|<seq>": {"medianMs", "p90Ms"}}.
+
+    python training/bench_forward.py --model models/default/model.onnx --lengths 128,256,512 --threads 1,2 --runs 30
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", action="append", required=True)
+    ap.add_argument("--lengths", default="128,256,512")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--wanted", type=int, default=24)
+    args = ap.parse_args()
+    out = {}
+    for model in args.model:
+        for threads in map(int, args.threads.split(",")):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+            sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            for seq in map(int, args.lengths.split(",")):
+                ids = (4 + (np.arange(seq) * 7919) % 8000).astype(np.int64)[None]
+                n = min(args.wanted, seq)
+                pos = (np.arange(n) + seq // 2 - n // 2).astype(np.int64)[None]
+                feeds = {"input_ids": ids, "positions": pos}
+                for _ in range(5):
+                    sess.run(None, feeds)
+                times = []
+                for _ in range(args.runs):
+                    t = time.perf_counter()
+                    sess.run(None, feeds)
+                    times.append((time.perf_counter() - t) * 1000)
+                out[f"{model}|{threads}|{seq}"] = {"medianMs": round(float(np.median(times)), 2),
+                                                   "p90Ms": round(float(np.percentile(times, 90)), 2)}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
