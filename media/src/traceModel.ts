@@ -1,0 +1,165 @@
+// What the views need, derived once from a trace (design §4): per slot, the token that filled it,
+// when, how sure the model was then and before; per step, what happened. Pure functions, no DOM.
+import type { Trace, UnmaskedSlot as Unmasked } from "../../src/protocol";
+
+export interface Alternative {
+  token: number;
+  text: string | null;
+  p: number;
+}
+
+/** The model's view of a still-masked slot at one step (from `pending`), or the unmasking itself. */
+export interface ConfidencePoint {
+  step: number;
+  p: number;
+  top1: number;
+  /** Whether that step's top-1 was the token the slot finally got. */
+  final: boolean;
+}
+
+export type SlotKind =
+  /** A real token that is part of the completion. */
+  | "token"
+  /** Filled with pad/eos: not part of the completion. */
+  | "pad"
+  /** A real token that result shaping cut from the completion (e.g. past the end of the line). */
+  | "cut"
+  /** Never unmasked (decoding stopped or was cancelled first). */
+  | "masked";
+
+export interface SlotView {
+  slot: number;
+  kind: SlotKind;
+  /** 0-based index of the step that unmasked it; -1 if never. */
+  step: number;
+  token: number;
+  text: string;
+  /** How many leading characters of `text` are in the completion (less than its length only at a cut). */
+  keep: number;
+  p: number;
+  entropy: number;
+  alternatives: Alternative[];
+  history: ConfidencePoint[];
+}
+
+export interface StepView {
+  index: number;
+  ms: number;
+  slots: number[];
+  real: number;
+  pads: number;
+  /** Mean top-1 probability over the slots still masked after this step; null when none are. */
+  pendingMeanP: number | null;
+  pendingCount: number;
+}
+
+export interface TraceView {
+  trace: Trace;
+  slots: SlotView[];
+  steps: StepView[];
+  /** The text of the slots' real tokens in slot order (before result shaping). */
+  tokenText: string;
+  /** Whether the shown tokens (less pads and cuts) spell exactly `result.text`. */
+  matchesResult: boolean;
+}
+
+const SPECIAL_TEXT = /^<\|?(pad|eos|endoftext|eot)\|?>$/i;
+
+/** A slot filled with pad or end-of-text: the engine decodes special tokens as their text. */
+export function isPadToken(u: Unmasked): boolean {
+  return u.text === "" || SPECIAL_TEXT.test(u.text);
+}
+
+function alternativesOf(u: Unmasked): Alternative[] {
+  return u.alternatives.map(([token, p], i) => ({ token, p, text: u.alternativeTexts?.[i] ?? null }));
+}
+
+export function buildTraceView(trace: Trace): TraceView {
+  const slotCount = Math.max(trace.slots, ...trace.steps.flatMap((s) => s.unmasked.map((u) => u.slot + 1)));
+  const slots: SlotView[] = Array.from({ length: slotCount }, (_, slot) => ({
+    slot, kind: "masked", step: -1, token: -1, text: "", keep: 0, p: 0, entropy: 0, alternatives: [], history: [],
+  }));
+  const pendingBySlot = new Map<number, { step: number; top1: number; p: number }[]>();
+
+  const steps: StepView[] = trace.steps.map((s, index) => {
+    let real = 0;
+    let pads = 0;
+    for (const u of s.unmasked) {
+      const pad = isPadToken(u);
+      if (pad) pads++;
+      else real++;
+      Object.assign(slots[u.slot], {
+        kind: pad ? "pad" : "token", step: index, token: u.token, text: u.text, p: u.p,
+        entropy: u.entropy, alternatives: alternativesOf(u),
+      });
+    }
+    for (const [slot, top1, p] of s.pending) {
+      let list = pendingBySlot.get(slot);
+      if (!list) pendingBySlot.set(slot, (list = []));
+      list.push({ step: index, top1, p });
+    }
+    const ps = s.pending.map((e) => e[2]);
+    return {
+      index, ms: s.ms, slots: s.unmasked.map((u) => u.slot), real, pads, pendingCount: ps.length,
+      pendingMeanP: ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : null,
+    };
+  });
+
+  for (const view of slots) {
+    const before = (pendingBySlot.get(view.slot) ?? []).filter((e) => view.step < 0 || e.step < view.step);
+    view.history = before.map((e) => ({ ...e, final: e.top1 === view.token }));
+    if (view.step >= 0) view.history.push({ step: view.step, p: view.p, top1: view.token, final: true });
+  }
+
+  // Result shaping may cut the text (a single-line completion stops at the line's end): mark
+  // what lies past result.text as cut, so the tokens shown as the completion spell it exactly.
+  const tokenText = slots.filter((v) => v.kind === "token").map((v) => v.text).join("");
+  const result = trace.result.text;
+  let matchesResult = tokenText === result;
+  if (!matchesResult && tokenText.startsWith(result)) {
+    let offset = 0;
+    for (const v of slots) {
+      if (v.kind !== "token") continue;
+      const keep = Math.max(0, Math.min(v.text.length, result.length - offset));
+      offset += v.text.length;
+      v.keep = keep;
+      if (keep === 0) v.kind = "cut";
+    }
+    matchesResult = true;
+  } else {
+    for (const v of slots) if (v.kind === "token") v.keep = v.text.length;
+  }
+  return { trace, slots, steps, tokenText, matchesResult };
+}
+
+/** Policy parameters as `name(k=v, …)`. */
+export function policyLabel(trace: Trace): string {
+  const { name, ...params } = trace.policy as { name: string } & Record<string, unknown>;
+  const parts = Object.entries(params)
+    .filter(([, v]) => v !== undefined && v !== null && typeof v !== "object")
+    .map(([k, v]) => `${k}=${v}`);
+  return parts.length ? `${name}(${parts.join(", ")})` : name;
+}
+
+/** Character-level differences of `text` against `reference`: for each char of `text`, whether it is unchanged. */
+export function diffAgainst(reference: string, text: string): boolean[] {
+  const n = reference.length;
+  const m = text.length;
+  // Longest common subsequence table; completions are short (a few hundred characters at most).
+  const lcs = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      lcs[i][j] = reference[i] === text[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const same = new Array<boolean>(m).fill(false);
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (reference[i] === text[j]) {
+      same[j] = true;
+      i++;
+      j++;
+    } else if (lcs[i + 1][j] >= lcs[i][j + 1]) i++;
+    else j++;
+  }
+  return same;
+}

@@ -1,0 +1,226 @@
+// The infill loop of design §3: one forward per step, a policy picks the slots to unmask, and the
+// trace of design §4 records it. Guards against the empty completion: pad/eos predictions are
+// only committed once no real prediction is left to commit (and then only trailing ones first),
+// end-of-text prediction fills the confident tail in one step, and pads between real tokens are
+// deleted from the result.
+import type { CompleteRequest, PendingSlot, StopReason, Trace, TraceStep, UnmaskedSlot } from '../protocol';
+import { buildCanvas } from './canvas';
+import { makePolicy, resolvePolicy, type Policy } from './policies';
+import { shapeCompletion } from './shaping';
+import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type TokenizerLike } from './types';
+
+export interface DecodeOptions {
+  signal?: AbortSignal;
+  onStep?: (step: TraceStep, index: number) => void;
+  /** EoTP fires when every still-masked slot predicts pad/eos with at least this probability. */
+  eotThreshold?: number;
+  /** Stop early when every masked slot's top-1 is unchanged since the last forward and at least this sure. Off when absent. */
+  stableConfidence?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_EOT_THRESHOLD = 0.9;
+const MASKED = -1;
+const MAX_CHARS_PER_TOKEN = 16;
+
+export interface Decoder {
+  denoiser: Denoiser;
+  tokenizer: TokenizerLike;
+  model: ModelSpec;
+}
+
+export async function decode({ denoiser, tokenizer, model }: Decoder, request: CompleteRequest, options: DecodeOptions = {}): Promise<Trace> {
+  const now = options.now ?? (() => performance.now());
+  const t0 = now();
+  const { signal } = options;
+  const throwIfCancelled = () => {
+    if (signal?.aborted) throw new CancelledError();
+  };
+  throwIfCancelled();
+
+  const spec = resolvePolicy(request.policy);
+  const policy = makePolicy(spec);
+  const eotThreshold = options.eotThreshold ?? DEFAULT_EOT_THRESHOLD;
+  const blockSize = request.blockSize && request.blockSize > 0 ? Math.floor(request.blockSize) : request.slots;
+  const maxForwards = request.maxForwards && request.maxForwards > 0 ? Math.floor(request.maxForwards) : Infinity;
+  const isEnd = (token: number) => token === model.tokens.pad || token === model.tokens.eos;
+
+  // tokenizing a whole file costs more than a forward; far more text than can fit is never needed
+  const chars = model.maxSequence * MAX_CHARS_PER_TOKEN;
+  const canvas = buildCanvas(tokenizer.encode(request.prefix.slice(-chars)), tokenizer.encode(request.suffix.slice(0, chars)), request.slots, model);
+  const slotTokens = new Array<number>(canvas.slots).fill(MASKED);
+  const textOf = tokenTexts(tokenizer);
+  const steps: TraceStep[] = [];
+  let msModel = 0;
+  let stoppedBy: StopReason = 'complete';
+  let previousTop1: Map<number, number> | undefined;
+
+  while (slotTokens.includes(MASKED)) {
+    throwIfCancelled();
+    const stepStart = now();
+    const masked = indicesOf(slotTokens, MASKED);
+    const predictions = await denoiser.forward(canvas.ids, masked.map((s) => canvas.slotStart + s - model.logitsShift));
+    const forwardMs = now() - stepStart;
+    msModel += forwardMs;
+    throwIfCancelled();
+    if (predictions.length !== masked.length) {
+      throw new Error(`the denoiser answered ${predictions.length} predictions for ${masked.length} positions`);
+    }
+    const bySlot = new Map(masked.map((s, j) => [s, predictions[j]]));
+    const candidates: Candidate[] = masked.map((slot, j) => ({
+      slot, token: predictions[j].ids[0], p: predictions[j].probs[0], entropy: predictions[j].entropy,
+    }));
+
+    let decision = chooseSlots({ candidates, slotTokens, policy, isEnd, blockSize, eotp: request.eotp, eotThreshold,
+      stableConfidence: options.stableConfidence, previousTop1 });
+    if (!decision.stop && steps.length + 1 >= maxForwards) decision = { unmask: masked, stop: 'maxForwards' };
+    previousTop1 = new Map(candidates.map((c) => [c.slot, c.token]));
+
+    const unmasked: UnmaskedSlot[] = [];
+    for (const slot of [...decision.unmask].sort((a, b) => a - b)) {
+      const pred = bySlot.get(slot)!;
+      const token = pred.ids[0];
+      slotTokens[slot] = token;
+      canvas.ids[canvas.slotStart + slot] = token;
+      unmasked.push(unmaskedEntry(slot, pred, textOf));
+    }
+    const pending: PendingSlot[] = candidates
+      .filter((c) => slotTokens[c.slot] === MASKED)
+      .map((c) => [c.slot, c.token, round(c.p)]);
+    const step: TraceStep = { ms: round(now() - stepStart, 2), msModel: round(forwardMs, 2), unmasked, pending };
+    steps.push(step);
+    options.onStep?.(step, steps.length - 1);
+    if (decision.stop) {
+      stoppedBy = decision.stop;
+      break;
+    }
+  }
+
+  const realTokens = slotTokens.filter((t) => t !== MASKED && !isEnd(t));
+  const rawText = tokenizer.decode(realTokens);
+  const text = shapeCompletion({ text: rawText, prefix: request.prefix, suffix: request.suffix, singleLine: request.singleLine });
+  const msTotal = now() - t0;
+  return {
+    model: model.name,
+    policy: { ...spec, eotp: request.eotp, ...(request.blockSize ? { blockSize } : {}),
+      ...(Number.isFinite(maxForwards) ? { maxForwards } : {}) },
+    slots: canvas.slots,
+    prefixTokens: canvas.prefixIds.length,
+    suffixTokens: canvas.suffixIds.length,
+    steps,
+    result: { text, stoppedBy },
+    stats: {
+      forwards: steps.length,
+      tokens: realTokens.length,
+      tokensPerForward: steps.length ? round(realTokens.length / steps.length, 3) : 0,
+      msTotal: round(msTotal, 2),
+      msModel: round(msModel, 2),
+    },
+    prefixText: tokenizer.decode(canvas.prefixIds),
+    suffixText: tokenizer.decode(canvas.suffixIds),
+    slotTokens,
+    rawText,
+    singleLine: request.singleLine,
+  };
+}
+
+export interface StepContext {
+  /** Every still-masked slot with this forward's top-1. */
+  candidates: readonly Candidate[];
+  /** Slot tokens so far; MASKED (−1) where still masked. */
+  slotTokens: readonly number[];
+  policy: Policy;
+  isEnd: (token: number) => boolean;
+  blockSize: number;
+  eotp: boolean;
+  eotThreshold: number;
+  stableConfidence?: number;
+  previousTop1?: ReadonlyMap<number, number>;
+}
+
+export interface StepDecision {
+  unmask: number[];
+  stop?: StopReason;
+}
+
+/** Which slots this step unmasks, and whether decoding stops after it. */
+export function chooseSlots(ctx: StepContext): StepDecision {
+  const { candidates, slotTokens, isEnd } = ctx;
+  const all = candidates.map((c) => c.slot);
+  if (ctx.stableConfidence !== undefined && ctx.previousTop1 &&
+      candidates.every((c) => ctx.previousTop1!.get(c.slot) === c.token && c.p >= ctx.stableConfidence!)) {
+    return { unmask: all, stop: 'stable' };
+  }
+
+  // semi-autoregressive: only the first block that still has masked slots is open
+  const firstMasked = Math.min(...all);
+  const blockEnd = (Math.floor(firstMasked / ctx.blockSize) + 1) * ctx.blockSize;
+  const open = candidates.filter((c) => c.slot < blockEnd);
+
+  // real tokens first; pads only when nothing real is left, and trailing pads before inner ones
+  const real = open.filter((c) => !isEnd(c.token));
+  let chosen: number[];
+  if (real.length) {
+    chosen = ctx.policy(real);
+  } else {
+    const tail = trailingEndStart(slotTokens, candidates, isEnd);
+    const trailing = open.filter((c) => c.slot >= tail);
+    chosen = ctx.policy(trailing.length ? trailing : open);
+  }
+
+  // EoTP: every real prediction is being committed and all that remains is confidently the end
+  const chosenSet = new Set(chosen);
+  const rest = candidates.filter((c) => !chosenSet.has(c.slot));
+  const ends = candidates.filter((c) => isEnd(c.token));
+  if (ctx.eotp && ends.length && rest.every((c) => isEnd(c.token)) && ends.every((c) => c.p >= ctx.eotThreshold)) {
+    return { unmask: all, stop: 'eotp' };
+  }
+  return rest.length ? { unmask: chosen } : { unmask: chosen, stop: 'complete' };
+}
+
+/** The first slot from which every slot is a committed pad/eos or masked with a pad/eos top-1. */
+export function trailingEndStart(slotTokens: readonly number[], candidates: readonly Candidate[], isEnd: (t: number) => boolean): number {
+  const top1 = new Map(candidates.map((c) => [c.slot, c.token]));
+  let start = slotTokens.length;
+  while (start > 0) {
+    const t = slotTokens[start - 1];
+    const token = t === MASKED ? top1.get(start - 1) : t;
+    if (token === undefined || !isEnd(token)) break;
+    start--;
+  }
+  return start;
+}
+
+function unmaskedEntry(slot: number, pred: Prediction, textOf: (id: number) => string): UnmaskedSlot {
+  const alternatives: [number, number][] = [];
+  for (let i = 0; i < pred.ids.length; i++) alternatives.push([pred.ids[i], round(pred.probs[i])]);
+  return {
+    slot,
+    token: pred.ids[0],
+    text: textOf(pred.ids[0]),
+    p: round(pred.probs[0]),
+    entropy: round(pred.entropy),
+    alternatives,
+    alternativeTexts: alternatives.map(([id]) => textOf(id)),
+  };
+}
+
+function tokenTexts(tokenizer: TokenizerLike): (id: number) => string {
+  const cache = new Map<number, string>();
+  return (id) => {
+    let t = cache.get(id);
+    if (t === undefined) cache.set(id, (t = tokenizer.decode([id])));
+    return t;
+  };
+}
+
+function indicesOf(xs: readonly number[], value: number): number[] {
+  const out: number[] = [];
+  xs.forEach((x, i) => x === value && out.push(i));
+  return out;
+}
+
+function round(x: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,53 @@
+// The engine's view of a model: a denoiser that answers top-K predictions for canvas positions,
+// a tokenizer, and the few facts of the manifest that decoding needs. No onnxruntime here.
+
+/** The model's top-K at one wanted position, most likely first. */
+export interface Prediction {
+  ids: ArrayLike<number>;
+  probs: ArrayLike<number>;
+  entropy: number;
+}
+
+export interface Denoiser {
+  /**
+   * One forward pass over `canvas` (token ids); returns the predictions at `positions`, in order.
+   * The canvas array is reused by the caller between calls: copy what you keep.
+   */
+  forward(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]>;
+}
+
+export interface TokenizerLike {
+  encode(text: string): number[];
+  /** Decodes ids exactly (special tokens kept as their text). */
+  decode(ids: readonly number[]): string;
+}
+
+export interface SpecialTokens {
+  pad: number;
+  eos: number;
+  mask: number;
+  bos: number | null;
+}
+
+export interface ModelSpec {
+  name: string;
+  maxSequence: number;
+  /** 1: the prediction for position i is read at i−1 (models adapted from autoregressive ones). */
+  logitsShift: number;
+  tokens: SpecialTokens;
+}
+
+/** A still-masked slot as a policy sees it: the top-1 of this step's forward. */
+export interface Candidate {
+  slot: number;
+  token: number;
+  p: number;
+  entropy: number;
+}
+
+export class CancelledError extends Error {
+  override readonly name = 'Cancelled';
+  constructor(message = 'completion cancelled') {
+    super(message);
+  }
+}

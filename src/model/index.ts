@@ -1,0 +1,4 @@
+export * from './manifest';
+export * from './tokenizer';
+export * from './onnxDenoiser';
+export * from './loadModel';

@@ -1,0 +1,172 @@
+// A model folder (design §2) loaded whole or not at all: every check runs before anything is kept.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { ModelSpec } from '../engine/types';
+import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
+import { MANIFEST_FILE, ModelFolderError, parseManifest, type Manifest } from './manifest';
+import { createSession, GRAPH_INPUTS, GRAPH_OUTPUTS, OnnxDenoiser } from './onnxDenoiser';
+import { CodeTokenizer } from './tokenizer';
+
+export interface LoadOptions {
+  executionProvider?: ExecutionProviderSetting;
+  threads?: number;
+}
+
+export interface LoadedModel {
+  info: ModelInfo;
+  manifest: Manifest;
+  /** The manifest facts the engine needs; a LoadedModel is an engine Decoder. */
+  model: ModelSpec;
+  tokenizer: CodeTokenizer;
+  denoiser: OnnxDenoiser;
+  dispose(): Promise<void>;
+}
+
+/** The bundled model, relative to the repository (or the installed extension) root. */
+export function defaultModelDir(root = path.resolve(__dirname, '..', '..')): string {
+  return path.join(root, 'models', 'default');
+}
+
+/** Reads and checks manifest and tokenizer (no graph); throws ModelFolderError naming the problem. */
+export function readModelFolder(modelDir: string): { manifest: Manifest; tokenizer: CodeTokenizer; modelFile: string } {
+  const dir = path.resolve(modelDir);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelFolderError(dir, 'model folder not found');
+  const manifestFile = path.join(dir, MANIFEST_FILE);
+  const manifest = parseManifest(readText(manifestFile), manifestFile);
+
+  const modelFile = path.join(dir, manifest.files.model);
+  if (!fs.existsSync(modelFile)) throw new ModelFolderError(modelFile, `missing (named by ${MANIFEST_FILE} files.model)`, 'files.model');
+  const tokenizerFile = path.join(dir, manifest.files.tokenizer);
+  let tokenizerJson: unknown;
+  try {
+    tokenizerJson = JSON.parse(readText(tokenizerFile, `${MANIFEST_FILE} files.tokenizer`));
+  } catch (e) {
+    if (e instanceof ModelFolderError) throw e;
+    throw new ModelFolderError(tokenizerFile, `not valid JSON (${(e as Error).message})`);
+  }
+  let tokenizer: CodeTokenizer;
+  try {
+    tokenizer = new CodeTokenizer(tokenizerJson);
+  } catch (e) {
+    throw new ModelFolderError(tokenizerFile, `cannot be loaded as a tokenizer: ${(e as Error).message}`);
+  }
+  checkTokenizerAgrees(manifest, tokenizer, manifestFile, tokenizerFile);
+  return { manifest, tokenizer, modelFile };
+}
+
+/** Loads the folder: manifest, tokenizer, graph, and a probe forward that checks the graph against the manifest. */
+export async function loadModel(modelDir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const t0 = performance.now();
+  const dir = path.resolve(modelDir);
+  const { manifest, tokenizer, modelFile } = readModelFolder(dir);
+  const manifestFile = path.join(dir, MANIFEST_FILE);
+
+  let choice;
+  try {
+    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0);
+  } catch (e) {
+    throw new ModelFolderError(modelFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`);
+  }
+  const { session } = choice;
+  try {
+    await checkGraph(session, manifest, modelFile, manifestFile);
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    throw e;
+  }
+  const denoiser = new OnnxDenoiser(session, manifest.topK);
+  const model: ModelSpec = { name: manifest.name, maxSequence: manifest.maxSequence, logitsShift: manifest.logitsShift, tokens: manifest.tokens };
+  const info: ModelInfo = {
+    name: manifest.name, modelDir: dir, vocabSize: manifest.vocabSize, maxSequence: manifest.maxSequence,
+    executionProvider: choice.executionProvider, threads: choice.threads,
+    ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}),
+    loadMs: Math.round(performance.now() - t0),
+  };
+  return { info, manifest, model, tokenizer, denoiser, dispose: () => denoiser.dispose() };
+}
+
+function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: string, tokenizerFile: string): void {
+  if (tok.vocabSize > m.vocabSize) {
+    throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but ${path.basename(tokenizerFile)} has ${tok.vocabSize} tokens`, 'vocabSize');
+  }
+  const added = new Map(tok.addedTokens.map((t) => [t.id, t]));
+  const roles = ['mask', 'pad', 'eos', 'bos'] as const;
+  for (const role of roles) {
+    const id = m.tokens[role];
+    if (id === null) continue;
+    const t = added.get(id);
+    if (!t || !t.special) {
+      throw new ModelFolderError(manifestFile, `field "tokens.${role}" is ${id}, but ${path.basename(tokenizerFile)} has no special token with that id` +
+        ` (it is ${JSON.stringify(tok.idToToken(id) ?? null)})`, `tokens.${role}`);
+    }
+    // a special token whose name says it plays another role is a mix-up, e.g. mask: 0 when 0 is <|pad|>
+    const other = roles.find((r) => r !== role && new RegExp(`\\b${r}\\b|\\|${r}\\|`, 'i').test(t.content));
+    if (other && !new RegExp(role, 'i').test(t.content)) {
+      throw new ModelFolderError(manifestFile, `field "tokens.${role}" is ${id}, but that is ${JSON.stringify(t.content)} in ${path.basename(tokenizerFile)}`, `tokens.${role}`);
+    }
+  }
+}
+
+async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile: string, manifestFile: string): Promise<void> {
+  const missingIn = GRAPH_INPUTS.filter((n) => !session.inputNames.includes(n));
+  if (missingIn.length) {
+    throw new ModelFolderError(modelFile, `graph inputs are [${session.inputNames.join(', ')}]; missing ${missingIn.join(', ')} (design §2)`);
+  }
+  const missingOut = GRAPH_OUTPUTS.filter((n) => !session.outputNames.includes(n));
+  if (missingOut.length) {
+    throw new ModelFolderError(modelFile, `graph outputs are [${session.outputNames.join(', ')}]; missing ${missingOut.join(', ')} (design §2)`);
+  }
+  const topIds = session.outputMetadata?.find((o) => o.name === 'top_ids');
+  const k = topIds && topIds.isTensor ? topIds.shape[2] : undefined;
+  if (typeof k === 'number' && k !== m.topK) {
+    throw new ModelFolderError(manifestFile, `field "topK" is ${m.topK}, but the graph's top_ids has ${k} per position`, 'topK');
+  }
+
+  // probe: the largest id must embed, one past it must not (the graph's vocabulary is vocabSize)
+  const probe = async (id: number) => {
+    const canvas = [m.tokens.pad, id, m.tokens.mask, m.tokens.mask].map(BigInt);
+    return session.run({
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(canvas), [1, canvas.length]),
+      positions: new ort.Tensor('int64', BigInt64Array.from([2n, 3n]), [1, 2]),
+    }, { logSeverityLevel: 4 }); // the failing probe is expected: keep onnxruntime from logging it
+  };
+  let out;
+  try {
+    out = await probe(m.vocabSize - 1);
+  } catch (e) {
+    throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph fails on token id ${m.vocabSize - 1}: ${firstLine(e)}`, 'vocabSize');
+  }
+  const ids = out.top_ids?.data as BigInt64Array | undefined;
+  if (!ids || out.top_ids.type !== 'int64' || out.top_probs?.type !== 'float32' || out.entropy?.type !== 'float32') {
+    throw new ModelFolderError(modelFile, 'graph outputs must be top_ids int64, top_probs float32, entropy float32 (design §2)');
+  }
+  if (ids.length !== 2 * m.topK) {
+    throw new ModelFolderError(manifestFile, `field "topK" is ${m.topK}, but the graph answered ${ids.length / 2} per position`, 'topK');
+  }
+  if ([...ids].some((id) => id < 0n || id >= BigInt(m.vocabSize))) {
+    throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph predicts token ids beyond it`, 'vocabSize');
+  }
+  let embedsBeyond = true;
+  try {
+    await probe(m.vocabSize);
+  } catch {
+    embedsBeyond = false;
+  }
+  if (embedsBeyond) {
+    throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph embeds token ids beyond it (its vocabulary is larger)`, 'vocabSize');
+  }
+}
+
+function readText(file: string, namedBy?: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelFolderError(file, code === 'ENOENT' ? `missing${namedBy ? ` (named by ${namedBy})` : ''}` : `cannot be read (${code})`);
+  }
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+}

@@ -1,0 +1,86 @@
+// unmask.json, version 1 (design §2): parsing and the checks that need neither the graph nor the tokenizer.
+import type { SpecialTokens } from '../engine/types';
+
+export interface Manifest {
+  format: 1;
+  name: string;
+  architecture?: string;
+  vocabSize: number;
+  maxSequence: number;
+  topK: number;
+  tokens: SpecialTokens;
+  logitsShift: number;
+  files: { model: string; tokenizer: string };
+  license?: string;
+  training?: unknown;
+}
+
+export const MANIFEST_FILE = 'unmask.json';
+
+/** A model folder that cannot be used; the message names the file and the field. */
+export class ModelFolderError extends Error {
+  override readonly name = 'ModelFolderError';
+  constructor(readonly file: string, message: string, readonly field?: string) {
+    super(`${file}: ${message}`);
+  }
+}
+
+/** Parses and checks the manifest's own fields; `file` names it in errors. */
+export function parseManifest(text: string, file: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ModelFolderError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(raw)) throw new ModelFolderError(file, 'expected a JSON object');
+  const fail = (field: string, expected: string, value: unknown): never => {
+    throw new ModelFolderError(file, `field "${field}" is ${JSON.stringify(value) ?? 'missing'}, expected ${expected}`, field);
+  };
+  const int = (obj: Record<string, unknown>, field: string, path: string, min: number): number => {
+    const v = obj[field];
+    return typeof v === 'number' && Number.isInteger(v) && v >= min ? v : fail(path, `an integer ≥ ${min}`, v);
+  };
+  const str = (obj: Record<string, unknown>, field: string, path: string): string => {
+    const v = obj[field];
+    return typeof v === 'string' && v.length > 0 ? v : fail(path, 'a non-empty string', v);
+  };
+
+  if (raw.format !== 1) fail('format', '1 (this version of Unmask reads manifest format 1)', raw.format);
+  const name = str(raw, 'name', 'name');
+  const vocabSize = int(raw, 'vocabSize', 'vocabSize', 5);
+  const maxSequence = int(raw, 'maxSequence', 'maxSequence', 8);
+  const topK = int(raw, 'topK', 'topK', 1);
+  const logitsShift = raw.logitsShift === undefined ? 0 : int(raw, 'logitsShift', 'logitsShift', 0);
+  if (logitsShift > 1) fail('logitsShift', '0 or 1', logitsShift);
+
+  if (!isObject(raw.tokens)) fail('tokens', 'an object { mask, pad, eos, bos }', raw.tokens);
+  const t = raw.tokens as Record<string, unknown>;
+  const tokenId = (role: string, nullable: boolean): number | null => {
+    const v = t[role];
+    if (nullable && (v === null || v === undefined)) return null;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabSize) {
+      fail(`tokens.${role}`, `a token id in 0…${vocabSize - 1}${nullable ? ' or null' : ''}`, v);
+    }
+    return v as number;
+  };
+  const tokens: SpecialTokens = { mask: tokenId('mask', false)!, pad: tokenId('pad', false)!, eos: tokenId('eos', false)!, bos: tokenId('bos', true) };
+  if (tokens.mask === tokens.pad || tokens.mask === tokens.eos) {
+    fail('tokens.mask', 'an id different from pad and eos', tokens.mask);
+  }
+
+  if (!isObject(raw.files)) fail('files', 'an object { model, tokenizer }', raw.files);
+  const f = raw.files as Record<string, unknown>;
+  const files = { model: str(f, 'model', 'files.model'), tokenizer: str(f, 'tokenizer', 'files.tokenizer') };
+  for (const [k, v] of Object.entries(files)) {
+    if (v.includes('..') || v.startsWith('/') || v.includes('\\')) fail(`files.${k}`, 'a file name inside the model folder', v);
+  }
+
+  return {
+    ...(raw as object), format: 1, name, vocabSize, maxSequence, topK, tokens, logitsShift, files,
+  } as Manifest;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}

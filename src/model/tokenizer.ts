@@ -1,0 +1,55 @@
+// tokenizer.json through @huggingface/tokenizers, exact both ways (no added spaces, no clean-up).
+import { Tokenizer } from '@huggingface/tokenizers';
+import type { TokenizerLike } from '../engine/types';
+
+export interface AddedTokenInfo {
+  id: number;
+  content: string;
+  special: boolean;
+}
+
+export class CodeTokenizer implements TokenizerLike {
+  private readonly tokenizer: Tokenizer;
+  readonly vocabSize: number;
+  readonly addedTokens: AddedTokenInfo[];
+  private readonly specialPattern?: RegExp;
+
+  /** @param json the parsed tokenizer.json */
+  constructor(json: unknown) {
+    const j = json as { added_tokens?: { id: number; content: string; special?: boolean }[]; model?: unknown };
+    if (typeof j !== 'object' || j === null || typeof j.model !== 'object') {
+      throw new Error('not a Hugging Face tokenizer.json (no "model" object)');
+    }
+    this.tokenizer = new Tokenizer(json as object, {});
+    this.addedTokens = (j.added_tokens ?? []).map((t) => ({ id: t.id, content: t.content, special: t.special ?? false }));
+    let maxId = -1;
+    for (const id of this.tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    const specials = this.addedTokens.filter((t) => t.content.length > 1).map((t) => t.content.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    this.specialPattern = specials.length ? new RegExp(`(${specials.join('|')})`) : undefined;
+  }
+
+  /** Text that spells a special token (a file that contains "<|mask|>") is encoded as plain text, never as the special id. */
+  encode(text: string): number[] {
+    if (!text) return [];
+    if (!this.specialPattern || !this.specialPattern.test(text)) return this.encodePlain(text);
+    const ids: number[] = [];
+    for (const [i, piece] of text.split(this.specialPattern).entries()) {
+      if (i % 2 === 0) ids.push(...this.encodePlain(piece));
+      else ids.push(...this.encodePlain(piece.slice(0, 1)), ...this.encodePlain(piece.slice(1)));
+    }
+    return ids;
+  }
+
+  private encodePlain(text: string): number[] {
+    return text ? this.tokenizer.encode(text, { add_special_tokens: false }).ids : [];
+  }
+
+  decode(ids: readonly number[]): string {
+    return ids.length ? this.tokenizer.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false }) : '';
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.tokenizer.id_to_token(id);
+  }
+}

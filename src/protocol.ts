@@ -1,0 +1,147 @@
+// The one definition of what the extension (and the CLI) and the model server say to each other,
+// and of the trace (design §4) that the visualizer, the CLI and the benchmark share.
+// Type-only apart from the method names and the error codes, so a webview can import it too.
+
+export type PolicyName = 'sequential' | 'fixed' | 'threshold' | 'factor' | 'entropy';
+
+/** A policy and its parameter: k for fixed, tau for threshold, f for factor, gamma for entropy. */
+export interface PolicySpec {
+  name: PolicyName;
+  k?: number;
+  tau?: number;
+  f?: number;
+  gamma?: number;
+}
+
+export interface CompleteRequest {
+  prefix: string;
+  suffix: string;
+  /** Mask slots between prefix and suffix: the longest completion, in tokens. */
+  slots: number;
+  /** Cut the completion at its first newline. */
+  singleLine: boolean;
+  policy: PolicySpec;
+  /** End-of-text prediction: fill confident trailing pads in one step. */
+  eotp: boolean;
+  /** Semi-autoregressive blocks of this many slots; absent: one block. */
+  blockSize?: number;
+  /** Hard cap on forward passes; the slots still masked then take their current top-1. */
+  maxForwards?: number;
+}
+
+export type ExecutionProviderSetting = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+
+export interface LoadRequest {
+  modelDir: string;
+  executionProvider: ExecutionProviderSetting;
+  /** Intra-op threads; 0 means the number of cores, at most 4. */
+  threads: number;
+}
+
+export interface ModelInfo {
+  name: string;
+  modelDir: string;
+  vocabSize: number;
+  maxSequence: number;
+  /** The provider that actually runs the graph, e.g. 'cpu'. */
+  executionProvider: string;
+  threads: number;
+  /** Why the requested provider was not used, when the server fell back to CPU. */
+  fallbackReason?: string;
+  /** Milliseconds the load took (session creation and warm-up). */
+  loadMs?: number;
+}
+
+/** One newly unmasked slot in a step. */
+export interface UnmaskedSlot {
+  slot: number;
+  token: number;
+  text: string;
+  p: number;
+  entropy: number;
+  /** The top-K of the forward that decided this slot: [token id, probability]. */
+  alternatives: [number, number][];
+  /** The decoded text of each alternative, same order. */
+  alternativeTexts: string[];
+}
+
+/** A still-masked slot after a step: [slot, current top-1 token, its probability]. */
+export type PendingSlot = [number, number, number];
+
+export interface TraceStep {
+  /** Wall time of this step (forward pass and decision). */
+  ms: number;
+  /** Of which the forward pass. */
+  msModel: number;
+  unmasked: UnmaskedSlot[];
+  pending: PendingSlot[];
+}
+
+export interface TraceStats {
+  forwards: number;
+  /** Real tokens in the decoded slots (pads and eos not counted). */
+  tokens: number;
+  tokensPerForward: number;
+  msTotal: number;
+  msModel: number;
+}
+
+export type StopReason = 'complete' | 'eotp' | 'stable' | 'maxForwards';
+
+export interface Trace {
+  model: string;
+  /** The policy with its parameters resolved, plus the options in force (eotp, blockSize, …). */
+  policy: PolicySpec & Record<string, unknown>;
+  slots: number;
+  prefixTokens: number;
+  suffixTokens: number;
+  steps: TraceStep[];
+  result: { text: string; stoppedBy: StopReason | string };
+  stats: TraceStats;
+  /** The prefix and suffix text that made it into the canvas (after truncation). */
+  prefixText: string;
+  suffixText: string;
+  /** The final token of every slot, pads included, in slot order. */
+  slotTokens: number[];
+  /** The decoded slots before result shaping (pads removed, not cut). */
+  rawText: string;
+  singleLine: boolean;
+}
+
+// ---- JSON-RPC over the forked process's IPC channel (vscode-jsonrpc) ----
+
+export const Methods = {
+  /** request LoadRequest → ModelInfo */
+  load: 'unmask/load',
+  /** request CompleteParams → Trace; superseded or cancelled requests fail with ErrorCodes.cancelled */
+  complete: 'unmask/complete',
+  /** notification server → client, StepParams, one per denoising step */
+  step: 'unmask/step',
+  /** notification client → server, { id }: cancel that decode at the next step boundary */
+  cancel: 'unmask/cancel',
+} as const;
+
+export interface CompleteParams {
+  /** Client-chosen id that step notifications and cancel refer to. */
+  id: number;
+  request: CompleteRequest;
+  /** Send step notifications (costs a message per step). */
+  streamSteps: boolean;
+}
+
+export interface StepParams {
+  id: number;
+  index: number;
+  step: TraceStep;
+}
+
+export interface CancelParams {
+  id: number;
+}
+
+export const ErrorCodes = {
+  cancelled: -32800, // = LSP RequestCancelled
+  noModel: -32001,
+  modelLoad: -32002,
+  decode: -32003,
+} as const;

@@ -1,0 +1,63 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { completeFile, cursorContext } from '../../../src/cli/complete';
+import { readModelFolder } from '../../../src/model';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const FIB = path.join(ROOT, 'examples', 'fibonacci.py');
+
+describe('complete CLI: the cursor', () => {
+  const text = 'def f(x):\n    return x + 1\n';
+
+  it('splits the file at 1-based line and column', () => {
+    assert.deepEqual(cursorContext(text, 2, 12), { prefix: 'def f(x):\n    return ', suffix: 'x + 1\n', singleLine: true });
+  });
+
+  it('completes multi-line at the end of a line or on an empty line', () => {
+    assert.equal(cursorContext(text, 2, 17).singleLine, false); // one past the end of "    return x + 1"
+    assert.equal(cursorContext(text, 3, 1).singleLine, false);
+    assert.equal(cursorContext('a = 1   \r\nb', 1, 6).singleLine, false); // only spaces and \r to the right
+  });
+
+  it('says what is out of range', () => {
+    assert.throws(() => cursorContext(text, 9, 1, 'f.py'), /line 9 is out of range: f\.py has 3 lines/);
+    assert.throws(() => cursorContext(text, 1, 11, 'f.py'), /column 11 is out of range: line 1 of f\.py has 9 characters \(columns 1…10\)/);
+  });
+});
+
+describe('complete CLI: on the shipped model', function () {
+  this.timeout(60_000);
+
+  it('completes a fixture file with a trace that adds up', async () => {
+    const trace = await completeFile({ file: FIB, line: 5, col: 12, policy: { name: 'sequential' }, threads: 2 });
+    const { tokenizer } = readModelFolder(path.join(ROOT, 'models', 'default'));
+    const unmasked = trace.steps.flatMap((s) => s.unmasked);
+    assert.deepEqual(unmasked.map((u) => u.slot).sort((a, b) => a - b), Array.from({ length: trace.slots }, (_, i) => i));
+    assert.equal(trace.steps.length, trace.stats.forwards);
+    for (const u of unmasked) assert.equal(trace.slotTokens[u.slot], u.token);
+    const real = trace.slotTokens.filter((t) => t > 1);
+    assert.equal(trace.stats.tokens, real.length);
+    assert.equal(trace.rawText, tokenizer.decode(real));
+    assert.ok(trace.rawText.startsWith(trace.result.text), 'shaping only cuts');
+    assert.ok(trace.stats.tokens > 0, 'the model wrote no real token');
+    assert.equal(trace.singleLine, true);
+  });
+
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'complete.ts'), ...args],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+  it('prints the trace with --json', () => {
+    const r = cli('--file', FIB, '--line', '10', '--col', '30', '--json', '--policy', 'fixed', '--k', '3', '--slots', '12');
+    assert.equal(r.status, 0, r.stderr);
+    const trace = JSON.parse(r.stdout);
+    assert.deepEqual(trace.policy, { name: 'fixed', k: 3, eotp: true });
+    assert.equal(trace.slots, 12);
+  });
+
+  it('a broken model folder: one clear line and exit code 1', () => {
+    const r = cli('--file', FIB, '--line', '5', '--col', '12', '--model', path.join(ROOT, 'examples'));
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), `unmask complete: ${path.join(ROOT, 'examples', 'unmask.json')}: missing`);
+  });
+});

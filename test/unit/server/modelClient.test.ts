@@ -1,0 +1,93 @@
+// The client forks the real server (from source, through tsx) on the shipped model.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ModelClient, type ClientState } from '../../../src/client/modelClient';
+import type { CompleteRequest, Trace, TraceStep } from '../../../src/protocol';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const MODEL_DIR = path.join(ROOT, 'models', 'default');
+const SERVER = path.join(ROOT, 'src', 'server', 'main.ts');
+
+const request = (over: Partial<CompleteRequest> = {}): CompleteRequest => ({
+  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ', suffix: '\n\n\nprint(fibonacci(10))\n',
+  slots: 16, singleLine: true, policy: { name: 'threshold', tau: 0.9 }, eotp: true, ...over,
+});
+/** Many forwards: one slot per step, no end-of-text shortcut. */
+const slow = () => request({ slots: 96, singleLine: false, policy: { name: 'sequential' }, eotp: false });
+
+describe('model client and server process', function () {
+  this.timeout(60_000);
+  let client: ModelClient;
+  const states: [ClientState, string | undefined][] = [];
+  const logs: string[] = [];
+
+  before(async () => {
+    client = new ModelClient({ serverModule: SERVER, execArgv: ['--import', 'tsx'], restartDelaysMs: [50, 50, 50],
+      log: (level, msg) => logs.push(`${level}: ${msg}`) });
+    client.onDidChangeState((s, d) => states.push([s, d]));
+    const info = await client.load({ modelDir: MODEL_DIR, executionProvider: 'cpu', threads: 2 });
+    assert.equal(info.executionProvider, 'cpu');
+    assert.equal(info.modelDir, MODEL_DIR);
+  });
+  after(() => client?.dispose());
+
+  it('completes and streams one step per forward', async () => {
+    const streamed: TraceStep[] = [];
+    const trace = await client.complete(request(), undefined, (s) => streamed.push(s));
+    assert.equal(streamed.length, trace.stats.forwards);
+    assert.deepEqual(streamed, trace.steps);
+    const slots = trace.steps.flatMap((s) => s.unmasked.map((u) => u.slot)).sort((a, b) => a - b);
+    assert.deepEqual(slots, Array.from({ length: 16 }, (_, i) => i));
+  });
+
+  it('a newer request supersedes the running one, which settles as Cancelled', async () => {
+    const older = client.complete(slow());
+    await new Promise((r) => setTimeout(r, 30));
+    const newer = client.complete(request());
+    await assert.rejects(older, { name: 'Cancelled' });
+    assert.ok((await newer).stats.forwards >= 1);
+  });
+
+  it('an aborted request settles as Cancelled and the server stops it', async () => {
+    const controller = new AbortController();
+    let steps = 0;
+    const p = client.complete(slow(), controller.signal, () => ++steps === 2 && controller.abort());
+    await assert.rejects(p, { name: 'Cancelled' });
+    const after = steps;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(steps <= after + 1, `${steps - after} more steps after the abort`);
+  });
+
+  it('survives kill -9: the request in flight fails naming the crash, the next one is served', async () => {
+    const pid = client.pid!;
+    let first = true;
+    const inFlight = client.complete(slow(), undefined, () => first && !(first = false) && process.kill(pid, 'SIGKILL'));
+    await assert.rejects(inFlight, (e: Error) => /model server crashed \(killed by SIGKILL\)/.test(e.message));
+    const trace: Trace = await client.complete(request());
+    assert.ok(trace.stats.forwards >= 1);
+    assert.notEqual(client.pid, pid);
+    assert.ok(states.some(([s]) => s === 'crashed'));
+    assert.equal(states.at(-1)?.[0], 'ready');
+  });
+
+  it('a broken model folder is refused with the problem, reported once, and not retried', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-broken-'));
+    fs.copyFileSync(path.join(MODEL_DIR, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    fs.copyFileSync(path.join(MODEL_DIR, 'unmask.json'), path.join(dir, 'unmask.json'));
+    const before = states.length;
+    try {
+      await assert.rejects(client.load({ modelDir: dir, executionProvider: 'cpu', threads: 1 }),
+        (e: Error) => e.name === 'ModelLoadError' && /model\.onnx: missing/.test(e.message));
+      await assert.rejects(client.complete(request()), /model\.onnx: missing/);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(states.slice(before).map(([s]) => s), ['failed']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    // and a good folder loads again
+    await client.load({ modelDir: MODEL_DIR, executionProvider: 'cpu', threads: 2 });
+    assert.ok((await client.complete(request())).stats.forwards >= 1);
+  });
+});
