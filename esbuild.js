@@ -5,7 +5,16 @@ const esbuild = require("esbuild");
 const production = process.argv.includes("--production");
 const watch = process.argv.includes("--watch");
 
-const common = { bundle: true, minify: production, sourcemap: !production, logLevel: "info" };
+// In watch mode, the lines the "npm: watch" task in .vscode/tasks.json waits for.
+const watchLog = {
+  name: "watch-log",
+  setup(build) {
+    build.onStart(() => console.log("[watch] build started"));
+    build.onEnd((result) => console.log(`[watch] build finished (${result.errors.length} errors)`));
+  },
+};
+
+const common = { bundle: true, minify: production, sourcemap: !production, logLevel: "info", plugins: watch ? [watchLog] : [] };
 
 const builds = [
   { ...common, entryPoints: ["src/extension.ts"], outfile: "dist/extension.js", platform: "node",

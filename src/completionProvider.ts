@@ -1,0 +1,89 @@
+// Inline completions: debounced to the typing speed, latest request wins (the superseded decode is cancelled in
+// the server and its promise settles with nothing), a cache for typing through a suggestion.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CompletionCache } from './completionCache';
+import type { Context } from './context';
+import { AdaptiveDebounce, sleep } from './debounce';
+import { buildRequest, shapeSuggestion, type CursorText } from './infill';
+import { errorMessage, isCancelled } from './modelSession';
+import { isLanguageEnabled } from './settings';
+
+/** Only real documents: never chat inputs, output panes or the SCM input box. */
+export const completionSelector: vscode.DocumentSelector = [{ scheme: 'file' }, { scheme: 'untitled' }];
+
+export class CompletionProvider implements vscode.InlineCompletionItemProvider {
+  private readonly debounce = new AdaptiveDebounce();
+  private readonly cache = new CompletionCache();
+  private inFlight: AbortController | undefined;
+
+  constructor(private readonly ctx: Context) {
+    ctx.pushCleanup(ctx.config.onDidChange(() => this.cache.clear()));
+    ctx.pushCleanup(ctx.model.onDidChange(() => { if (ctx.model.state.kind !== 'ready') this.cache.clear(); }));
+  }
+
+  async provideInlineCompletionItems(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const settings = this.ctx.config.current;
+    if (!settings.enable || !isLanguageEnabled(settings, document.languageId)) return undefined;
+    if (!vscode.workspace.getConfiguration('editor', document).get<boolean>('inlineSuggest.enabled', true)) return undefined;
+
+    // Latest wins: a newer request aborts this one's wait or decode, and this one settles with nothing.
+    this.inFlight?.abort();
+    const controller = new AbortController();
+    this.inFlight = controller;
+    const onCancel = token.onCancellationRequested(() => controller.abort());
+    try {
+      const text = cursorText(document, position);
+      const cached = this.cache.get(text.before, text.after);
+      if (cached !== undefined) return cached ? [item(cached, position)] : undefined;
+
+      const explicit = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
+      if (!explicit && !(await sleep(this.debounce.delayFor(settings.debounceMs), controller.signal))) return undefined;
+
+      const info = await this.ctx.model.ready();
+      if (!info || controller.signal.aborted) return undefined;
+      const request = buildRequest(text, {
+        singleLineSlots: settings.singleLineSlots, multiLineSlots: settings.multiLineSlots,
+        policy: settings.policy, eotp: settings.endOfTextPrediction, maxSequence: info.maxSequence,
+      });
+      const started = performance.now();
+      const trace = await this.ctx.model.complete(request, controller.signal);
+      const latencyMs = performance.now() - started;
+      const suggestion = shapeSuggestion(trace.result.text, request);
+      const label = `${path.basename(document.uri.path)}:${position.line + 1}:${position.character + 1}`;
+      this.ctx.history.add({ label, trace, latencyMs, suggestion });
+      this.ctx.log.info(`completion ${label}: ${Math.round(latencyMs)} ms, ${trace.stats.forwards} forwards, `
+        + `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}: ${JSON.stringify(suggestion)}`);
+      this.cache.set(text.before, text.after, suggestion);
+      if (controller.signal.aborted || !suggestion) return undefined;
+      return [item(suggestion, position)];
+    } catch (error) {
+      if (isCancelled(error)) {
+        this.ctx.log.debug('completion superseded');
+        return undefined;
+      }
+      this.ctx.log.error(`completion failed: ${errorMessage(error)}`);
+      return undefined;
+    } finally {
+      onCancel.dispose();
+      if (this.inFlight === controller) this.inFlight = undefined;
+    }
+  }
+}
+
+export function cursorText(document: vscode.TextDocument, position: vscode.Position): CursorText {
+  const end = document.lineAt(document.lineCount - 1).range.end;
+  return {
+    before: document.getText(new vscode.Range(new vscode.Position(0, 0), position)),
+    after: document.getText(new vscode.Range(position, end)),
+  };
+}
+
+function item(text: string, position: vscode.Position): vscode.InlineCompletionItem {
+  return new vscode.InlineCompletionItem(text, new vscode.Range(position, position));
+}

@@ -1,0 +1,35 @@
+// Unmask's entry point: builds the Context and registers what the user touches.
+import * as vscode from 'vscode';
+import * as commands from './commands';
+import { CompletionProvider, completionSelector } from './completionProvider';
+import { Context } from './context';
+import { fillSelection } from './fillSelection';
+import { StatusBar } from './statusBar';
+
+let ctx: Context | undefined;
+
+export function activate(extension: vscode.ExtensionContext): void {
+  ctx = new Context(extension);
+  extension.subscriptions.push(ctx);
+  ctx.log.info(`Unmask ${ctx.version} activating (${vscode.env.appName} ${vscode.version})`);
+
+  ctx.registerCommand('unmask.triggerCompletion', commands.triggerCompletion(ctx));
+  ctx.registerCommand('unmask.fillSelection', () => fillSelection(ctx!));
+  ctx.registerCommand('unmask.toggleInlineCompletions', commands.toggleInlineCompletions(ctx));
+  ctx.registerCommand('unmask.choosePolicy', commands.choosePolicy(ctx));
+  ctx.registerCommand('unmask.chooseModelFolder', commands.chooseModelFolder(ctx));
+  ctx.registerCommand('unmask.openVisualizer', commands.openVisualizer(ctx));
+  ctx.registerCommand('unmask.copyDebugInfo', commands.copyDebugInfo(ctx));
+  ctx.registerCommand('unmask.showMenu', commands.showMenu());
+  ctx.registerCommand('unmask.showLog', commands.showLog(ctx));
+
+  ctx.pushCleanup(vscode.languages.registerInlineCompletionItemProvider(completionSelector, new CompletionProvider(ctx)));
+  ctx.pushCleanup(new StatusBar(ctx));
+
+  void ctx.model.load();
+}
+
+export function deactivate(): void {
+  ctx?.dispose();
+  ctx = undefined;
+}

@@ -1,0 +1,74 @@
+// Fill selection: the model refills the selected text from what comes before and after it — infill is what a
+// diffusion model does natively. The result is previewed on the selection until the user accepts or discards it.
+import * as vscode from 'vscode';
+import type { Context } from './context';
+import { cursorText } from './completionProvider';
+import { buildRequest, shapeSuggestion } from './infill';
+
+export async function fillSelection(ctx: Context): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.selection.isEmpty) {
+    void vscode.window.showInformationMessage('Unmask: select the text to fill first.');
+    return;
+  }
+  const info = await ctx.model.ready();
+  if (!info) {
+    void vscode.window.showWarningMessage(noModelMessage(ctx));
+    return;
+  }
+  const { document, selection } = editor;
+  const range = new vscode.Range(selection.start, selection.end);
+  const version = document.version;
+  const before = cursorText(document, range.start).before;
+  const after = cursorText(document, range.end).after;
+  const multiLine = !range.isSingleLine;
+  const settings = ctx.config.current;
+  const request = {
+    ...buildRequest({ before, after }, {
+      singleLineSlots: settings.singleLineSlots, multiLineSlots: settings.multiLineSlots,
+      policy: settings.policy, eotp: settings.endOfTextPrediction, maxSequence: info.maxSequence,
+    }),
+    singleLine: !multiLine,
+    slots: multiLine ? settings.multiLineSlots : settings.singleLineSlots,
+  };
+  const started = performance.now();
+  const trace = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: 'Unmask: filling the selection' },
+    () => ctx.model.complete(request, new AbortController().signal),
+  );
+  const suggestion = shapeSuggestion(trace.result.text, { singleLine: !multiLine, suffix: after });
+  ctx.history.add({ label: `fill ${document.fileName.split(/[\\/]/).pop()}:${range.start.line + 1}`, trace, latencyMs: performance.now() - started, suggestion });
+  if (!suggestion) {
+    void vscode.window.showInformationMessage('Unmask: the model left the selection empty; nothing to fill.');
+    return;
+  }
+  const preview = vscode.window.createTextEditorDecorationType({
+    textDecoration: 'line-through',
+    opacity: '0.6',
+    after: { color: new vscode.ThemeColor('editorGhostText.foreground'), margin: '0 0 0 1em' },
+  });
+  editor.setDecorations(preview, [{ range, renderOptions: { after: { contentText: `→ ${suggestion.split('\n')[0]}${multiLine ? ' …' : ''}` } } }]);
+  try {
+    const choice = await vscode.window.showInformationMessage(`Unmask: replace the selection with “${ellipsis(suggestion)}”?`, 'Accept', 'Discard');
+    if (choice !== 'Accept') return;
+    if (document.version !== version) {
+      void vscode.window.showWarningMessage('Unmask: the document changed since the fill was made; discarded it.');
+      return;
+    }
+    await editor.edit((edit) => edit.replace(range, suggestion));
+  } finally {
+    preview.dispose();
+  }
+}
+
+export function noModelMessage(ctx: Context): string {
+  const state = ctx.model.state;
+  return state.kind === 'failed'
+    ? `Unmask: no model is loaded (${state.reason}). Choose one with "Unmask: Choose Model Folder".`
+    : 'Unmask: the model is still loading.';
+}
+
+function ellipsis(text: string): string {
+  const line = text.split('\n')[0];
+  return line.length > 60 || text.includes('\n') ? `${line.slice(0, 60)}…` : line;
+}

@@ -1,0 +1,57 @@
+// What to ask the model for at a cursor, and how its answer becomes a suggestion. No `vscode` import.
+import type { CompleteRequest, PolicySpec } from './protocol';
+
+/** At most this many lines are offered for a multi-line completion; the rest is dropped. */
+export const maxSuggestionLines = 8;
+
+/** Characters per token, generously: used only to cut the text sent to the server to the context window. */
+const charsPerToken = 4;
+
+export interface CursorText {
+  /** The whole document text before the cursor. */
+  before: string;
+  /** The whole document text after the cursor. */
+  after: string;
+}
+
+export interface InfillOptions {
+  singleLineSlots: number;
+  multiLineSlots: number;
+  policy: PolicySpec;
+  eotp: boolean;
+  /** The model's context window in tokens (ModelInfo.maxSequence). */
+  maxSequence: number;
+}
+
+/** Single-line when there is code to the right of the cursor; multi-line at a line's end or on an empty line. */
+export function isSingleLine(after: string): boolean {
+  const restOfLine = after.split('\n', 1)[0];
+  return restOfLine.trim().length > 0;
+}
+
+/** The request for the model server: the text nearest the cursor that fits the context window, with the slot budget. */
+export function buildRequest(text: CursorText, options: InfillOptions): CompleteRequest {
+  const singleLine = isSingleLine(text.after);
+  const slots = singleLine ? options.singleLineSlots : options.multiLineSlots;
+  const budget = Math.max(0, options.maxSequence - slots) * charsPerToken;
+  // Three quarters of the window before the cursor, the rest after; unused room on one side goes to the other.
+  const suffixRoom = Math.max(Math.floor(budget / 4), budget - text.before.length);
+  const suffix = text.after.slice(0, suffixRoom);
+  const prefix = text.before.slice(Math.max(0, text.before.length - (budget - suffix.length)));
+  return { prefix, suffix, slots, singleLine, policy: options.policy, eotp: options.eotp };
+}
+
+/**
+ * The suggestion to show for the model's completion, or '' for none: cut to one line (single-line) or
+ * to `maxSuggestionLines`, without trailing whitespace, and without the text the suffix already starts with
+ * (a model that re-predicts the closing bracket after the cursor would otherwise double it).
+ */
+export function shapeSuggestion(completion: string, request: Pick<CompleteRequest, 'singleLine' | 'suffix'>): string {
+  let text = completion.replace(/\r\n/g, '\n');
+  if (request.singleLine) text = text.split('\n', 1)[0];
+  else text = text.split('\n').slice(0, maxSuggestionLines).join('\n');
+  text = text.replace(/\s+$/, '');
+  const restOfLine = request.suffix.split('\n', 1)[0].trimEnd();
+  if (restOfLine && text.endsWith(restOfLine)) text = text.slice(0, text.length - restOfLine.length).replace(/\s+$/, '');
+  return text.trim() === '' ? '' : text;
+}

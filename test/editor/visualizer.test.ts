@@ -1,0 +1,58 @@
+// Issue 6 in the real editor: after a completion, "Unmask: Open Decoding Visualizer" opens the panel on that
+// completion's tokens, and the panel follows the next completion.
+import * as assert from 'node:assert/strict';
+import type { FrameLocator } from 'playwright-core';
+import { bench, traces, type TraceLine } from './hooks';
+import { waitFor } from './workbench';
+
+/** Types a prompt on a fresh line at the end of the open file and returns the completion the extension logged for it. */
+async function complete(prompt: string): Promise<TraceLine> {
+  const wb = bench();
+  await wb.page.keyboard.press('Control+End');
+  await wb.page.keyboard.press('Enter');
+  const before = traces().length;
+  await wb.type(prompt);
+  await waitFor(async () => traces().length > before, 'the extension to log a completion', 30_000);
+  // Typing may produce one completion per pause; wait until no more arrive, the last is the panel's.
+  let count = 0;
+  await waitFor(async () => {
+    const now = traces().length;
+    const settled = now === count;
+    count = now;
+    return settled;
+  }, 'completions to settle', 15_000, 700);
+  return traces()[traces().length - 1];
+}
+
+/** The visualizer's document inside the webview's two iframes. */
+function panel(): FrameLocator {
+  return bench().page.frameLocator('iframe.webview').first().frameLocator('iframe#active-frame');
+}
+
+async function shownText(frame: FrameLocator): Promise<string> {
+  return frame.locator('#code .tok .t').evaluateAll((els) => els.map((e) => e.textContent).join(''));
+}
+
+describe('visualizer: the decoding panel in the editor', () => {
+  it('opens on the last completion and shows its tokens', async () => {
+    const wb = bench();
+    await wb.openFile('main.py');
+    const last = await complete('for name in ');
+    await wb.runCommand('Unmask: Open Decoding Visualizer');
+    const frame = panel();
+    await frame.locator('#code .tok').first().waitFor({ timeout: 30_000 });
+    await waitFor(async () => (await shownText(frame)) === last.text,
+      `the panel to show ${JSON.stringify(last.text)} (shows ${JSON.stringify(await shownText(frame).catch(() => '?'))})`, 15_000);
+    assert.match(await frame.locator('.summary').innerText(), new RegExp(`${last.stats.forwards} forwards`));
+    await wb.screenshot('visualizer-editor.png', 'docs');
+  });
+
+  it('follows the next completion', async () => {
+    const wb = bench();
+    await wb.openFile('main.py');
+    const next = await complete('total = ');
+    const frame = panel();
+    await waitFor(async () => (await shownText(frame)) === next.text,
+      `the panel to follow to ${JSON.stringify(next.text)} (shows ${JSON.stringify(await shownText(frame).catch(() => '?'))})`, 15_000);
+  });
+});

@@ -1,0 +1,156 @@
+// Driving the VS Code workbench in Chromium with playwright-core: the command palette, files, the cursor, ghost
+// text, notifications and the status bar, by what a user sees.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Locator, type Page } from 'playwright-core';
+import { repoRoot, type CodeServer } from './codeServer';
+
+export const chromiumFlags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export class Workbench {
+  private constructor(readonly page: Page, readonly server: CodeServer) {}
+
+  static async open(server: CodeServer, userDataDir: string): Promise<Workbench> {
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: process.env.UNMASK_CHROMIUM || '/usr/bin/chromium',
+      args: chromiumFlags, headless: true, viewport: { width: 1280, height: 800 },
+    });
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(server.url);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    return new Workbench(page, server);
+  }
+
+  async close(): Promise<void> {
+    await this.page.context().close();
+  }
+
+  /** The Unmask status bar item (its accessible name starts with "Unmask"). */
+  get statusItem(): Locator {
+    return this.page.locator('#unmask\\.unmask\\.status, .statusbar-item[id*="unmask.status"]').first();
+  }
+
+  async statusText(): Promise<string> {
+    return ((await this.statusItem.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+  }
+
+  /** Runs a command by its title from the command palette, as a user would. */
+  async runCommand(title: string): Promise<void> {
+    await this.openPalette('>');
+    await this.page.keyboard.type(title);
+    // The row whose label is exactly the title, not a longer command that contains it.
+    const row = this.page.locator('.quick-input-widget .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
+    await row.waitFor({ timeout: 10_000 });
+    await row.click();
+  }
+
+  private async openPalette(prefix: string): Promise<void> {
+    await this.page.keyboard.press('F1');
+    const input = this.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(prefix);
+  }
+
+  /** Opens a workspace file from the Explorer and focuses its editor. */
+  async openFile(name: string): Promise<void> {
+    await this.page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first().click();
+    await this.page.locator(`.tab.active[data-resource-name="${name}"]`).first().waitFor({ timeout: 15_000 });
+    await this.runCommand('View: Focus Active Editor Group');
+    await this.page.locator('.editor-group-container.active .monaco-editor.focused').first().waitFor({ timeout: 10_000 });
+  }
+
+  /** Changes a user setting by editing settings.json in the editor, as a user would; undefined removes it. */
+  async setSetting(key: string, value: unknown): Promise<void> {
+    const settings = JSON.parse(fs.readFileSync(this.server.userSettings, 'utf8')) as Record<string, unknown>;
+    if (value === undefined) delete settings[key];
+    else settings[key] = value;
+    await this.runCommand('Preferences: Open User Settings (JSON)');
+    // VS Code 1.139 opens it in a modal editor, without a tab.
+    await this.page.locator('.monaco-editor .view-lines', { hasText: 'workbench.startupEditor' }).first().click();
+    await this.page.keyboard.press('Control+a');
+    const text = JSON.stringify(settings, null, 2);
+    await this.page.keyboard.insertText(text);
+    await this.page.keyboard.press('Control+s');
+    await waitFor(async () => {
+      try {
+        return JSON.stringify(JSON.parse(fs.readFileSync(this.server.userSettings, 'utf8'))) === JSON.stringify(settings);
+      } catch {
+        return false;
+      }
+    }, `settings.json to be saved with ${key}`);
+    await this.page.keyboard.press('Escape');
+  }
+
+  /** Puts the cursor at 1-based line and column with Go to Line. */
+  async goTo(line: number, column: number): Promise<void> {
+    await this.openPalette(`:${line}:${column}`);
+    await this.page.keyboard.press('Enter');
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 });
+  }
+
+  async type(text: string): Promise<void> {
+    await this.page.keyboard.type(text, { delay: 40 });
+  }
+
+  /** The ghost text shown now, or '' when none: the first line of an inline suggestion. */
+  async ghostText(): Promise<string> {
+    const parts = await this.page.locator('.monaco-editor .ghost-text-decoration').allTextContents();
+    return parts.join('').replace(/\u00a0/g, ' ');
+  }
+
+  async waitForGhostText(timeout = 30_000): Promise<string> {
+    await this.page.locator('.monaco-editor .ghost-text-decoration').first().waitFor({ state: 'visible', timeout });
+    return this.ghostText();
+  }
+
+  /** Texts of the notification toasts on screen, with their severity. */
+  async notifications(): Promise<{ severity: 'error' | 'warning' | 'info'; text: string }[]> {
+    const toasts = await this.page.locator('.notification-toast-container .notification-list-item').all();
+    const result: { severity: 'error' | 'warning' | 'info'; text: string }[] = [];
+    for (const toast of toasts) {
+      const icon = (await toast.locator('.notification-list-item-icon').getAttribute('class')) ?? '';
+      const severity = icon.includes('error') ? 'error' : icon.includes('warning') ? 'warning' : 'info';
+      result.push({ severity, text: ((await toast.locator('.notification-list-item-message').textContent()) ?? '').trim() });
+    }
+    return result;
+  }
+
+  async waitForNotification(text: string | RegExp, timeout = 30_000): Promise<Locator> {
+    const toast = this.page.locator('.notification-toast-container .notification-list-item', { hasText: text }).first();
+    await toast.waitFor({ state: 'visible', timeout });
+    return toast;
+  }
+
+  async clearNotifications(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications');
+  }
+
+  async save(): Promise<void> {
+    await this.page.keyboard.press('Control+s');
+    await this.page.locator('.tab.active.dirty').waitFor({ state: 'detached', timeout: 10_000 });
+  }
+
+  /** Saves a screenshot under docs/ (kept in the repository) or .test-output/. */
+  async screenshot(name: string, where: 'docs' | 'output' = 'output'): Promise<string> {
+    const dir = path.join(repoRoot, where === 'docs' ? 'docs' : '.test-output');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, name);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+}
+
+/** Polls `condition` until true; fails with `what` after `timeout` ms. */
+export async function waitFor(condition: () => Promise<boolean>, what: string, timeout = 30_000, intervalMs = 200): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,67 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkModelFolder } from '../../../src/modelFolder';
+import { defaultSettings, effectiveThreads, isLanguageEnabled, readSettings } from '../../../src/settings';
+
+describe('settings', () => {
+  const from = (values: Record<string, unknown>) => (key: string) => values[key];
+
+  it('reads valid values and puts the policy parameter in the policy\'s own field', () => {
+    const { settings, problems } = readSettings(from({ policy: 'fixed', policyParameter: 3, singleLineSlots: 16 }));
+    assert.deepEqual(problems, []);
+    assert.deepEqual(settings.policy, { name: 'fixed', k: 3 });
+    assert.equal(settings.singleLineSlots, 16);
+  });
+
+  it('names an invalid setting and keeps its previous good value', () => {
+    const previous = { ...defaultSettings, debounceMs: 300 };
+    const { settings, problems } = readSettings(from({ debounceMs: -5, executionProvider: 'tpu' }), previous);
+    assert.equal(settings.debounceMs, 300);
+    assert.equal(settings.executionProvider, 'auto');
+    assert.equal(problems.length, 2);
+    assert.match(problems[0], /^unmask\.executionProvider: expected/);
+    assert.match(problems[1], /^unmask\.debounceMs: expected an integer from 0 to 2000, got -5; keeping 300/);
+  });
+
+  it('refuses a τ outside [0, 1] for threshold', () => {
+    const { settings, problems } = readSettings(from({ policy: 'threshold', policyParameter: 1.5 }));
+    assert.deepEqual(settings.policy, { name: 'threshold' });
+    assert.match(problems[0], /unmask\.policyParameter: tau for threshold must be a number in \[0, 1\]/);
+  });
+
+  it('refuses a relative model folder', () => {
+    const { settings, problems } = readSettings(from({ modelFolder: 'models/mine' }));
+    assert.equal(settings.modelFolder, '');
+    assert.match(problems[0], /^unmask\.modelFolder: expected an absolute folder path/);
+  });
+
+  it('enables languages by their own entry, else by "*"', () => {
+    assert.equal(isLanguageEnabled(defaultSettings, 'python'), true);
+    assert.equal(isLanguageEnabled(defaultSettings, 'markdown'), false);
+    assert.equal(isLanguageEnabled({ ...defaultSettings, enabledLanguages: { '*': false, rust: true } }, 'python'), false);
+  });
+
+  it('uses the cores, at most 4, for threads = 0', () => {
+    assert.deepEqual([effectiveThreads(0, 2), effectiveThreads(0, 16), effectiveThreads(6, 2)], [2, 4, 6]);
+  });
+});
+
+describe('checkModelFolder', () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-model-'));
+  after(() => fs.rmSync(folder, { recursive: true, force: true }));
+
+  it('says a folder does not exist', () => {
+    assert.equal(checkModelFolder(path.join(folder, 'nope')), `${path.join(folder, 'nope')} does not exist`);
+  });
+
+  it('says which manifest field names a missing file, then accepts the folder once it is there', () => {
+    assert.match(checkModelFolder(folder)!, /has no unmask\.json/);
+    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ format: 1, files: { model: 'model.onnx', tokenizer: 'tokenizer.json' } }));
+    fs.writeFileSync(path.join(folder, 'tokenizer.json'), '{}');
+    assert.match(checkModelFolder(folder)!, /"files\.model" names model\.onnx, which is not in/);
+    fs.writeFileSync(path.join(folder, 'model.onnx'), '');
+    assert.equal(checkModelFolder(folder), undefined);
+  });
+});
