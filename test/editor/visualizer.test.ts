@@ -12,7 +12,8 @@ async function complete(prompt: string): Promise<TraceLine> {
   await wb.page.keyboard.press('Enter');
   const before = traces().length;
   await wb.type(prompt);
-  await waitFor(async () => traces().length > before, 'the extension to log a completion', 30_000);
+  // the first completion of a session waits for the extension host and the model server to start
+  await waitFor(async () => traces().length > before, 'the extension to log a completion', 90_000);
   // Typing may produce one completion per pause; wait until no more arrive, the last is the panel's.
   let count = 0;
   await waitFor(async () => {
