@@ -15,6 +15,9 @@ export interface Scores {
   editSimilarity: number;
   agreeWithSequential: number;
   forwardsMean: number;
+  /** Totals over the tasks: tokensPerForward = tokens / forwards. */
+  forwards: number;
+  tokens: number;
   tokensPerForward: number;
   latencyMsP50: number;
   latencyMsP95: number;
@@ -66,6 +69,8 @@ function score(outcomes: Outcome[], sequential: Map<string, string> | undefined)
     editSimilarity: round(outcomes.reduce((s, o) => s + editSimilarity(o.text, o.truth), 0) / n),
     agreeWithSequential: sequential ? round(same / n) : NaN,
     forwardsMean: round(forwards / n, 3),
+    forwards,
+    tokens,
     tokensPerForward: round(tokens / Math.max(1, forwards), 3),
     latencyMsP50: round(percentile(outcomes.map((o) => o.ms), 50), 1),
     latencyMsP95: round(percentile(outcomes.map((o) => o.ms), 95), 1),

@@ -15,6 +15,8 @@ export interface TaskFile {
   tasks: InfillTask[];
   /** Single-line when no task's truth spans lines: decoded in the editor's single-line mode. */
   singleLine: boolean;
+  /** Malformed lines, skipped: "FILE:LINE: what is wrong". */
+  skipped: string[];
 }
 
 export function readTaskFile(file: string, limit?: number): TaskFile {
@@ -26,22 +28,30 @@ export function readTaskFile(file: string, limit?: number): TaskFile {
     throw new Error(`cannot read task file ${file}: ${(e as Error).message}`);
   }
   const tasks: InfillTask[] = [];
+  const skipped: string[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim() || (limit !== undefined && tasks.length >= limit)) return;
-    let t: Partial<InfillTask>;
-    try {
-      t = JSON.parse(line);
-    } catch {
-      throw new Error(`${file}:${i + 1}: not a JSON object`);
-    }
-    for (const field of ['task_id', 'prompt', 'suffix', 'canonical_solution'] as const) {
-      if (typeof t[field] !== 'string') throw new Error(`${file}:${i + 1}: field "${field}" must be a string`);
-    }
-    tasks.push(t as InfillTask);
+    const problem = taskProblem(line);
+    if (problem) skipped.push(`${file}:${i + 1}: ${problem}; line skipped`);
+    else tasks.push(JSON.parse(line) as InfillTask);
   });
-  if (tasks.length === 0) throw new Error(`${file}: no tasks`);
+  if (tasks.length === 0) throw new Error(`${file}: no valid tasks${skipped.length ? ` (${skipped[0]})` : ''}`);
   const name = path.basename(file).replace(/\.jsonl(\.gz)?$/, '');
-  return { name, tasks, singleLine: tasks.every((t) => !t.canonical_solution.trim().includes('\n')) };
+  return { name, tasks, singleLine: tasks.every((t) => !t.canonical_solution.trim().includes('\n')), skipped };
+}
+
+function taskProblem(line: string): string | undefined {
+  let t: Record<string, unknown>;
+  try {
+    t = JSON.parse(line);
+  } catch {
+    return 'not valid JSON';
+  }
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return 'not a JSON object';
+  for (const field of ['task_id', 'prompt', 'suffix', 'canonical_solution']) {
+    if (typeof t[field] !== 'string') return `field "${field}" must be a string`;
+  }
+  return undefined;
 }
 
 /** A file, or every .jsonl/.jsonl.gz file of a folder (sorted). */

@@ -49,6 +49,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new Error(`--limit must be a positive integer, got "${values.limit}"`);
   const policies = (values.policies ? values.policies.split(',') : DEFAULT_BENCH_POLICIES).map(parseBenchPolicy);
   const files = readTasks(values.tasks, limit);
+  for (const f of files) for (const line of f.skipped) console.error(line);
   const modelDir = values.model ?? defaultModelDir();
   const loaded = await loadModel(modelDir, { executionProvider: 'cpu', threads: Number(values.threads) });
   const out = path.resolve(values.out!);
@@ -65,7 +66,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const report = {
       model: loaded.info, machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, threads: loaded.info.threads },
       exactMatchDefinition: EXACT_MATCH_DEFINITION, slots: SLOTS, limit: limit ?? null,
-      taskFiles: files.map((f) => ({ name: f.name, tasks: f.tasks.length, singleLine: f.singleLine })),
+      taskFiles: files.map((f) => ({ name: f.name, tasks: f.tasks.length, singleLine: f.singleLine, skipped: f.skipped })),
       finished, policies: results, aup: aupByFamily(results),
     };
     fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(report, null, 1) + '\n');

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { frontierSvg } from '../../src/bench/frontier';
+import { main as benchMain } from '../../src/cli/bench';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from '../../src/bench/metrics';
 import { parseBenchPolicy } from '../../src/bench/policyArg';
 import { readTaskFile } from '../../src/bench/tasks';
@@ -61,10 +62,10 @@ describe('benchmark arguments and files', () => {
     assert.equal(readTaskFile(file, 1).singleLine, true);
   });
 
-  it('names the line and field of a broken task', () => {
+  it('names the line and field of a broken task, and refuses a file with no valid task', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-tasks-')), 'bad.jsonl');
     fs.writeFileSync(file, '{"task_id": "a", "prompt": "x", "suffix": ""}\n');
-    assert.throws(() => readTaskFile(file), /bad\.jsonl:1: field "canonical_solution" must be a string/);
+    assert.throws(() => readTaskFile(file), /no valid tasks \(.*bad\.jsonl:1: field "canonical_solution" must be a string/);
   });
 
   it('plots one line per family and marks sequential', () => {
@@ -75,5 +76,40 @@ describe('benchmark arguments and files', () => {
     ], 'test');
     assert.equal((svg.match(/<polyline/g) ?? []).length, 1);
     assert.match(svg, /<rect[^>]*fill="#000"><title>sequential/);
+  });
+});
+
+describe('npm run bench on the bundled model', function () {
+  this.timeout(300_000);
+
+  it('writes a well-formed, consistent results.json and skips a malformed task line', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-bench-'));
+    const fixture = path.join(__dirname, '..', 'fixtures', 'bench-tasks.jsonl');
+    const errors: string[] = [];
+    const log = console.log;
+    const error = console.error;
+    console.log = () => undefined;
+    console.error = (line: string) => errors.push(String(line));
+    try {
+      assert.equal(await benchMain(['--tasks', fixture, '--policies', 'sequential,threshold:0.9', '--out', out]), 0);
+    } finally {
+      console.log = log;
+      console.error = error;
+    }
+    assert.ok(errors.some((e) => /bench-tasks\.jsonl:2: not valid JSON; line skipped/.test(e)), errors.join('\n'));
+    const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    assert.equal(results.finished, true);
+    assert.deepEqual(results.policies.map((p: { policy: string }) => p.policy), ['sequential', 'threshold:0.9']);
+    for (const p of results.policies) {
+      assert.equal(p.tasks, 3);
+      assert.ok(p.forwards >= 3, `${p.policy}: at least one forward per task`);
+      assert.equal(p.tokensPerForward, Math.round((p.tokens / p.forwards) * 1000) / 1000);
+      for (const key of ['exactMatch', 'nonEmpty', 'editSimilarity', 'agreeWithSequential']) {
+        assert.ok(p[key] >= 0 && p[key] <= 1, `${p.policy}.${key} = ${p[key]}`);
+      }
+      assert.ok(p.latencyMsP50 > 0 && p.latencyMsP95 >= p.latencyMsP50);
+    }
+    assert.equal(results.policies[0].agreeWithSequential, 1);
+    assert.match(fs.readFileSync(path.join(out, 'frontier.svg'), 'utf8'), /^<svg/);
   });
 });
