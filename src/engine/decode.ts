@@ -168,11 +168,13 @@ export function chooseSlots(ctx: StepContext): StepDecision {
     chosen = ctx.policy(trailing.length ? trailing : open);
   }
 
-  // EoTP: every real prediction is being committed and all that remains is confidently the end
+  // EoTP: every real prediction is being committed and all that remains is confidently the end;
+  // or nothing real is predicted anywhere any more: more forwards would only place pads
   const chosenSet = new Set(chosen);
   const rest = candidates.filter((c) => !chosenSet.has(c.slot));
   const ends = candidates.filter((c) => isEnd(c.token));
-  if (ctx.eotp && ends.length && rest.every((c) => isEnd(c.token)) && ends.every((c) => c.p >= ctx.eotThreshold)) {
+  if (ctx.eotp && ends.length && rest.every((c) => isEnd(c.token)) &&
+      (ends.length === candidates.length || ends.every((c) => c.p >= ctx.eotThreshold))) {
     return { unmask: all, stop: 'eotp' };
   }
   return rest.length ? { unmask: chosen } : { unmask: chosen, stop: 'complete' };

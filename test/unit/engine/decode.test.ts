@@ -74,8 +74,16 @@ describe('decode: the infill loop', () => {
     assert.ok(trace.steps.every((s) => s.unmasked.length === 1));
   });
 
-  it('EoTP waits while the pads are not confident enough', async () => {
-    const { run } = setup(plan('ab', 5, 0.95, 0.6), { policy: { name: 'threshold', tau: 0.9 } });
+  it('EoTP waits while real tokens are pending beside unsure pads, then fills the pads in one step', async () => {
+    const { run } = setup(plan('ab', 5, 0.95, 0.6), { policy: { name: 'fixed', k: 1 } });
+    const trace = await run();
+    assert.equal(trace.result.stoppedBy, 'eotp');
+    // 'b' is still to come while the pads are unsure: no EoTP; once only pads are predicted, all at once
+    assert.deepEqual(perStep(trace), [[0], [1], [2, 3, 4]]);
+  });
+
+  it('without EoTP the unsure pads cost a forward each', async () => {
+    const { run } = setup(plan('ab', 5, 0.95, 0.6), { policy: { name: 'threshold', tau: 0.9 }, eotp: false });
     const trace = await run();
     assert.equal(trace.result.stoppedBy, 'complete');
     // step 1: both real tokens; then pads by the policy's own rule (top-1 each), trailing first
