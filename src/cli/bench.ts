@@ -36,6 +36,30 @@ function table(results: readonly PolicyResult[]): string {
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
 }
 
+/** The tables of docs/benchmarks.md: all tasks, then per task file with forwards saved against sequential. */
+export function markdownReport(results: readonly PolicyResult[]): string {
+  const pct = (x: number) => (x * 100).toFixed(1);
+  const lines = ['| policy | exact match % | non-empty % | edit sim. | same as sequential % | forwards/task | tokens/forward | p50 ms | p95 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of results) {
+    lines.push(`| ${r.policy} | ${pct(r.exactMatch)} | ${pct(r.nonEmpty)} | ${r.editSimilarity.toFixed(3)} | ${pct(r.agreeWithSequential)} | ${r.forwardsMean.toFixed(2)} | ${r.tokensPerForward.toFixed(2)} | ${r.latencyMsP50.toFixed(0)} | ${r.latencyMsP95.toFixed(0)} |`);
+  }
+  const seq = results.find((r) => r.family === 'sequential');
+  for (const file of Object.keys(results[0]?.byFile ?? {})) {
+    lines.push('', `**${file}**`, '',
+      '| policy | exact match % | Δ EM vs sequential (points) | non-empty % | same as sequential % | forwards/task | fewer forwards than sequential | p50 ms |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of results) {
+      const f = r.byFile[file];
+      const s = seq?.byFile[file];
+      const delta = s ? ((f.exactMatch - s.exactMatch) * 100).toFixed(1) : '–';
+      const fewer = s ? `${(s.forwardsMean / f.forwardsMean).toFixed(2)}×` : '–';
+      lines.push(`| ${r.policy} | ${pct(f.exactMatch)} | ${delta} | ${pct(f.nonEmpty)} | ${pct(f.agreeWithSequential)} | ${f.forwardsMean.toFixed(2)} | ${fewer} | ${f.latencyMsP50.toFixed(0)} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -71,6 +95,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     };
     fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(report, null, 1) + '\n');
     const points = results.map((r) => ({ label: r.policy, family: r.family, tpf: r.tokensPerForward, exactMatch: r.exactMatch, nonEmpty: r.nonEmpty }));
+    fs.writeFileSync(path.join(out, 'results.md'), markdownReport(results));
     fs.writeFileSync(path.join(out, 'frontier.svg'), frontierSvg(points, `Unmask policies on ${files.map((f) => f.name).join(', ')}`));
   };
 
@@ -84,7 +109,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   console.log(table(results));
   console.log(`\nAUP by family: ${JSON.stringify(aupByFamily(results))}`);
   console.log(`exact match: ${EXACT_MATCH_DEFINITION}`);
-  console.log(`${stop ? 'interrupted; partial ' : ''}results: ${path.join(out, 'results.json')}, plot: ${path.join(out, 'frontier.svg')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  console.log(`${stop ? 'interrupted; partial ' : ''}results: ${path.join(out, 'results.json')} (tables: results.md), plot: ${path.join(out, 'frontier.svg')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   return 0;
 }
 

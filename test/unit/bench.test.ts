@@ -111,5 +111,6 @@ describe('npm run bench on the bundled model', function () {
     }
     assert.equal(results.policies[0].agreeWithSequential, 1);
     assert.match(fs.readFileSync(path.join(out, 'frontier.svg'), 'utf8'), /^<svg/);
+    assert.match(fs.readFileSync(path.join(out, 'results.md'), 'utf8'), /\| threshold:0\.9 \|/);
   });
 });
