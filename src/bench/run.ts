@@ -121,3 +121,16 @@ export function aupByFamily(results: readonly PolicyResult[]): Record<string, nu
   }
   return out;
 }
+
+/**
+ * The default-policy rule of docs/benchmarks.md: among the policies that lose at most `maxLoss` of exact
+ * match against sequential on every task file and produce sequential's output on at least `minAgreement`
+ * of all tasks, the one with the fewest forwards per task.
+ */
+export function chooseDefault(results: readonly PolicyResult[], maxLoss = 0.01, minAgreement = 0.8): PolicyResult | undefined {
+  const seq = results.find((r) => r.family === 'sequential');
+  if (!seq) return undefined;
+  const eligible = results.filter((r) => r.agreeWithSequential >= minAgreement &&
+    Object.entries(r.byFile).every(([file, f]) => f.exactMatch >= seq.byFile[file].exactMatch - maxLoss - 1e-9));
+  return eligible.sort((a, b) => a.forwardsMean - b.forwardsMean)[0];
+}

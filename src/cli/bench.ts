@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { frontierSvg } from '../bench/frontier';
 import { DEFAULT_BENCH_POLICIES, parseBenchPolicy } from '../bench/policyArg';
-import { aupByFamily, EXACT_MATCH_DEFINITION, runBench, SLOTS, type BenchProgress, type PolicyResult } from '../bench/run';
+import { aupByFamily, chooseDefault, EXACT_MATCH_DEFINITION, runBench, SLOTS, type BenchProgress, type PolicyResult } from '../bench/run';
 import { readTasks } from '../bench/tasks';
 import { defaultModelDir, loadModel } from '../model';
 
@@ -91,7 +91,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       model: loaded.info, machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, threads: loaded.info.threads },
       exactMatchDefinition: EXACT_MATCH_DEFINITION, slots: SLOTS, limit: limit ?? null,
       taskFiles: files.map((f) => ({ name: f.name, tasks: f.tasks.length, singleLine: f.singleLine, skipped: f.skipped })),
-      finished, policies: results, aup: aupByFamily(results),
+      finished, policies: results, aup: aupByFamily(results), recommendedDefault: chooseDefault(results)?.policy ?? null,
     };
     fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(report, null, 1) + '\n');
     const points = results.map((r) => ({ label: r.policy, family: r.family, tpf: r.tokensPerForward, exactMatch: r.exactMatch, nonEmpty: r.nonEmpty }));
@@ -108,6 +108,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   await loaded.dispose();
   console.log(table(results));
   console.log(`\nAUP by family: ${JSON.stringify(aupByFamily(results))}`);
+  const best = chooseDefault(results);
+  console.log(best ? `default rule (≤ 1 point EM loss on every file, ≥ 80% same as sequential, fewest forwards): ${best.policy}`
+    : 'default rule: no policy meets it (≤ 1 point EM loss on every file, ≥ 80% same as sequential)');
   console.log(`exact match: ${EXACT_MATCH_DEFINITION}`);
   console.log(`${stop ? 'interrupted; partial ' : ''}results: ${path.join(out, 'results.json')} (tables: results.md), plot: ${path.join(out, 'frontier.svg')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   return 0;

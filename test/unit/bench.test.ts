@@ -7,6 +7,7 @@ import { frontierSvg } from '../../src/bench/frontier';
 import { main as benchMain } from '../../src/cli/bench';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from '../../src/bench/metrics';
 import { parseBenchPolicy } from '../../src/bench/policyArg';
+import { chooseDefault } from '../../src/bench/run';
 import { readTaskFile } from '../../src/bench/tasks';
 
 describe('benchmark measures', () => {
@@ -112,5 +113,27 @@ describe('npm run bench on the bundled model', function () {
     assert.equal(results.policies[0].agreeWithSequential, 1);
     assert.match(fs.readFileSync(path.join(out, 'frontier.svg'), 'utf8'), /^<svg/);
     assert.match(fs.readFileSync(path.join(out, 'results.md'), 'utf8'), /\| threshold:0\.9 \|/);
+  });
+});
+
+describe('choosing the default policy from the data', () => {
+  const scores = (em: number, agree: number, forwards: number) =>
+    ({ tasks: 10, exactMatch: em, nonEmpty: 1, editSimilarity: 0.5, agreeWithSequential: agree, forwardsMean: forwards,
+      forwards: forwards * 10, tokens: 50, tokensPerForward: 5 / forwards, latencyMsP50: 1, latencyMsP95: 1 });
+  const result = (policy: string, files: Record<string, [number, number, number]>) => {
+    const byFile = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, scores(...v)]));
+    const all = Object.values(files);
+    return { policy, family: policy.split(':')[0], ...scores(all[0][0], all.reduce((s, v) => s + v[1], 0) / all.length, all.reduce((s, v) => s + v[2], 0) / all.length), byFile };
+  };
+
+  it('takes the fewest forwards among policies within 1 point of sequential on every file and ≥ 80% agreement', () => {
+    const results = [
+      result('sequential', { a: [0.30, 1, 10], b: [0.20, 1, 30] }),
+      result('threshold:0.9', { a: [0.30, 0.95, 5], b: [0.195, 0.9, 10] }),
+      result('threshold:0.7', { a: [0.25, 0.85, 3], b: [0.20, 0.85, 6] }),   // loses 5 points on a
+      result('fixed:4', { a: [0.30, 0.7, 3], b: [0.20, 0.7, 8] }),            // agrees too rarely
+    ];
+    assert.equal(chooseDefault(results)?.policy, 'threshold:0.9');
+    assert.equal(chooseDefault(results.slice(2)), undefined);
   });
 });
