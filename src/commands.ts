@@ -5,7 +5,7 @@ import type { Context } from './context';
 import { noModelMessage } from './fillSelection';
 import { checkModelFolder } from './modelFolder';
 import type { PolicyName } from './protocol';
-import { showVisualizer } from './visualizerBridge';
+import { compareLast, showVisualizer } from './visualizerBridge';
 
 export type Command = (...args: unknown[]) => unknown;
 
@@ -72,6 +72,19 @@ export function chooseModelFolder(ctx: Context): Command {
   };
 }
 
+export function compareDecoding(ctx: Context): Command {
+  return async () => {
+    if (!ctx.history.last) {
+      void vscode.window.showInformationMessage(ctx.model.info
+        ? 'Unmask: no completion yet to compare. Type in a file (or run "Unmask: Trigger Completion") first.'
+        : noModelMessage(ctx));
+      return;
+    }
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Unmask: decoding with every policy…' },
+      () => compareLast(ctx));
+  };
+}
+
 export function openVisualizer(ctx: Context): Command {
   return () => {
     if (!ctx.history.last) {
@@ -110,6 +123,7 @@ export function showMenu(): Command {
       ['unmask.triggerCompletion', 'Trigger Completion'],
       ['unmask.fillSelection', 'Fill Selection'],
       ['unmask.openVisualizer', 'Open Decoding Visualizer'],
+      ['unmask.compareDecoding', 'Compare Decoding Policies on the Last Completion'],
       ['unmask.choosePolicy', 'Choose Decoding Policy'],
       ['unmask.chooseModelFolder', 'Choose Model Folder'],
       ['unmask.copyDebugInfo', 'Copy Debug Info'],

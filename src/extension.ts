@@ -19,6 +19,7 @@ export function activate(extension: vscode.ExtensionContext): void {
   ctx.registerCommand('unmask.choosePolicy', commands.choosePolicy(ctx));
   ctx.registerCommand('unmask.chooseModelFolder', commands.chooseModelFolder(ctx));
   ctx.registerCommand('unmask.openVisualizer', commands.openVisualizer(ctx));
+  ctx.registerCommand('unmask.compareDecoding', commands.compareDecoding(ctx));
   ctx.registerCommand('unmask.copyDebugInfo', commands.copyDebugInfo(ctx));
   ctx.registerCommand('unmask.showMenu', commands.showMenu());
   ctx.registerCommand('unmask.showLog', commands.showLog(ctx));
