@@ -14,6 +14,11 @@ export interface CodeServer {
   workspace: string;
   /** The user settings.json: tests rewrite it to change settings, as a user would. */
   userSettings: string;
+  /**
+   * The remote ("Machine") settings.json of the server. Settings with machine scope (unmask.modelFolder) are read
+   * only from here in a remote window such as code-server's; in the user settings they are ignored.
+   */
+  machineSettings: string;
   /** One JSON line per completion, written by the extension (UNMASK_TRACE_LOG). */
   traceLog: string;
   /** Everything code-server printed. */
@@ -74,6 +79,9 @@ export async function startCodeServer(vsix: string): Promise<CodeServer> {
   const userSettings = path.join(dirs['user-data'], 'User', 'settings.json');
   fs.mkdirSync(path.dirname(userSettings), { recursive: true });
   fs.writeFileSync(userSettings, JSON.stringify(baseUserSettings, null, 2));
+  const machineSettings = path.join(dirs['user-data'], 'Machine', 'settings.json');
+  fs.mkdirSync(path.dirname(machineSettings), { recursive: true });
+  fs.writeFileSync(machineSettings, '{}\n'); // present from the start, so VS Code watches it
   const traceLog = path.join(temp, 'traces.jsonl');
   const logFile = path.join(temp, 'code-server.log');
   const env = {
@@ -109,7 +117,7 @@ export async function startCodeServer(vsix: string): Promise<CodeServer> {
 
   return {
     url: `${url}?folder=${encodeURIComponent(dirs.workspace)}`,
-    workspace: dirs.workspace, userSettings, traceLog, logFile,
+    workspace: dirs.workspace, userSettings, machineSettings, traceLog, logFile,
     async stop() {
       if (!exited && child.pid) {
         process.kill(-child.pid, 'SIGTERM'); // its own process group: code-server and its extension host

@@ -24,6 +24,14 @@ export function traces(): TraceLine[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as TraceLine);
 }
 
+/** What the Unmask output channel has logged so far (its log file under the server's logs folder), or ''. */
+export function unmaskLog(): string {
+  const logs = path.join(path.dirname(bench().server.userSettings), '..', 'logs');
+  if (!fs.existsSync(logs)) return '';
+  return (fs.readdirSync(logs, { recursive: true }) as string[]).filter((f) => /Unmask\.log$/.test(f))
+    .map((f) => fs.readFileSync(path.join(logs, f), 'utf8')).join('');
+}
+
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
     this.timeout(240_000);

@@ -61,26 +61,20 @@ export class Workbench {
     await this.page.locator('.editor-group-container.active .monaco-editor.focused').first().waitFor({ timeout: 10_000 });
   }
 
-  /** Changes a user setting by editing settings.json in the editor, as a user would; undefined removes it. */
+  /**
+   * Changes a setting by rewriting its settings.json on disk, as a user editing it in another editor would;
+   * undefined removes it. A setting with machine scope goes to the remote (Machine) settings, the only place a
+   * remote window such as code-server's reads it from; any other to the user settings. VS Code watches both
+   * files and reloads the configuration (the extension sees onDidChangeConfiguration); the caller waits for the
+   * effect it expects. (Saving from the settings editor of VS Code 1.139, a modal JSON editor, did not reliably
+   * reach the disk in this harness.)
+   */
   async setSetting(key: string, value: unknown): Promise<void> {
-    const settings = JSON.parse(fs.readFileSync(this.server.userSettings, 'utf8')) as Record<string, unknown>;
+    const file = machineScoped(key) ? this.server.machineSettings : this.server.userSettings;
+    const settings = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
     if (value === undefined) delete settings[key];
     else settings[key] = value;
-    await this.runCommand('Preferences: Open User Settings (JSON)');
-    // VS Code 1.139 opens it in a modal editor, without a tab.
-    await this.page.locator('.monaco-editor .view-lines', { hasText: 'workbench.startupEditor' }).first().click();
-    await this.page.keyboard.press('Control+a');
-    const text = JSON.stringify(settings, null, 2);
-    await this.page.keyboard.insertText(text);
-    await this.page.keyboard.press('Control+s');
-    await waitFor(async () => {
-      try {
-        return JSON.stringify(JSON.parse(fs.readFileSync(this.server.userSettings, 'utf8'))) === JSON.stringify(settings);
-      } catch {
-        return false;
-      }
-    }, `settings.json to be saved with ${key}`);
-    await this.page.keyboard.press('Escape');
+    fs.writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
   }
 
   /** Puts the cursor at 1-based line and column with Go to Line. */
@@ -149,6 +143,15 @@ export async function waitFor(condition: () => Promise<boolean>, what: string, t
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Whether the extension's package.json gives `key` machine (or machine-overridable) scope. */
+function machineScoped(key: string): boolean {
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as
+    { contributes?: { configuration?: { properties?: Record<string, { scope?: string }> } | { properties?: Record<string, { scope?: string }> }[] } };
+  const groups = [manifest.contributes?.configuration ?? []].flat();
+  const scope = groups.map((g) => g.properties?.[key]?.scope).find(Boolean);
+  return scope === 'machine' || scope === 'machine-overridable';
 }
 
 function escapeRegExp(text: string): string {
