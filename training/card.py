@@ -187,10 +187,21 @@ def main() -> None:
     tps = [l["tokensPerSecond"] for l in log if "tokensPerSecond" in l]
     metrics["training"] = {"tokens": state.get("tokens"), "hours": round(state.get("seconds", 0) / 3600, 2),
                            "tokensPerSecondMedian": int(np.median(tps)) if tps else None}
+    report = HERE / ".work" / "export-report.json"
+    if report.exists():
+        metrics["export"] = json.loads(report.read_text())
     metrics["measuredIn"] = round(time.time() - t0)
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     write_card(model_dir, manifest, metrics)
     print(json.dumps(metrics, indent=1))
+
+
+def quant_line(metrics: dict) -> str:
+    e = metrics.get("export")
+    if not e:
+        return ""
+    return (f"Quantisation: {e['precision']}; top-1 agreement with the fp32 graph {e['int8Top1AgreementWithFp32']:.1%} "
+            f"on 30%-masked held-out canvases (masked-token accuracy there {e['maskedAccuracyAt0.3']:.1%}).")
 
 
 def write_card(model_dir: Path, m: dict, metrics: dict) -> None:
@@ -244,6 +255,7 @@ whitespace at both ends; edit similarity = 1 − Levenshtein / longer length:
 ## Parity and speed
 onnxruntime-node ({m['precision']}) against the PyTorch fp32 model on {par['positions']} masked held-out positions: top-1
 agreement **{par['top1Agreement']:.1%}**, largest top-1 probability difference {par['maxTop1ProbDiff']:.3f}.
+{quant_line(metrics)}
 One forward through onnxruntime-node, 2 threads, 24 wanted positions: **{par['latency']['256']['medianMs']} ms** median at 256
 tokens (p90 {par['latency']['256']['p90Ms']}), **{par['latency']['512']['medianMs']} ms** at 512 (p90 {par['latency']['512']['p90Ms']}), on {cpu}.
 
