@@ -11,6 +11,7 @@ import { DEFAULT_BENCH_POLICIES, parseBenchPolicy } from '../bench/policyArg';
 import { aupByFamily, chooseDefault, EXACT_MATCH_DEFINITION, runBench, SLOTS, type BenchProgress, type PolicyResult } from '../bench/run';
 import { readTasks } from '../bench/tasks';
 import { defaultModelDir, loadModel } from '../model';
+import { runMain } from './runMain';
 
 function progressBar(): (p: BenchProgress) => void {
   let last = 0;
@@ -116,9 +117,4 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main().then((code) => process.exit(code), (e: Error) => {
-    console.error(`bench: ${e.message}`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runMain('bench', () => main());

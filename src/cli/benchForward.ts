@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile } from '../bench/metrics';
 import { createSession, defaultModelDir, OnnxDenoiser, readModelFolder } from '../model';
+import { runMain } from './runMain';
 
 const WANTED = 24;
 
@@ -79,9 +80,4 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main().then((code) => process.exit(code), (e: Error) => {
-    console.error(`bench:forward: ${e.message}`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runMain('bench:forward', () => main());

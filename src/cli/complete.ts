@@ -9,6 +9,7 @@ import { defaultModelDir, loadModel } from '../model';
 import type { CompleteRequest, ExecutionProviderSetting, PolicyName, PolicySpec, Trace } from '../protocol';
 import { renderStandaloneHtml } from '../visualizer/standalone';
 import { renderStepTable } from './htmlTable';
+import { runMain } from './runMain';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const DEFAULT_SLOTS = { singleLine: 24, multiLine: 64 } as const;
@@ -144,9 +145,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e: Error) => {
-    process.stderr.write(`unmask complete: ${e.message}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runMain('unmask complete', () => main(process.argv.slice(2)));

@@ -55,6 +55,13 @@ describe('complete CLI: on the shipped model', function () {
     assert.equal(trace.slots, 12);
   });
 
+  it('a --json trace larger than a pipe buffer reaches the reader whole', () => {
+    const r = cli('--file', FIB, '--line', '7', '--col', '1', '--json', '--policy', 'sequential', '--no-eotp', '--slots', '64');
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.length > 65_536, `only ${r.stdout.length} characters: too small to test the pipe`);
+    assert.equal(JSON.parse(r.stdout).stats.forwards, 64);
+  });
+
   it('a broken model folder: one clear line and exit code 1', () => {
     const r = cli('--file', FIB, '--line', '5', '--col', '12', '--model', path.join(ROOT, 'examples'));
     assert.equal(r.status, 1);
