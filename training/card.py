@@ -216,7 +216,7 @@ def write_card(model_dir: Path, m: dict, metrics: dict) -> None:
 
 The default model bundled with Unmask: a small masked-diffusion ("dLLM") code model trained from
 scratch on a 2-core CPU, so that Unmask completes code out of the box, offline. It is small: expect
-short, plausible completions of common code, not a replacement for a large model.
+short completions of common code that are often wrong, not a replacement for a large model.
 
 ## Architecture
 Bidirectional transformer (no causal mask), pre-LayerNorm, rotary positions, tied input/output
