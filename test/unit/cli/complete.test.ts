@@ -30,7 +30,7 @@ describe('complete CLI: on the shipped model', function () {
   this.timeout(60_000);
 
   it('completes a fixture file with a trace that adds up', async () => {
-    const trace = await completeFile({ file: FIB, line: 5, col: 12, policy: { name: 'sequential' }, threads: 2 });
+    const trace = await completeFile({ file: FIB, line: 9, col: 20, policy: { name: 'sequential' }, threads: 2 });
     const { tokenizer } = readModelFolder(path.join(ROOT, 'models', 'default'));
     const unmasked = trace.steps.flatMap((s) => s.unmasked);
     assert.deepEqual(unmasked.map((u) => u.slot).sort((a, b) => a - b), Array.from({ length: trace.slots }, (_, i) => i));
@@ -40,7 +40,7 @@ describe('complete CLI: on the shipped model', function () {
     assert.equal(trace.stats.tokens, real.length);
     assert.equal(trace.rawText, tokenizer.decode(real));
     assert.ok(trace.rawText.startsWith(trace.result.text), 'shaping only cuts');
-    assert.ok(trace.stats.tokens > 0, 'the model wrote no real token');
+    assert.ok(trace.result.text.trim() !== '', 'the completion is empty');
     assert.equal(trace.singleLine, true);
   });
 
