@@ -36,8 +36,8 @@ export function toggleInlineCompletions(ctx: Context): Command {
 const policies: { name: PolicyName; trade: string; detail: string }[] = [
   { name: 'sequential', trade: 'slowest, the quality reference', detail: 'One token per forward pass: the most confident slot each step.' },
   { name: 'fixed', trade: 'k tokens per forward', detail: 'The k most confident slots each step (unmask.policyParameter = k). Fast, but blind to confidence.' },
-  { name: 'threshold', trade: 'fast where the model is sure (default)', detail: 'Every slot with p ≥ τ (unmask.policyParameter = τ, about 0.9), at least one per step.' },
-  { name: 'factor', trade: 'adapts the count to confidence', detail: 'The largest n with (n+1)(1 − pₙ) < f (unmask.policyParameter = f).' },
+  { name: 'threshold', trade: 'fast where the model is sure', detail: 'Every slot with p ≥ τ (unmask.policyParameter = τ, about 0.9), at least one per step.' },
+  { name: 'factor', trade: 'adapts the count to confidence (default)', detail: 'The largest n with (n+1)(1 − pₙ) < f (unmask.policyParameter = f, default 2).' },
   { name: 'entropy', trade: 'bounded total uncertainty per step', detail: 'Slots by entropy while their summed entropy stays within γ (unmask.policyParameter = γ).' },
 ];
 

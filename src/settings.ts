@@ -1,4 +1,5 @@
 // The `unmask.*` settings as plain values, and their validation. No `vscode` import: unit-tested on Node.
+import { DEFAULT_POLICY } from './engine/policies';
 import type { ExecutionProviderSetting, PolicyName, PolicySpec } from './protocol';
 
 export type LogLevel = 'error' | 'info' | 'debug';
@@ -24,7 +25,7 @@ export const defaultSettings: Settings = {
   modelFolder: '',
   executionProvider: 'auto',
   threads: 0,
-  policy: { name: 'threshold' },
+  policy: { name: DEFAULT_POLICY.name },
   endOfTextPrediction: true,
   singleLineSlots: 24,
   multiLineSlots: 64,

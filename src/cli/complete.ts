@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../client/modelClient';
-import { decode, POLICY_NAMES } from '../engine';
+import { decode, DEFAULT_POLICY, POLICY_NAMES } from '../engine';
 import { defaultModelDir, loadModel } from '../model';
 import type { CompleteRequest, ExecutionProviderSetting, PolicyName, PolicySpec, Trace } from '../protocol';
 import { renderStandaloneHtml } from '../visualizer/standalone';
@@ -64,7 +64,7 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
   const request: CompleteRequest = {
     prefix: at.prefix, suffix: at.suffix, singleLine: at.singleLine,
     slots: o.slots ?? (at.singleLine ? DEFAULT_SLOTS.singleLine : DEFAULT_SLOTS.multiLine),
-    policy: o.policy ?? { name: 'threshold' }, eotp: o.eotp ?? true,
+    policy: o.policy ?? DEFAULT_POLICY, eotp: o.eotp ?? true,
     ...(o.blockSize ? { blockSize: o.blockSize } : {}), ...(o.maxForwards ? { maxForwards: o.maxForwards } : {}),
   };
   const load = { modelDir: path.resolve(o.modelDir ?? defaultModelDir(ROOT)), executionProvider: o.executionProvider ?? 'cpu', threads: o.threads ?? 0 };
@@ -125,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
     if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Error(`--${name} ${value}: expected ${integer ? 'an integer' : 'a number'}`);
     return n;
   };
-  const name = (v.policy ?? 'threshold') as PolicyName;
+  const name = (v.policy ?? DEFAULT_POLICY.name) as PolicyName;
   if (!POLICY_NAMES.includes(name)) throw new Error(`--policy ${v.policy}: expected one of ${POLICY_NAMES.join(', ')}`);
   const policy: PolicySpec = { name };
   const params = { tau: num('tau', v.tau), k: num('k', v.k, true), f: num('f', v.f), gamma: num('gamma', v.gamma) };
