@@ -1,4 +1,5 @@
 // The `unmask.*` settings as plain values, and their validation. No `vscode` import: unit-tested on Node.
+import { DEFAULT_SLOTS } from './engine/canvas';
 import { DEFAULT_POLICY } from './engine/policies';
 import type { ExecutionProviderSetting, PolicyName, PolicySpec } from './protocol';
 
@@ -27,8 +28,8 @@ export const defaultSettings: Settings = {
   threads: 0,
   policy: { name: DEFAULT_POLICY.name },
   endOfTextPrediction: true,
-  singleLineSlots: 24,
-  multiLineSlots: 64,
+  singleLineSlots: DEFAULT_SLOTS.singleLine,
+  multiLineSlots: DEFAULT_SLOTS.multiLine,
   debounceMs: 150,
 };
 

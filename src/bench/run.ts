@@ -1,10 +1,10 @@
 // Runs decoding policies over infill task files and measures speed and quality (issue 7).
-import { decode, type Decoder } from '../engine';
+import { decode, DEFAULT_SLOTS, type Decoder } from '../engine';
 import type { BenchPolicy } from './policyArg';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from './metrics';
 import type { TaskFile } from './tasks';
 
-export const SLOTS = { singleLine: 24, multiLine: 64 } as const;
+export const SLOTS = DEFAULT_SLOTS;
 export const EXACT_MATCH_DEFINITION =
   'completion and canonical_solution equal after removing whitespace at both ends (inner whitespace must match)';
 

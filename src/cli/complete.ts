@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../client/modelClient';
-import { decode, DEFAULT_POLICY, POLICY_NAMES } from '../engine';
+import { decode, DEFAULT_POLICY, DEFAULT_SLOTS, POLICY_NAMES } from '../engine';
 import { defaultModelDir, loadModel } from '../model';
 import type { CompleteRequest, ExecutionProviderSetting, PolicyName, PolicySpec, Trace } from '../protocol';
 import { renderStandaloneHtml } from '../visualizer/standalone';
@@ -12,7 +12,6 @@ import { renderStepTable } from './htmlTable';
 import { runMain } from './runMain';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-export const DEFAULT_SLOTS = { singleLine: 24, multiLine: 64 } as const;
 
 export interface CursorContext {
   prefix: string;

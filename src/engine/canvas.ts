@@ -2,6 +2,9 @@
 // the text nearest the cursor (laid out as training lays out infill samples).
 import type { ModelSpec } from './types';
 
+/** Slot budgets of the editor's defaults, the CLI and the benchmark: inside a line, at a line's end. */
+export const DEFAULT_SLOTS = { singleLine: 24, multiLine: 64 } as const;
+
 export interface Canvas {
   /** Token ids; slots hold the mask id until unmasked. */
   ids: number[];
