@@ -54,7 +54,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       const started = performance.now();
       const trace = await this.ctx.model.complete(request, controller.signal);
       const latencyMs = performance.now() - started;
-      const suggestion = shapeSuggestion(trace.result.text, request);
+      const suggestion = shapeSuggestion(trace.result.text);
       const label = `${path.basename(document.uri.path)}:${position.line + 1}:${position.character + 1}`;
       this.ctx.history.add({ label, trace, latencyMs, suggestion });
       this.ctx.log.info(`completion ${label}: ${Math.round(latencyMs)} ms, ${trace.stats.forwards} forwards, `

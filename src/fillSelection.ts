@@ -36,7 +36,7 @@ export async function fillSelection(ctx: Context): Promise<void> {
     { location: vscode.ProgressLocation.Window, title: 'Unmask: filling the selection' },
     () => ctx.model.complete(request, new AbortController().signal),
   );
-  const suggestion = shapeSuggestion(trace.result.text, { singleLine: !multiLine, suffix: after });
+  const suggestion = shapeSuggestion(trace.result.text);
   ctx.history.add({ label: `fill ${document.fileName.split(/[\\/]/).pop()}:${range.start.line + 1}`, trace, latencyMs: performance.now() - started, suggestion });
   if (!suggestion) {
     void vscode.window.showInformationMessage('Unmask: the model left the selection empty; nothing to fill.');

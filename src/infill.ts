@@ -42,16 +42,11 @@ export function buildRequest(text: CursorText, options: InfillOptions): Complete
 }
 
 /**
- * The suggestion to show for the model's completion, or '' for none: cut to one line (single-line) or
- * to `maxSuggestionLines`, without trailing whitespace, and without the text the suffix already starts with
- * (a model that re-predicts the closing bracket after the cursor would otherwise double it).
+ * The suggestion to show for the engine's completion (already cut to one line in single-line mode and
+ * stripped of any echo of the suffix), or '' for none: at most `maxSuggestionLines` lines, without
+ * trailing whitespace.
  */
-export function shapeSuggestion(completion: string, request: Pick<CompleteRequest, 'singleLine' | 'suffix'>): string {
-  let text = completion.replace(/\r\n/g, '\n');
-  if (request.singleLine) text = text.split('\n', 1)[0];
-  else text = text.split('\n').slice(0, maxSuggestionLines).join('\n');
-  text = text.replace(/\s+$/, '');
-  const restOfLine = request.suffix.split('\n', 1)[0].trimEnd();
-  if (restOfLine && text.endsWith(restOfLine)) text = text.slice(0, text.length - restOfLine.length).replace(/\s+$/, '');
+export function shapeSuggestion(completion: string): string {
+  const text = completion.replace(/\r\n/g, '\n').split('\n').slice(0, maxSuggestionLines).join('\n').replace(/\s+$/, '');
   return text.trim() === '' ? '' : text;
 }

@@ -86,7 +86,7 @@ export interface TraceStats {
   msModel: number;
 }
 
-export type StopReason = 'complete' | 'eotp' | 'stable' | 'maxForwards';
+export type StopReason = 'complete' | 'eotp' | 'stable' | 'maxForwards' | 'lineEnd';
 
 export interface Trace {
   model: string;

@@ -74,6 +74,10 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
     let decision = chooseSlots({ candidates, slotTokens, policy, isEnd, blockSize, eotp: request.eotp, eotThreshold,
       stableConfidence: options.stableConfidence, previousTop1 });
     if (!decision.stop && steps.length + 1 >= maxForwards) decision = { unmask: masked, stop: 'maxForwards' };
+    if (!decision.stop && request.singleLine && lineSettled(slotTokens, decision.unmask, bySlot, isEnd, textOf)) {
+      // the text up to the first line break can no longer change: the rest would be cut anyway
+      decision = { unmask: masked, stop: 'lineEnd' };
+    }
     previousTop1 = new Map(candidates.map((c) => [c.slot, c.token]));
 
     const unmasked: UnmaskedSlot[] = [];
@@ -178,6 +182,21 @@ export function chooseSlots(ctx: StepContext): StepDecision {
     return { unmask: all, stop: 'eotp' };
   }
   return rest.length ? { unmask: chosen } : { unmask: chosen, stop: 'complete' };
+}
+
+/**
+ * Whether, once `unmask` is committed, every slot up to a real token holding a line break is
+ * committed: what single-line mode keeps is then final.
+ */
+export function lineSettled(slotTokens: readonly number[], unmask: readonly number[], bySlot: ReadonlyMap<number, Prediction>,
+  isEnd: (t: number) => boolean, textOf: (id: number) => string): boolean {
+  const committing = new Set(unmask);
+  for (let slot = 0; slot < slotTokens.length; slot++) {
+    const token = slotTokens[slot] !== MASKED ? slotTokens[slot] : committing.has(slot) ? bySlot.get(slot)!.ids[0] : MASKED;
+    if (token === MASKED) return false;
+    if (!isEnd(token) && /[\r\n]/.test(textOf(token))) return true;
+  }
+  return false;
 }
 
 /** The first slot from which every slot is a committed pad/eos or masked with a pad/eos top-1. */

@@ -14,6 +14,7 @@ export function shapeCompletion({ text, prefix, suffix, singleLine }: ShapeInput
   if (singleLine) {
     const nl = out.search(/\r?\n/);
     if (nl >= 0) out = out.slice(0, nl);
+    out = out.trimEnd(); // spaces before the line's end or before an echoed `)` mean nothing
   }
   const keepsBalance = balanceChecker(prefix + suffix);
   out = dropSuffixEcho(out, suffix, keepsBalance);

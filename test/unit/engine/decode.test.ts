@@ -116,6 +116,25 @@ describe('decode: the infill loop', () => {
     assertConsistent(trace, 2);
   });
 
+  it('single-line mode stops once everything up to a line break is settled; the rest takes its current top-1', async () => {
+    // "ab" and the newline are sure, the junk after the line break is not: decoding needs only two forwards
+    const script = plan('ab\nxyz', 6, [0.99, 0.99, 0.98, 0.3, 0.2, 0.1], 0.99);
+    const { denoiser, run } = setup(script, { policy: { name: 'threshold', tau: 0.9 } });
+    const trace = await run();
+    assert.equal(trace.result.stoppedBy, 'lineEnd');
+    assert.equal(denoiser.forwards, 1);
+    assert.equal(trace.result.text, 'ab');
+    assert.equal(trace.rawText, 'ab\nxyz');
+    assertConsistent(trace, 1);
+
+    // a masked slot before the line break keeps decoding going; multi-line mode never stops this way
+    const unsure = plan('ab\nxyz', 6, [0.5, 0.99, 0.98, 0.3, 0.2, 0.1], 0.99);
+    assert.equal((await setup(unsure, { policy: { name: 'threshold', tau: 0.9 } }).run()).steps[0].unmasked.length, 2);
+    const multi = await setup(script, { policy: { name: 'threshold', tau: 0.9 }, singleLine: false }).run();
+    assert.notEqual(multi.result.stoppedBy, 'lineEnd');
+    assert.equal(multi.result.text, 'ab\nxyz');
+  });
+
   it('stops early when every prediction is stable and confident', async () => {
     // slot 0 is unsure at first; everything else is stable at 0.8 from the first forward on
     const script = plan('abcd', 4, 0.8, 0.99);

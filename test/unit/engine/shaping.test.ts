@@ -8,6 +8,7 @@ describe('result shaping: what the editor is shown', () => {
     assert.equal(shape('a + b\n    return c', 'x = ', '', true), 'a + b');
     assert.equal(shape('a + b\r\nc', 'x = ', '', true), 'a + b');
     assert.equal(shape('\nfoo()', 'x = ', ' # note', true), '');
+    assert.equal(shape('a, b)  ', 'f(', ')\n', true), 'a, b');
   });
 
   it('multi-line mode keeps the lines', () => {
