@@ -231,7 +231,10 @@ Objective: masked diffusion (each token masked with probability t ~ U(0,1], cros
 masked tokens weighted by 1/t), half of the samples shaped like editor requests (prefix · middle ·
 pad… · suffix; the middle is the rest of a line, a span inside a line, or 1–6 lines; only the slots
 masked; pad targets weighted 0.4). **{tr['tokens']:,} tokens** seen in {tr['hours']} h on {cpu}
-(2 cores, torch CPU, fp32; median {tr['tokensPerSecondMedian']} tokens/s). Code: `training/` in the Unmask repository.
+(2 cores, torch CPU, fp32; median {tr['tokensPerSecondMedian']} tokens/s), in several sittings, each resuming
+from the last checkpoint (AdamW, peak learning rate 5e-4, cosine decay to a tenth). A first attempt at
+learning rate 1.5e-3 stayed at the unigram plateau (4% masked-token accuracy) for 3M tokens; it was
+restarted at 5e-4 with the smallest mask ratio raised to 0.1. Code: `training/` in the Unmask repository.
 
 ## Data
 Permissively licensed code found on the build machine or installed from npm/Debian

@@ -2,7 +2,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bench, traces, unmaskLog } from './hooks';
+import { bench, traces, typeOnNewLine, unmaskLog } from './hooks';
 import { waitFor } from './workbench';
 
 function readUserSettings(): Record<string, unknown> {
@@ -56,12 +56,7 @@ describe('commands and settings', () => {
     await row.click();
     await waitFor(async () => readUserSettings()['unmask.policy'] === 'sequential', 'unmask.policy = sequential in settings.json');
     await wb.openFile('main.py');
-    await wb.page.keyboard.press('Control+End');
-    await wb.page.keyboard.press('Enter');
-    const before = traces().length;
-    await wb.type('x = ');
-    await waitFor(async () => traces().length > before, 'a completion');
-    assert.equal(traces()[traces().length - 1].policy, 'sequential');
+    assert.equal((await typeOnNewLine('x = ')).policy, 'sequential');
   });
 
   it('an invalid model folder gives an error naming the setting, and completions keep working', async () => {
@@ -76,11 +71,7 @@ describe('commands and settings', () => {
       assert.match(text, /\/nonexistent\/unmask-model does not exist/);
       assert.match(text, /Still using/);
       await wb.openFile('main.py');
-      await wb.page.keyboard.press('Control+End');
-      await wb.page.keyboard.press('Enter');
-      const before = traces().length;
-      await wb.type('y = ');
-      await waitFor(async () => traces().length > before, 'a completion from the model still loaded');
+      await typeOnNewLine('y = ', 'a completion from the model still loaded');
     } finally {
       // Back to the bundled model, so the tests after this one are unaffected; the change reloads it.
       const loads = () => unmaskLog().match(/\] loaded \S+ \(/g)?.length ?? 0;

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot, startCodeServer, type CodeServer } from './codeServer';
-import { Workbench } from './workbench';
+import { waitFor, Workbench } from './workbench';
 
 let server: CodeServer | undefined;
 let workbench: Workbench | undefined;
@@ -22,6 +22,20 @@ export function traces(): TraceLine[] {
   const file = bench().server.traceLog;
   if (!fs.existsSync(file)) return [];
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as TraceLine);
+}
+
+/**
+ * Types `prompt` on a fresh line at the end of the open file and waits for the extension to log a
+ * completion; returns the first one logged after typing.
+ */
+export async function typeOnNewLine(prompt: string, what = 'a completion', timeout = 30_000): Promise<TraceLine> {
+  const wb = bench();
+  await wb.page.keyboard.press('Control+End');
+  await wb.page.keyboard.press('Enter');
+  const before = traces().length;
+  await wb.type(prompt);
+  await waitFor(async () => traces().length > before, what, timeout);
+  return traces()[before];
 }
 
 /** What the Unmask output channel has logged so far (its log file under the server's logs folder), or ''. */

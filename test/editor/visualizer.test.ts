@@ -2,18 +2,13 @@
 // completion's tokens, and the panel follows the next completion.
 import * as assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';
-import { bench, traces, type TraceLine } from './hooks';
+import { bench, traces, typeOnNewLine, type TraceLine } from './hooks';
 import { waitFor } from './workbench';
 
 /** Types a prompt on a fresh line at the end of the open file and returns the completion the extension logged for it. */
 async function complete(prompt: string): Promise<TraceLine> {
-  const wb = bench();
-  await wb.page.keyboard.press('Control+End');
-  await wb.page.keyboard.press('Enter');
-  const before = traces().length;
-  await wb.type(prompt);
   // the first completion of a session waits for the extension host and the model server to start
-  await waitFor(async () => traces().length > before, 'the extension to log a completion', 90_000);
+  await typeOnNewLine(prompt, 'the extension to log a completion', 90_000);
   // Typing may produce one completion per pause; wait until no more arrive, the last is the panel's.
   let count = 0;
   await waitFor(async () => {
