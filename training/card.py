@@ -51,6 +51,13 @@ def masked_accuracy(sess, sampler: Sampler, ratio: float, n: int = 96, seq: int 
     return hits / total
 
 
+def fixture_path(model_dir: Path) -> Path:
+    """The unit tests' fixture belongs to the shipped model; any other model folder gets its own copy."""
+    if model_dir.resolve() == (ROOT / "models" / "default").resolve():
+        return ROOT / "test" / "fixtures" / "heldout-canvases.json"
+    return model_dir / "heldout-canvases.json"
+
+
 def write_fixture(sess, sampler: Sampler, path: Path, n: int = 16, seq: int = 256) -> float:
     """Held-out canvases (15% masked) for the unit test that guards the export; returns their accuracy."""
     rng = np.random.default_rng(15)
@@ -180,7 +187,7 @@ def main() -> None:
                "tasks": task_metrics(sess, tok, manifest["maxSequence"], args.limit),
                "parity": parity(model_dir, Path(args.weights), tok),
                "fixtureAccuracy": round(write_fixture(sess, Sampler(load_stream("heldout"), tok, random.Random(15)),
-                                                      ROOT / "test" / "fixtures" / "heldout-canvases.json"), 4)}
+                                                      fixture_path(model_dir)), 4)}
     saved = torch.load(args.weights, map_location="cpu")
     state = saved.get("state", {})
     log = [json.loads(l) for l in open(Path(args.weights).parent / "log.jsonl")] if (Path(args.weights).parent / "log.jsonl").exists() else []

@@ -29,7 +29,7 @@ RUNS = HERE / "runs"
 
 PRESETS = {
     # ~5M parameters: a forward at 256 tokens in ~11-15 ms on 2 CPU threads
-    "cpu": dict(config=Config(), batch=16, lr=5e-4, tokens=60_000_000),
+    "cpu": dict(config=Config(), batch=16, lr=5e-4, tokens=44_000_000),
     "gpu": dict(config=Config(), batch=128, lr=1e-3, tokens=600_000_000),
 }
 PAD_WEIGHT = 0.4      # pads are the easiest target; weight them down (design §3 pitfall)
