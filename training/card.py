@@ -148,7 +148,10 @@ def parity(model_dir: Path, weights: Path, tok: Tokenizer) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"canvases": canvases, "latencyLengths": [256, 512]}, f)
     out = subprocess.run(["node", str(HERE / "parity-node.cjs"), f.name, str(model_dir / "model.onnx")],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
+                         capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"the parity check through onnxruntime-node failed (it needs `npm install` at the repository "
+                         f"root first):\n{out.stderr.strip()}")
     return json.loads(out.stdout)
 
 

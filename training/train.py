@@ -184,7 +184,7 @@ def main() -> None:
         window_tokens += ids.numel()
         window_loss += loss.item()
         window_n += 1
-        if state["step"] % 50 == 0:
+        if state["step"] % 50 == 0 or state["tokens"] >= total:  # the last step always logs and evaluates
             dt = time.time() - t0
             state["seconds"] += dt
             line = {"step": state["step"], "tokens": state["tokens"], "loss": round(window_loss / window_n, 4),
