@@ -76,10 +76,14 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   }
 }
 
+/** Lines read on each side of the cursor: far more than any model's context window holds, and a huge file is not copied per keystroke. */
+const contextLines = 1000;
+
 export function cursorText(document: vscode.TextDocument, position: vscode.Position): CursorText {
-  const end = document.lineAt(document.lineCount - 1).range.end;
+  const first = new vscode.Position(Math.max(0, position.line - contextLines), 0);
+  const end = document.lineAt(Math.min(document.lineCount - 1, position.line + contextLines)).range.end;
   return {
-    before: document.getText(new vscode.Range(new vscode.Position(0, 0), position)),
+    before: document.getText(new vscode.Range(first, position)),
     after: document.getText(new vscode.Range(position, end)),
   };
 }

@@ -8,9 +8,9 @@ export const maxSuggestionLines = 8;
 const charsPerToken = 4;
 
 export interface CursorText {
-  /** The whole document text before the cursor. */
+  /** The document text before the cursor (up to a generous window of lines). */
   before: string;
-  /** The whole document text after the cursor. */
+  /** The document text after the cursor (likewise). */
   after: string;
 }
 
