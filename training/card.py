@@ -220,7 +220,8 @@ def quant_line(metrics: dict) -> str:
     if not e:
         return ""
     return (f"Quantisation: {e['precision']}; top-1 agreement with the fp32 graph {e['int8Top1AgreementWithFp32']:.1%} "
-            f"on 30%-masked held-out canvases (masked-token accuracy there {e['maskedAccuracyAt0.3']:.1%}).")
+            f"on 30%-masked held-out canvases; masked-token accuracy there {e['maskedAccuracyAt0.3']:.1%}"
+            + (f" (fp32: {e['fp32MaskedAccuracyAt0.3']:.1%})." if 'fp32MaskedAccuracyAt0.3' in e else "."))
 
 
 def write_card(model_dir: Path, m: dict, metrics: dict) -> None:

@@ -1,8 +1,9 @@
 """Stage 4: export a checkpoint to a Unmask model folder (design §2).
 
-Writes model.onnx (int8 MatMul weights if dynamic quantisation keeps ≥ 98% top-1 agreement with
-fp32 on held-out canvases, else fp32), tokenizer.json and unmask.json; the model card README.md is
-written by card.py from measured figures.
+Writes model.onnx (int8 MatMul weights if dynamic quantisation costs at most half a point of
+masked-token accuracy on held-out canvases, else fp32), tokenizer.json and unmask.json; the model
+card README.md is written by card.py from measured figures. The bundled model (models/default) may
+weigh at most 16 MiB: an export over that is refused.
 
     python training/export.py [--weights training/runs/default/weights.pt] [--out models/default]
 """
@@ -25,6 +26,8 @@ from model import Config, ContractHead, Denoiser
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOP_K = 8
+MAX_ACCURACY_LOSS = 0.005        # int8 is kept when it costs at most this much masked-token accuracy
+BUNDLED_MAX_BYTES = 16 * 2**20   # what the extension may ship (issue 3)
 
 
 def load_model(weights: Path) -> tuple[Denoiser, dict]:
@@ -92,20 +95,28 @@ def main() -> None:
         with torch.no_grad():
             torch_top1 = [model(torch.from_numpy(c[None]))[0, m].argmax(-1).numpy() for c, m, _ in canvases]
         fp32_vs_torch = float(np.mean(np.concatenate([r[0][:, 0] == t for r, t in zip(ref, torch_top1)])))
-        chosen, agreement = fp32, 1.0
+        accuracy_of = lambda res: float(np.mean(np.concatenate([r[0][:, 0] == truth for r, (_, _, truth) in zip(res, canvases)])))
+        fp32_accuracy = accuracy_of(ref)
+        chosen, agreement, accuracy = fp32, 1.0, fp32_accuracy
         if not args.no_quantize:
             int8 = Path(tmp) / "int8.onnx"
             # int8 MatMul weights, per output channel; the embedding lookup (Gather) stays fp32: per-tensor
-            # int8 everywhere flipped ~4.5% of top-1s (near-ties) of a partly trained model, this ~0.5%
+            # int8 everywhere flipped ~4.5% of top-1s (near-ties) of a partly trained model, this ~2%, and
+            # it costs ~0.1 point of accuracy. Judged on accuracy against the truth, not on agreement:
+            # flips between near-tied wrong guesses do not make the model worse.
             quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=["MatMul"])
             q = run_onnx(int8, canvases)
             agreement = float(np.mean(np.concatenate([a[0][:, 0] == b[0][:, 0] for a, b in zip(q, ref)])))
-            if agreement >= 0.98:
-                chosen = int8
+            if accuracy_of(q) >= fp32_accuracy - MAX_ACCURACY_LOSS:
+                chosen, accuracy = int8, accuracy_of(q)
+        size = chosen.stat().st_size
+        if out.resolve() == (ROOT / "models" / "default").resolve() and size > BUNDLED_MAX_BYTES:
+            raise SystemExit(f"refusing to write models/default/model.onnx: {chosen.name} is {size / 2**20:.1f} MiB, over the "
+                             f"{BUNDLED_MAX_BYTES / 2**20:.0f} MiB the bundled model may weigh (int8 accuracy "
+                             f"{accuracy_of(q) if not args.no_quantize else float('nan'):.4f} vs fp32 {fp32_accuracy:.4f})")
         shutil.copy(chosen, out / "model.onnx")
         shutil.copy(fp32, HERE / ".work" / "model.fp32.onnx")   # for `npm run bench:forward`
-        accuracy = float(np.mean(np.concatenate([r[0][:, 0] == truth for r, (_, _, truth) in zip(run_onnx(chosen, canvases), canvases)])))
 
     shutil.copy(tok_path, out / "tokenizer.json")
     c = model.config
@@ -125,7 +136,7 @@ def main() -> None:
     (out / "unmask.json").write_text(json.dumps(manifest, indent=2) + "\n")
     report = {"precision": manifest["precision"], "int8Top1AgreementWithFp32": round(agreement, 4),
               "onnxFp32Top1AgreementWithTorch": round(fp32_vs_torch, 4),
-              "maskedAccuracyAt0.3": round(accuracy, 4), "bytes": (out / "model.onnx").stat().st_size,
+              "maskedAccuracyAt0.3": round(accuracy, 4), "fp32MaskedAccuracyAt0.3": round(fp32_accuracy, 4), "bytes": (out / "model.onnx").stat().st_size,
               "trainingTokens": manifest["training"]["tokens"]}
     (HERE / ".work" / "export-report.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report))
