@@ -38,7 +38,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     this.inFlight = controller;
     const onCancel = token.onCancellationRequested(() => controller.abort());
     try {
-      const text = cursorText(document, position);
+      const text = textAround(document, position);
       const cached = this.cache.get(text.before, text.after);
       if (cached !== undefined) return cached ? [item(cached, position)] : undefined;
 
@@ -47,10 +47,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
 
       const info = await this.ctx.model.ready();
       if (!info || controller.signal.aborted) return undefined;
-      const request = buildRequest(text, {
-        singleLineSlots: settings.singleLineSlots, multiLineSlots: settings.multiLineSlots,
-        policy: settings.policy, eotp: settings.endOfTextPrediction, maxSequence: info.maxSequence,
-      });
+      const request = buildRequest(text, { ...settings, maxSequence: info.maxSequence });
       const started = performance.now();
       const trace = await this.ctx.model.complete(request, controller.signal);
       const latencyMs = performance.now() - started;
@@ -76,16 +73,15 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   }
 }
 
-/** Lines read on each side of the cursor: far more than any model's context window holds, and a huge file is not copied per keystroke. */
-const contextLines = 1000;
+/** Characters read on each side: far more than any model's context window holds, so a huge file (or a minified
+ * one with very long lines) is not copied per keystroke. */
+const contextChars = 64_000;
 
-export function cursorText(document: vscode.TextDocument, position: vscode.Position): CursorText {
-  const first = new vscode.Position(Math.max(0, position.line - contextLines), 0);
-  const end = document.lineAt(Math.min(document.lineCount - 1, position.line + contextLines)).range.end;
-  return {
-    before: document.getText(new vscode.Range(first, position)),
-    after: document.getText(new vscode.Range(position, end)),
-  };
+/** The text before `start` and after `end` (the cursor when they are equal), up to `contextChars` each. */
+export function textAround(document: vscode.TextDocument, start: vscode.Position, end = start): CursorText {
+  const from = document.positionAt(Math.max(0, document.offsetAt(start) - contextChars));
+  const to = document.positionAt(document.offsetAt(end) + contextChars);
+  return { before: document.getText(new vscode.Range(from, start)), after: document.getText(new vscode.Range(end, to)) };
 }
 
 function item(text: string, position: vscode.Position): vscode.InlineCompletionItem {

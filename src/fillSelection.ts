@@ -2,7 +2,7 @@
 // diffusion model does natively. The result is previewed on the selection until the user accepts or discards it.
 import * as vscode from 'vscode';
 import type { Context } from './context';
-import { cursorText } from './completionProvider';
+import { textAround } from './completionProvider';
 import { buildRequest, shapeSuggestion } from './infill';
 
 export async function fillSelection(ctx: Context): Promise<void> {
@@ -19,18 +19,9 @@ export async function fillSelection(ctx: Context): Promise<void> {
   const { document, selection } = editor;
   const range = new vscode.Range(selection.start, selection.end);
   const version = document.version;
-  const before = cursorText(document, range.start).before;
-  const after = cursorText(document, range.end).after;
   const multiLine = !range.isSingleLine;
-  const settings = ctx.config.current;
-  const request = {
-    ...buildRequest({ before, after }, {
-      singleLineSlots: settings.singleLineSlots, multiLineSlots: settings.multiLineSlots,
-      policy: settings.policy, eotp: settings.endOfTextPrediction, maxSequence: info.maxSequence,
-    }),
-    singleLine: !multiLine,
-    slots: multiLine ? settings.multiLineSlots : settings.singleLineSlots,
-  };
+  // the selection's own shape decides single- or multi-line (and so the slot budget the context is cut for)
+  const request = buildRequest(textAround(document, range.start, range.end), { ...ctx.config.current, maxSequence: info.maxSequence }, !multiLine);
   const started = performance.now();
   const trace = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: 'Unmask: filling the selection' },

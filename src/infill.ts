@@ -1,5 +1,6 @@
 // What to ask the model for at a cursor, and how its answer becomes a suggestion. No `vscode` import.
-import type { CompleteRequest, PolicySpec } from './protocol';
+import type { CompleteRequest } from './protocol';
+import type { Settings } from './settings';
 
 /** At most this many lines are offered for a multi-line completion; the rest is dropped. */
 export const maxSuggestionLines = 8;
@@ -14,14 +15,8 @@ export interface CursorText {
   after: string;
 }
 
-export interface InfillOptions {
-  singleLineSlots: number;
-  multiLineSlots: number;
-  policy: PolicySpec;
-  eotp: boolean;
-  /** The model's context window in tokens (ModelInfo.maxSequence). */
-  maxSequence: number;
-}
+/** The settings a request is built from, and the model's context window in tokens (ModelInfo.maxSequence). */
+export type InfillOptions = Pick<Settings, 'singleLineSlots' | 'multiLineSlots' | 'policy' | 'endOfTextPrediction'> & { maxSequence: number };
 
 /** Single-line when there is code to the right of the cursor; multi-line at a line's end or on an empty line. */
 export function isSingleLine(after: string): boolean {
@@ -29,16 +24,18 @@ export function isSingleLine(after: string): boolean {
   return restOfLine.trim().length > 0;
 }
 
-/** The request for the model server: the text nearest the cursor that fits the context window, with the slot budget. */
-export function buildRequest(text: CursorText, options: InfillOptions): CompleteRequest {
-  const singleLine = isSingleLine(text.after);
+/**
+ * The request for the model server: the text nearest the cursor that fits the context window, with the slot budget.
+ * Single- or multi-line follows the cursor (`isSingleLine`) unless the caller decides.
+ */
+export function buildRequest(text: CursorText, options: InfillOptions, singleLine = isSingleLine(text.after)): CompleteRequest {
   const slots = singleLine ? options.singleLineSlots : options.multiLineSlots;
   const budget = Math.max(0, options.maxSequence - slots) * charsPerToken;
   // Three quarters of the window before the cursor, the rest after; unused room on one side goes to the other.
   const suffixRoom = Math.max(Math.floor(budget / 4), budget - text.before.length);
   const suffix = text.after.slice(0, suffixRoom);
   const prefix = text.before.slice(Math.max(0, text.before.length - (budget - suffix.length)));
-  return { prefix, suffix, slots, singleLine, policy: options.policy, eotp: options.eotp };
+  return { prefix, suffix, slots, singleLine, policy: options.policy, eotp: options.endOfTextPrediction };
 }
 
 /**

@@ -22,7 +22,7 @@ import onnxruntime as ort
 import torch
 from tokenizers import Tokenizer
 
-from export import load_model
+from export import SHIPPED_MODEL, is_shipped, load_model
 from infill import MASK, PAD, EOS, Sampler, load_stream
 
 HERE = Path(__file__).resolve().parent
@@ -56,10 +56,6 @@ SHIPPED_HISTORY = """ It ran in several sittings, each resuming from the last ch
 (AdamW, peak learning rate 5e-4, cosine decay to a tenth). A first attempt at learning rate 1.5e-3
 stayed at the unigram plateau (4% masked-token accuracy) for 3M tokens; it was restarted at 5e-4 with
 the smallest mask ratio raised to 0.1."""
-
-
-def is_shipped(model_dir: Path) -> bool:
-    return model_dir.resolve() == (ROOT / "models" / "default").resolve()
 
 
 def fixture_path(model_dir: Path) -> Path:
@@ -185,7 +181,7 @@ def corpus_table() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=str(ROOT / "models" / "default"))
+    ap.add_argument("--model", default=str(SHIPPED_MODEL))
     ap.add_argument("--weights", default=str(HERE / "runs" / "default" / "weights.pt"))
     ap.add_argument("--limit", type=int, help="tasks per file (default: all)")
     args = ap.parse_args()

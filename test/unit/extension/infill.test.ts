@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { buildRequest, isSingleLine, maxSuggestionLines, shapeSuggestion } from '../../../src/infill';
 
-const options = { singleLineSlots: 24, multiLineSlots: 64, policy: { name: 'threshold' as const }, eotp: true, maxSequence: 1024 };
+const options = { singleLineSlots: 24, multiLineSlots: 64, policy: { name: 'threshold' as const }, endOfTextPrediction: true, maxSequence: 1024 };
 
 describe('infill: what to ask for at a cursor', () => {
   it('is single-line when code follows the cursor on its line, multi-line at the line end or on an empty line', () => {
