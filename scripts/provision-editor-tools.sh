@@ -2,8 +2,14 @@
 # Installs what the real-editor tests need, reusing what is already there:
 #   Debian: chromium (driven by playwright-core) and libkrb5-dev (code-server's kerberos module builds against it);
 #   npm, into the ignored .tools/ folder: Node 24 (code-server's engine; it ships a binary and headers) and code-server.
-# Idempotent; prints where the tools are. Facts behind each step: docs design §6.
+# Idempotent; prints where the tools are. Why each step: docs/architecture.md ("The editor tests").
 set -euo pipefail
+
+# When this runs from inside npm (`npm test`), the outer npm's environment (npm_config_user_agent naming the
+# outer Node, npm_node_execpath, npm_config_* …) would reach the nested installs below: code-server's postinstall
+# reads the Node version from npm_config_user_agent and refused "node v20" although Node 24 runs it. The nested
+# installs get a clean npm environment.
+while read -r var; do unset "$var"; done < <(compgen -e | grep -i '^npm_' || true)
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"

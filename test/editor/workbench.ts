@@ -126,9 +126,13 @@ export class Workbench {
     await this.page.locator('.tab.active.dirty').waitFor({ state: 'detached', timeout: 10_000 });
   }
 
-  /** Saves a screenshot under docs/ (kept in the repository) or .test-output/. */
+  /**
+   * Saves a screenshot under .test-output/; one meant for the documentation goes to docs/ (tracked) only
+   * when UNMASK_SCREENSHOTS=1 asks for it, so that a test run leaves the working tree clean.
+   */
   async screenshot(name: string, where: 'docs' | 'output' = 'output'): Promise<string> {
-    const dir = path.join(repoRoot, where === 'docs' ? 'docs' : '.test-output');
+    const toDocs = where === 'docs' && process.env.UNMASK_SCREENSHOTS === '1';
+    const dir = path.join(repoRoot, toDocs ? 'docs' : '.test-output');
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, name);
     await this.page.screenshot({ path: file });
