@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { Context } from './context';
 import { noModelMessage } from './fillSelection';
 import { checkModelFolder } from './modelFolder';
-import type { PolicyName } from './protocol';
+import { DEFAULT_POLICY, describeParameter, POLICY_NAMES, POLICY_TABLE } from './engine/policyTable';
 import { compareLast, showVisualizer } from './visualizerBridge';
 
 export type Command = (...args: unknown[]) => unknown;
@@ -33,19 +33,16 @@ export function toggleInlineCompletions(ctx: Context): Command {
   };
 }
 
-const policies: { name: PolicyName; trade: string; detail: string }[] = [
-  { name: 'sequential', trade: 'slowest, the quality reference', detail: 'One token per forward pass: the most confident slot each step.' },
-  { name: 'fixed', trade: 'k tokens per forward', detail: 'The k most confident slots each step (unmask.policyParameter = k). Fast, but blind to confidence.' },
-  { name: 'threshold', trade: 'fast where the model is sure', detail: 'Every slot with p ≥ τ (unmask.policyParameter = τ, about 0.9), at least one per step.' },
-  { name: 'factor', trade: 'adapts the count to confidence (default)', detail: 'The largest n with (n+1)(1 − pₙ) < f (unmask.policyParameter = f, default 2).' },
-  { name: 'entropy', trade: 'bounded total uncertainty per step', detail: 'Slots by entropy while their summed entropy stays within γ (unmask.policyParameter = γ).' },
-];
-
 export function choosePolicy(ctx: Context): Command {
   return async () => {
     const current = ctx.config.current.policy.name;
     const picked = await vscode.window.showQuickPick(
-      policies.map((p) => ({ label: p.name, description: p.trade + (p.name === current ? ' · current' : ''), detail: p.detail, name: p.name })),
+      POLICY_NAMES.map((name) => {
+        const { parameter, trade, rule } = POLICY_TABLE[name];
+        const notes = [trade, ...(name === DEFAULT_POLICY.name ? ['default'] : []), ...(name === current ? ['current'] : [])];
+        const detail = parameter ? `${rule} (unmask.policyParameter = ${describeParameter(parameter)})` : rule;
+        return { label: name, description: notes.join(' · '), detail, name };
+      }),
       { title: 'Unmask: decoding policy', placeHolder: 'Which slots to unmask together at each denoising step' },
     );
     if (!picked) return;

@@ -2,16 +2,8 @@
 // and of the trace (design §4) that the visualizer, the CLI and the benchmark share.
 // Type-only apart from the method names and the error codes, so a webview can import it too.
 
-export type PolicyName = 'sequential' | 'fixed' | 'threshold' | 'factor' | 'entropy';
-
-/** A policy and its parameter: k for fixed, tau for threshold, f for factor, gamma for entropy. */
-export interface PolicySpec {
-  name: PolicyName;
-  k?: number;
-  tau?: number;
-  f?: number;
-  gamma?: number;
-}
+import type { PolicyName, PolicySpec } from './engine/policyTable';
+export type { PolicyName, PolicySpec };
 
 export interface CompleteRequest {
   prefix: string;

@@ -1,7 +1,8 @@
 // The `unmask.*` settings as plain values, and their validation. No `vscode` import: unit-tested on Node.
 import { DEFAULT_SLOTS } from './engine/canvas';
-import { DEFAULT_POLICY } from './engine/policies';
-import type { ExecutionProviderSetting, PolicyName, PolicySpec } from './protocol';
+import { DEFAULT_POLICY, isPolicyName, parameterProblem, policyParameter, POLICY_NAMES, specParameter, type PolicySpec } from './engine/policyTable';
+import { DEFAULT_GATE } from './engine/gate';
+import type { ExecutionProviderSetting } from './protocol';
 
 export type LogLevel = 'error' | 'info' | 'debug';
 
@@ -17,6 +18,10 @@ export interface Settings {
   singleLineSlots: number;
   multiLineSlots: number;
   debounceMs: number;
+  /** Show a completion only when its confidence (engine/gate.ts) is at least this; 0 shows every one. */
+  minConfidence: number;
+  /** Stop decoding after this many milliseconds and show what is settled, or nothing. */
+  timeBudgetMs: number;
 }
 
 export const defaultSettings: Settings = {
@@ -31,20 +36,22 @@ export const defaultSettings: Settings = {
   singleLineSlots: DEFAULT_SLOTS.singleLine,
   multiLineSlots: DEFAULT_SLOTS.multiLine,
   debounceMs: 150,
+  minConfidence: DEFAULT_GATE.minConfidence,
+  timeBudgetMs: DEFAULT_GATE.timeBudgetMs,
 };
 
-export const policyNames: readonly PolicyName[] = ['sequential', 'fixed', 'threshold', 'factor', 'entropy'];
+/** The numeric settings' ranges: read by validation below and checked against package.json by a unit test. */
+export const numericSettings = {
+  threads: { min: 0, max: 64, integer: true },
+  singleLineSlots: { min: 4, max: 128, integer: true },
+  multiLineSlots: { min: 4, max: 256, integer: true },
+  debounceMs: { min: 0, max: 2000, integer: true },
+  minConfidence: { min: 0, max: 1, integer: false },
+  timeBudgetMs: { min: 100, max: 60_000, integer: true },
+} as const satisfies Partial<Record<keyof Settings, { min: number; max: number; integer: boolean }>>;
+
 const executionProviders: readonly ExecutionProviderSetting[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 const logLevels: readonly LogLevel[] = ['error', 'info', 'debug'];
-
-/** Which field of PolicySpec carries the single `unmask.policyParameter`, and its valid range. */
-export const policyParameter: Record<PolicyName, { field: 'k' | 'tau' | 'f' | 'gamma' | null; min: number; max: number; integer: boolean }> = {
-  sequential: { field: null, min: 0, max: 0, integer: false },
-  fixed: { field: 'k', min: 1, max: 256, integer: true },
-  threshold: { field: 'tau', min: 0, max: 1, integer: false },
-  factor: { field: 'f', min: 0, max: 64, integer: false },
-  entropy: { field: 'gamma', min: 0, max: 64, integer: false },
-};
 
 export interface SettingsResult {
   settings: Settings;
@@ -66,8 +73,6 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
     return previous[key] as T;
   }
   const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-  const intIn = (min: number, max: number) => (v: unknown): v is number =>
-    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
   const oneOf = <T extends string>(list: readonly T[]) => (v: unknown): v is T => list.includes(v as T);
 
   const enabledLanguages = pick('enabledLanguages',
@@ -77,21 +82,12 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
   const modelFolder = pick('modelFolder', (v): v is string => typeof v === 'string'
     && (v.trim() === '' || isAbsolutePath(v.trim())), 'an absolute folder path, or empty for the bundled model');
 
-  const policyName = pick('policy', oneOf(policyNames), `one of ${policyNames.join(', ')}`);
-  const policy: PolicySpec = { name: policyName };
-  const rawParameter = get('policyParameter');
-  const rule = policyParameter[policyName];
-  if (rawParameter !== undefined && rawParameter !== null && rule.field) {
-    const valid = typeof rawParameter === 'number' && rawParameter >= rule.min && rawParameter <= rule.max
-      && (!rule.integer || Number.isInteger(rawParameter));
-    if (valid) policy[rule.field] = rawParameter;
-    else {
-      const kept = previous.policy.name === policyName ? previous.policy[rule.field] : undefined;
-      problems.push(`unmask.policyParameter: ${rule.field} for ${policyName} must be ${rule.integer ? 'an integer' : 'a number'} `
-        + `in [${rule.min}, ${rule.max}], got ${JSON.stringify(rawParameter)}; keeping ${kept ?? 'the policy default'}.`);
-      if (kept !== undefined) policy[rule.field] = kept;
-    }
-  }
+  const policy = readPolicy(get, previous.policy, problems);
+  const num = (key: keyof typeof numericSettings): number => {
+    const { min, max, integer } = numericSettings[key];
+    const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v));
+    return pick(key, ok, `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+  };
 
   return {
     settings: {
@@ -100,15 +96,42 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
       logLevel: pick('logLevel', oneOf(logLevels), logLevels.join(', ')),
       modelFolder: modelFolder.trim(),
       executionProvider: pick('executionProvider', oneOf(executionProviders), executionProviders.join(', ')),
-      threads: pick('threads', intIn(0, 64), 'an integer from 0 to 64'),
+      threads: num('threads'),
       policy,
       endOfTextPrediction: pick('endOfTextPrediction', isBool, 'true or false'),
-      singleLineSlots: pick('singleLineSlots', intIn(4, 128), 'an integer from 4 to 128'),
-      multiLineSlots: pick('multiLineSlots', intIn(4, 256), 'an integer from 4 to 256'),
-      debounceMs: pick('debounceMs', intIn(0, 2000), 'an integer from 0 to 2000'),
+      singleLineSlots: num('singleLineSlots'),
+      multiLineSlots: num('multiLineSlots'),
+      debounceMs: num('debounceMs'),
+      minConfidence: num('minConfidence'),
+      timeBudgetMs: num('timeBudgetMs'),
     },
     problems,
   };
+}
+
+/**
+ * `unmask.policy` and `unmask.policyParameter`, checked against the policy table. An invalid name keeps the
+ * previous policy; an invalid parameter keeps the previous one when the policy is the same, else the default.
+ */
+function readPolicy(get: (key: string) => unknown, previous: PolicySpec, problems: string[]): PolicySpec {
+  const rawName = get('policy');
+  let name = DEFAULT_POLICY.name;
+  if (rawName !== undefined) {
+    if (isPolicyName(rawName)) name = rawName;
+    else {
+      problems.push(`unmask.policy: expected one of ${POLICY_NAMES.join(', ')}, got ${JSON.stringify(rawName)}; keeping ${previous.name}.`);
+      return previous;
+    }
+  }
+  const raw = get('policyParameter');
+  const parameter = policyParameter(name);
+  if (raw === undefined || raw === null || !parameter) return { name } as PolicySpec;
+  const problem = parameterProblem(name, raw);
+  if (!problem) return { name, [parameter.field]: raw } as PolicySpec;
+  const kept = previous.name === name ? specParameter(previous) : undefined;
+  problems.push(`unmask.policyParameter: ${parameter.field} for ${name} must be ${parameter.integer ? 'an integer' : 'a number'} `
+    + `in [${parameter.min}, ${parameter.max}], got ${JSON.stringify(raw)}; keeping ${kept ?? 'the policy default'}.`);
+  return kept === undefined ? { name } as PolicySpec : { name, [parameter.field]: kept } as PolicySpec;
 }
 
 export function isLanguageEnabled(settings: Settings, languageId: string): boolean {

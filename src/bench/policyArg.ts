@@ -1,6 +1,6 @@
-// Policy arguments of the benchmark: "sequential", "threshold:0.9", "entropy:0.5", "factor:1",
-// "fixed:2", with options appended: "+noeotp" (end-of-text prediction off), "+block32" (blocks of 32).
-import type { PolicyName, PolicySpec } from '../protocol';
+// Policy arguments of the benchmark: the policy table's syntax ("sequential", "threshold:0.9", "factor:1",
+// "fixed:2"), with options appended: "+noeotp" (end-of-text prediction off), "+block32" (blocks of 32).
+import { parsePolicy, type PolicySpec } from '../engine/policyTable';
 
 export interface BenchPolicy {
   label: string;
@@ -10,10 +10,6 @@ export interface BenchPolicy {
   eotp: boolean;
   blockSize?: number;
 }
-
-const PARAM: Record<PolicyName, keyof PolicySpec | null> = {
-  sequential: null, fixed: 'k', threshold: 'tau', factor: 'f', entropy: 'gamma',
-};
 
 export const DEFAULT_BENCH_POLICIES = [
   'sequential',
@@ -25,22 +21,8 @@ export const DEFAULT_BENCH_POLICIES = [
 
 export function parseBenchPolicy(arg: string): BenchPolicy {
   const [head, ...options] = arg.trim().split('+');
-  const [name, value] = head.split(':');
-  if (!(name in PARAM)) {
-    throw new Error(`unknown policy "${name}" in "${arg}"; expected one of ${Object.keys(PARAM).join(', ')}`);
-  }
-  const policy = name as PolicyName;
-  const spec: PolicySpec = { name: policy };
-  const param = PARAM[policy];
-  if (param) {
-    const x = Number(value);
-    if (value === undefined || !Number.isFinite(x) || x <= 0) {
-      throw new Error(`policy "${arg}" needs a positive number after the colon, e.g. ${policy}:${policy === 'fixed' ? 2 : 0.9}`);
-    }
-    (spec as unknown as Record<string, number>)[param] = x;
-  } else if (value !== undefined) {
-    throw new Error(`policy "sequential" takes no parameter (got "${arg}")`);
-  }
+  const spec = parsePolicy(head);
+  const policy = spec.name;
   let eotp = true;
   let blockSize: number | undefined;
   for (const o of options) {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { frontierSvg } from '../bench/frontier';
 import { DEFAULT_BENCH_POLICIES, parseBenchPolicy } from '../bench/policyArg';
+import { policySyntax } from '../engine/policyTable';
 import { aupByFamily, chooseDefault, EXACT_MATCH_DEFINITION, runBench, SLOTS, type BenchProgress, type PolicyResult } from '../bench/run';
 import { readTasks } from '../bench/tasks';
 import { defaultModelDir, loadModel } from '../model';
@@ -61,14 +62,29 @@ export function markdownReport(results: readonly PolicyResult[]): string {
   return lines.join('\n') + '\n';
 }
 
+const USAGE = `usage: npm run bench -- --tasks FILE|DIR [--limit N] [--policies P,P,...] [--out DIR] [--model DIR] [--threads N]
+Decodes every held-out infill task with every policy and writes DIR/results.json, DIR/report.md and the frontier plot.
+  --tasks FILE|DIR  HumanEval-infilling JSONL task file(s), e.g. bench/tasks
+  --limit N         the first N tasks of each file
+  --policies LIST   comma-separated: ${policySyntax()}, each optionally +noeotp, +blockN
+                    (default: ${DEFAULT_BENCH_POLICIES.join(',')})
+  --out DIR         where to write (default bench/results)
+  --model DIR       model folder (default: the bundled model)
+  --threads N       onnxruntime threads (default 2)`;
+
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       tasks: { type: 'string' }, limit: { type: 'string' }, policies: { type: 'string' },
       out: { type: 'string', default: 'bench/results' }, model: { type: 'string' }, threads: { type: 'string', default: '2' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   if (!values.tasks) throw new Error('--tasks FILE.jsonl[.gz] (or a folder of them) is required, e.g. --tasks bench/tasks');
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new Error(`--limit must be a positive integer, got "${values.limit}"`);

@@ -1,9 +1,10 @@
-// npm run bench:forward -- [--model DIR] [--fp32 FILE] [--runs 30] [--out FILE]
+// npm run bench:forward -- [--model DIR] [--fp32 FILE] [--runs 30] [--load N] [--out FILE]
 // The cost of one forward pass of the model through onnxruntime-node (the OnnxDenoiser the
 // extension uses) at 128, 256, 512 and the model's maximum length, on 1 and 2 threads, for the
 // shipped graph and an fp32 graph where one exists; and the same graph in Python onnxruntime,
-// so the Node binding's overhead is visible.
-import { spawnSync } from 'node:child_process';
+// so the Node binding's overhead is visible. --load N keeps N other processes spinning meanwhile: the busy
+// machine on which the default thread count is chosen (docs/benchmarks.md, "Threads").
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,10 +42,34 @@ function timePython(files: string[], lengths: number[], runs: number): Record<st
   return JSON.parse(r.stdout);
 }
 
+const USAGE = `usage: npm run bench:forward -- [--model DIR] [--fp32 FILE] [--runs N] [--load N] [--out FILE]
+Times one forward pass through onnxruntime-node (and Python onnxruntime where installed) on 1 and 2 threads.
+  --model DIR   model folder (default: the bundled model)
+  --fp32 FILE   an fp32 graph to time beside it (default: training/.work/model.fp32.onnx when present)
+  --runs N      timed runs per row, at least 30 (default 30)
+  --load N      keep N busy-looping processes running meanwhile: a busy machine (default 0)
+  --out FILE    also write the rows as JSON`;
+
 export async function main(argv = process.argv.slice(2)): Promise<number> {
   const { values } = parseArgs({ args: argv, options: {
     model: { type: 'string' }, fp32: { type: 'string' }, runs: { type: 'string', default: '30' }, out: { type: 'string' },
+    load: { type: 'string', default: '0' }, help: { type: 'boolean', short: 'h' },
   } });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const load = Number(values.load);
+  if (!(Number.isInteger(load) && load >= 0 && load <= 64)) throw new Error(`--load must be an integer from 0 to 64, got "${values.load}"`);
+  const spinners = Array.from({ length: load }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  try {
+    return await measure(values);
+  } finally {
+    for (const p of spinners) p.kill('SIGKILL');
+  }
+}
+
+async function measure(values: { model?: string; fp32?: string; runs?: string; out?: string; load?: string }): Promise<number> {
   const runs = Number(values.runs);
   if (!(Number.isInteger(runs) && runs >= 30)) throw new Error(`--runs must be an integer of at least 30, got "${values.runs}"`);
   const dir = values.model ?? defaultModelDir();
@@ -69,14 +94,14 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     }
   }
   console.log(`${manifest.name}: one forward, ${WANTED} wanted positions, median and p90 of ${runs} runs after 5 warm-up runs`);
-  console.log(`CPU: ${os.cpus()[0]?.model} (${os.cpus().length} cores)`);
+  console.log(`CPU: ${os.cpus()[0]?.model} (${os.cpus().length} cores), ${values.load} busy process(es) beside it`);
   console.log('| graph | threads | tokens | node median ms | node p90 ms | python median ms | python p90 ms |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     console.log(`| ${r.graph} | ${r.threads} | ${r.seq} | ${r.nodeMedianMs} | ${r.nodeP90Ms} | ${r.pythonMedianMs ?? '–'} | ${r.pythonP90Ms ?? '–'} |`);
   }
   if (typeof python === 'string') console.log(`Python: ${python}`);
-  if (values.out) fs.writeFileSync(values.out, JSON.stringify({ model: manifest.name, cpu: os.cpus()[0]?.model, runs, rows }, null, 1) + '\n');
+  if (values.out) fs.writeFileSync(values.out, JSON.stringify({ model: manifest.name, cpu: os.cpus()[0]?.model, load: Number(values.load), runs, rows }, null, 1) + '\n');
   return 0;
 }
 

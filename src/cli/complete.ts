@@ -1,12 +1,12 @@
-// `npm run complete -- --file F --line L --col C [...]` (design §5): completes at 1-based line L,
+// `npm run complete -- --file F --line L --col C [...]` (docs/architecture.md, "The command line"): completes at 1-based line L,
 // column C of file F and prints the completion, or the trace with --json. Also a library function.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../client/modelClient';
-import { decode, DEFAULT_POLICY, DEFAULT_SLOTS, POLICY_NAMES } from '../engine';
+import { decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, parsePolicy, policySyntax } from '../engine';
 import { defaultModelDir, loadModel } from '../model';
-import type { CompleteRequest, ExecutionProviderSetting, PolicyName, PolicySpec, Trace } from '../protocol';
+import type { CompleteRequest, ExecutionProviderSetting, PolicySpec, Trace } from '../protocol';
 import { renderStandaloneHtml } from '../visualizer/standalone';
 import { renderStepTable } from './htmlTable';
 import { runMain } from './runMain';
@@ -97,16 +97,27 @@ export function traceHtml(trace: Trace): { html: string; note?: string } {
   }
 }
 
-const USAGE = `usage: npm run complete -- --file F --line L --col C [--policy ${POLICY_NAMES.join('|')}]
-  [--tau X] [--k N] [--f X] [--gamma X] [--slots N] [--block N] [--max-forwards N] [--no-eotp]
-  [--json] [--html OUT] [--model DIR] [--threads N] [--server]`;
+const USAGE = `usage: npm run complete -- --file F --line L --col C [options]
+Completes file F at line L, column C (both count from 1; C may be one past the line's end) with a model folder
+and prints the completion.
+  --policy P        ${policySyntax()} (default ${formatPolicy(DEFAULT_POLICY)}); a bare name takes the table's default
+  --slots N         mask slots (default ${DEFAULT_SLOTS.singleLine} inside a line, ${DEFAULT_SLOTS.multiLine} at a line's end)
+  --block N         semi-autoregressive blocks of N slots
+  --max-forwards N  stop after N forward passes
+  --no-eotp         end-of-text prediction off
+  --json            print the whole trace as JSON
+  --html OUT        write the visualizer page for this completion to OUT
+  --model DIR       model folder (default: the bundled model)
+  --threads N       onnxruntime threads (default: the number of cores, at most 4)
+  --server          decode in a forked model server, as the editor does
+  -h, --help        this text`;
 
 export async function main(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
       file: { type: 'string' }, line: { type: 'string' }, col: { type: 'string' },
-      policy: { type: 'string' }, tau: { type: 'string' }, k: { type: 'string' }, f: { type: 'string' }, gamma: { type: 'string' },
+      policy: { type: 'string' },
       slots: { type: 'string' }, block: { type: 'string' }, 'max-forwards': { type: 'string' }, 'no-eotp': { type: 'boolean' },
       json: { type: 'boolean' }, html: { type: 'string' }, model: { type: 'string' }, threads: { type: 'string' },
       server: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -124,12 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Error(`--${name} ${value}: expected ${integer ? 'an integer' : 'a number'}`);
     return n;
   };
-  const name = (v.policy ?? DEFAULT_POLICY.name) as PolicyName;
-  if (!POLICY_NAMES.includes(name)) throw new Error(`--policy ${v.policy}: expected one of ${POLICY_NAMES.join(', ')}`);
-  const policy: PolicySpec = { name };
-  const params = { tau: num('tau', v.tau), k: num('k', v.k, true), f: num('f', v.f), gamma: num('gamma', v.gamma) };
-  for (const [key, value] of Object.entries(params)) if (value !== undefined) (policy as unknown as Record<string, number>)[key] = value;
-
+  const policy = v.policy === undefined ? DEFAULT_POLICY : parsePolicyArg(v.policy);
   const trace = await completeFile({
     file: v.file, line: num('line', v.line, true)!, col: num('col', v.col, true)!, policy,
     slots: num('slots', v.slots, true), blockSize: num('block', v.block, true), maxForwards: num('max-forwards', v['max-forwards'], true),
@@ -142,6 +148,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(v.json ? `${JSON.stringify(trace, null, 2)}\n` : `${trace.result.text}\n`);
   return 0;
+}
+
+function parsePolicyArg(text: string): PolicySpec {
+  try {
+    return parsePolicy(text);
+  } catch (e) {
+    throw new Error(`--policy ${text}: ${(e as Error).message}`);
+  }
 }
 
 if (require.main === module) runMain('unmask complete', () => main(process.argv.slice(2)));

@@ -5,7 +5,8 @@
 // deleted from the result.
 import type { CompleteRequest, PendingSlot, StopReason, Trace, TraceStep, UnmaskedSlot } from '../protocol';
 import { buildCanvas } from './canvas';
-import { makePolicy, resolvePolicy, type Policy } from './policies';
+import { makePolicy, type Policy } from './policies';
+import { resolvePolicy } from './policyTable';
 import { shapeCompletion } from './shaping';
 import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type TokenizerLike } from './types';
 

@@ -1,6 +1,6 @@
-// The unmasking rules of design §3. Each takes this step's candidates (still-masked slots with
+// The unmasking rules (docs/architecture.md, "Policies"; their catalogue is policyTable.ts). Each takes this step's candidates (still-masked slots with
 // their top-1 probability and entropy) and returns the slots to unmask now: at least one.
-import type { PolicyName, PolicySpec } from '../protocol';
+import { resolvePolicy, specParameter, type PolicyName, type PolicySpec } from './policyTable';
 import type { Candidate } from './types';
 
 export type Policy = (candidates: readonly Candidate[]) => number[];
@@ -51,39 +51,16 @@ export function entropyBounded(gamma: number): Policy {
   };
 }
 
-export const POLICY_DEFAULTS = { k: 2, tau: 0.9, f: 2, gamma: 0.5 } as const;
-export const POLICY_NAMES: readonly PolicyName[] = ['sequential', 'fixed', 'threshold', 'factor', 'entropy'];
-/** Chosen by the benchmark's rule (docs/benchmarks.md): the fewest forwards within 1 point of exact match
- * of sequential on every task file and sequential's output on ≥ 80% of tasks. */
-export const DEFAULT_POLICY: PolicySpec = { name: 'factor', f: POLICY_DEFAULTS.f };
+const MAKERS: { [N in PolicyName]: (parameter: number) => Policy } = {
+  sequential: () => sequential,
+  fixed,
+  threshold,
+  factor,
+  entropy: entropyBounded,
+};
 
-/** The spec with its parameter filled in (only the parameter the policy uses). */
-export function resolvePolicy(spec: PolicySpec): PolicySpec {
-  switch (spec.name) {
-    case 'sequential': return { name: 'sequential' };
-    case 'fixed': return { name: 'fixed', k: checked(spec.k ?? POLICY_DEFAULTS.k, 'k', 1, Infinity, true) };
-    case 'threshold': return { name: 'threshold', tau: checked(spec.tau ?? POLICY_DEFAULTS.tau, 'tau', 0, 1) };
-    case 'factor': return { name: 'factor', f: checked(spec.f ?? POLICY_DEFAULTS.f, 'f', 0, Infinity) };
-    case 'entropy': return { name: 'entropy', gamma: checked(spec.gamma ?? POLICY_DEFAULTS.gamma, 'gamma', 0, Infinity) };
-    default:
-      throw new Error(`unknown policy "${(spec as { name: unknown }).name}"; expected one of ${POLICY_NAMES.join(', ')}`);
-  }
-}
-
+/** The rule for a spec, its parameter filled in from the policy table and checked. */
 export function makePolicy(spec: PolicySpec): Policy {
   const r = resolvePolicy(spec);
-  switch (r.name) {
-    case 'sequential': return sequential;
-    case 'fixed': return fixed(r.k!);
-    case 'threshold': return threshold(r.tau!);
-    case 'factor': return factor(r.f!);
-    case 'entropy': return entropyBounded(r.gamma!);
-  }
-}
-
-function checked(v: number, field: string, min: number, max: number, integer = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new Error(`policy parameter ${field} = ${v} is out of range (expected ${integer ? 'an integer ' : ''}${min}…${max})`);
-  }
-  return v;
+  return MAKERS[r.name](specParameter(r) ?? 0);
 }

@@ -1,5 +1,5 @@
 // Decoding one infill again with each policy, for the visualizer's comparison. No vscode here.
-import { POLICY_NAMES } from "../engine/policies";
+import { POLICY_NAMES } from "../engine/policyTable";
 import type { CompleteRequest, PolicySpec, Trace } from "../protocol";
 
 /** Every policy with its default parameter, sequential first: the reference parallel decoding is judged against (design §3). */

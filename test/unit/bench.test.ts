@@ -46,7 +46,9 @@ describe('benchmark arguments and files', () => {
     const p = parseBenchPolicy('entropy:0.5+noeotp+block32');
     assert.deepEqual([p.spec, p.eotp, p.blockSize, p.family], [{ name: 'entropy', gamma: 0.5 }, false, 32, 'entropy+noeotp+block32']);
     assert.throws(() => parseBenchPolicy('greedy'), /unknown policy "greedy"/);
-    assert.throws(() => parseBenchPolicy('fixed'), /needs a positive number/);
+    assert.deepEqual(parseBenchPolicy('fixed').spec, { name: 'fixed' }, 'a bare name takes the table\'s default');
+    assert.throws(() => parseBenchPolicy('threshold:1.5'), /tau = 1.5 of threshold is out of range \(expected 0…1\)/);
+    assert.throws(() => parseBenchPolicy('sequential:2'), /takes no parameter/);
     assert.throws(() => parseBenchPolicy('fixed:2+fast'), /unknown option "\+fast"/);
   });
 

@@ -48,7 +48,7 @@ describe('complete CLI: on the shipped model', function () {
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
 
   it('prints the trace with --json', () => {
-    const r = cli('--file', FIB, '--line', '10', '--col', '30', '--json', '--policy', 'fixed', '--k', '3', '--slots', '12');
+    const r = cli('--file', FIB, '--line', '10', '--col', '30', '--json', '--policy', 'fixed:3', '--slots', '12');
     assert.equal(r.status, 0, r.stderr);
     const trace = JSON.parse(r.stdout);
     assert.deepEqual(trace.policy, { name: 'fixed', k: 3, eotp: true });

@@ -48,7 +48,7 @@ describe('policies: which slots a step unmasks', () => {
 
   it('resolves defaults and refuses parameters out of range, naming them', () => {
     assert.deepEqual(resolvePolicy({ name: 'threshold' }), { name: 'threshold', tau: 0.9 });
-    assert.deepEqual(resolvePolicy({ name: 'fixed', tau: 0.3 }), { name: 'fixed', k: 2 });
+    assert.deepEqual(resolvePolicy({ name: 'fixed', tau: 0.3 } as never), { name: 'fixed', k: 2 });
     assert.throws(() => resolvePolicy({ name: 'threshold', tau: 1.5 }), /tau = 1.5/);
     assert.throws(() => resolvePolicy({ name: 'fixed', k: 0 }), /k = 0/);
     assert.throws(() => resolvePolicy({ name: 'nope' as 'fixed' }), /unknown policy "nope"/);

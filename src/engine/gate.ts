@@ -1,0 +1,20 @@
+// Show only what is worth showing (docs/architecture.md, "The gate"): a completion's confidence, and the
+// defaults of the gate and of the time budget, chosen by the benchmark (docs/benchmarks.md, "The gate").
+import type { UnmaskedSlot } from '../protocol';
+
+export const DEFAULT_GATE = {
+  /** Completions whose confidence is below this are not shown. */
+  minConfidence: 0.5,
+  /** A decode stops after this long and keeps only what is settled (see decode's stop reason timeBudget). */
+  timeBudgetMs: 2000,
+} as const;
+
+/**
+ * The geometric mean of the probabilities with which the completion's tokens were unmasked (pads and eos
+ * excluded): exp of the mean log-probability. 0 for an empty completion.
+ */
+export function completionConfidence(tokens: readonly Pick<UnmaskedSlot, 'p'>[]): number {
+  if (!tokens.length) return 0;
+  const meanLog = tokens.reduce((s, t) => s + Math.log(Math.max(t.p, 1e-12)), 0) / tokens.length;
+  return Math.exp(meanLog);
+}
