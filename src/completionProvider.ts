@@ -1,11 +1,13 @@
 // Inline completions: debounced to the typing speed, latest request wins (the superseded decode is cancelled in
-// the server and its promise settles with nothing), a cache for typing through a suggestion.
+// the server and its promise settles with nothing), a cache for typing through a suggestion, and the gate: a
+// completion the model is not sure of is not shown (docs/architecture.md, "The gate").
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CompletionCache } from './completionCache';
 import type { Context } from './context';
 import { AdaptiveDebounce, sleep } from './debounce';
-import { buildRequest, shapeSuggestion, type CursorText } from './infill';
+import { contextChars } from './engine/canvas';
+import { buildRequest, type CursorText } from './engine/request';
 import { errorMessage, isCancelled } from './modelSession';
 import { isLanguageEnabled } from './settings';
 
@@ -38,7 +40,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     this.inFlight = controller;
     const onCancel = token.onCancellationRequested(() => controller.abort());
     try {
-      const text = textAround(document, position);
+      const maxSequence = this.ctx.model.state.kind === 'ready' ? this.ctx.model.state.info.maxSequence : undefined;
+      const text = textAround(document, position, position, maxSequence);
       const cached = this.cache.get(text.before, text.after);
       if (cached !== undefined) return cached ? [item(cached, position)] : undefined;
 
@@ -47,15 +50,18 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
 
       const info = await this.ctx.model.ready();
       if (!info || controller.signal.aborted) return undefined;
-      const request = buildRequest(text, { ...settings, maxSequence: info.maxSequence });
+      const request = buildRequest(text, settings);
       const started = performance.now();
       const trace = await this.ctx.model.complete(request, controller.signal);
       const latencyMs = performance.now() - started;
-      const suggestion = shapeSuggestion(trace.result.text);
+      const { confidence } = trace.result;
+      const shown = confidence >= settings.minConfidence;
+      const suggestion = shown ? trace.result.text : '';
       const label = `${path.basename(document.uri.path)}:${position.line + 1}:${position.character + 1}`;
       this.ctx.history.add({ label, trace, latencyMs, suggestion });
       this.ctx.log.info(`completion ${label}: ${Math.round(latencyMs)} ms, ${trace.stats.forwards} forwards, `
-        + `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}: ${JSON.stringify(suggestion)}`);
+        + `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}, confidence ${confidence.toFixed(2)}`
+        + `${shown ? '' : ` below unmask.minConfidence ${settings.minConfidence}: not shown`}: ${JSON.stringify(trace.result.text)}`);
       this.cache.set(text.before, text.after, suggestion);
       if (controller.signal.aborted || !suggestion) return undefined;
       return [item(suggestion, position)];
@@ -73,14 +79,17 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   }
 }
 
-/** Characters read on each side: far more than any model's context window holds, so a huge file (or a minified
- * one with very long lines) is not copied per keystroke. */
-const contextChars = 64_000;
+/** Characters read on each side before the model's window is known. */
+const FALLBACK_CONTEXT_CHARS = 64_000;
 
-/** The text before `start` and after `end` (the cursor when they are equal), up to `contextChars` each. */
-export function textAround(document: vscode.TextDocument, start: vscode.Position, end = start): CursorText {
-  const from = document.positionAt(Math.max(0, document.offsetAt(start) - contextChars));
-  const to = document.positionAt(document.offsetAt(end) + contextChars);
+/**
+ * The text before `start` and after `end` (the cursor when they are equal), up to the engine's bound for the
+ * model's window on each side, so a huge file (or a minified one with very long lines) is not copied per keystroke.
+ */
+export function textAround(document: vscode.TextDocument, start: vscode.Position, end = start, maxSequence?: number): CursorText {
+  const chars = maxSequence ? contextChars(maxSequence) : FALLBACK_CONTEXT_CHARS;
+  const from = document.positionAt(Math.max(0, document.offsetAt(start) - chars));
+  const to = document.positionAt(document.offsetAt(end) + chars);
   return { before: document.getText(new vscode.Range(from, start)), after: document.getText(new vscode.Range(end, to)) };
 }
 

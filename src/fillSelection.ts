@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { Context } from './context';
 import { textAround } from './completionProvider';
-import { buildRequest, shapeSuggestion } from './infill';
+import { buildRequest } from './engine/request';
 
 export async function fillSelection(ctx: Context): Promise<void> {
   const editor = vscode.window.activeTextEditor;
@@ -20,14 +20,14 @@ export async function fillSelection(ctx: Context): Promise<void> {
   const range = new vscode.Range(selection.start, selection.end);
   const version = document.version;
   const multiLine = !range.isSingleLine;
-  // the selection's own shape decides single- or multi-line (and so the slot budget the context is cut for)
-  const request = buildRequest(textAround(document, range.start, range.end), { ...ctx.config.current, maxSequence: info.maxSequence }, !multiLine);
+  // the selection's own shape decides single- or multi-line (and so the slot budget)
+  const request = buildRequest(textAround(document, range.start, range.end, info.maxSequence), ctx.config.current, !multiLine);
   const started = performance.now();
   const trace = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: 'Unmask: filling the selection' },
     () => ctx.model.complete(request, new AbortController().signal),
   );
-  const suggestion = shapeSuggestion(trace.result.text);
+  const suggestion = trace.result.text;
   ctx.history.add({ label: `fill ${document.fileName.split(/[\\/]/).pop()}:${range.start.line + 1}`, trace, latencyMs: performance.now() - started, suggestion });
   if (!suggestion) {
     void vscode.window.showInformationMessage('Unmask: the model left the selection empty; nothing to fill.');

@@ -8,8 +8,8 @@ export type { PolicyName, PolicySpec };
 export interface CompleteRequest {
   prefix: string;
   suffix: string;
-  /** Mask slots between prefix and suffix: the longest completion, in tokens. */
-  slots: number;
+  /** Mask slots between prefix and suffix: the longest completion, in tokens; absent: the model's budget for the shape. */
+  slots?: number;
   /** Cut the completion at its first newline. */
   singleLine: boolean;
   policy: PolicySpec;
@@ -19,6 +19,8 @@ export interface CompleteRequest {
   blockSize?: number;
   /** Hard cap on forward passes; the slots still masked then take their current top-1. */
   maxForwards?: number;
+  /** Stop decoding after this many milliseconds; the result is then what was settled (stop reason timeBudget). */
+  timeBudgetMs?: number;
 }
 
 export type ExecutionProviderSetting = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
@@ -78,7 +80,7 @@ export interface TraceStats {
   msModel: number;
 }
 
-export type StopReason = 'complete' | 'eotp' | 'stable' | 'maxForwards' | 'lineEnd';
+export type StopReason = 'complete' | 'eotp' | 'stable' | 'maxForwards' | 'lineEnd' | 'lineCap' | 'timeBudget';
 
 export interface Trace {
   model: string;
@@ -88,7 +90,11 @@ export interface Trace {
   prefixTokens: number;
   suffixTokens: number;
   steps: TraceStep[];
-  result: { text: string; stoppedBy: StopReason | string };
+  /**
+   * The suggestion (shaped: cut to a line or to the line cap, suffix echo dropped, the context's line endings) and
+   * its confidence: the geometric mean of the probabilities of the tokens it is made of (engine/gate.ts).
+   */
+  result: { text: string; stoppedBy: StopReason | string; confidence: number };
   stats: TraceStats;
   /** The prefix and suffix text that made it into the canvas (after truncation). */
   prefixText: string;

@@ -1,5 +1,4 @@
 // The `unmask.*` settings as plain values, and their validation. No `vscode` import: unit-tested on Node.
-import { DEFAULT_SLOTS } from './engine/canvas';
 import { DEFAULT_POLICY, isPolicyName, parameterProblem, policyParameter, POLICY_NAMES, specParameter, type PolicySpec } from './engine/policyTable';
 import { DEFAULT_GATE } from './engine/gate';
 import type { ExecutionProviderSetting } from './protocol';
@@ -33,8 +32,8 @@ export const defaultSettings: Settings = {
   threads: 0,
   policy: { name: DEFAULT_POLICY.name },
   endOfTextPrediction: true,
-  singleLineSlots: DEFAULT_SLOTS.singleLine,
-  multiLineSlots: DEFAULT_SLOTS.multiLine,
+  singleLineSlots: 0,
+  multiLineSlots: 0,
   debounceMs: 150,
   minConfidence: DEFAULT_GATE.minConfidence,
   timeBudgetMs: DEFAULT_GATE.timeBudgetMs,
@@ -43,8 +42,8 @@ export const defaultSettings: Settings = {
 /** The numeric settings' ranges: read by validation below and checked against package.json by a unit test. */
 export const numericSettings = {
   threads: { min: 0, max: 64, integer: true },
-  singleLineSlots: { min: 4, max: 128, integer: true },
-  multiLineSlots: { min: 4, max: 256, integer: true },
+  singleLineSlots: { min: 0, max: 128, integer: true },
+  multiLineSlots: { min: 0, max: 256, integer: true },
   debounceMs: { min: 0, max: 2000, integer: true },
   minConfidence: { min: 0, max: 1, integer: false },
   timeBudgetMs: { min: 100, max: 60_000, integer: true },

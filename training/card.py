@@ -23,12 +23,12 @@ import torch
 from tokenizers import Tokenizer
 
 from export import SHIPPED_MODEL, is_shipped, load_model
-from infill import MASK, PAD, EOS, Sampler, load_stream
+from infill import Sampler, load_stream
+from rules import EOS, MASK, PAD, SLOTS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TASKS = ROOT / "bench" / "tasks"
-SLOTS = {"single-line": 24, "multi-line": 64}
 
 
 def session(path: Path) -> ort.InferenceSession:
@@ -94,47 +94,17 @@ def edit_similarity(a: str, b: str) -> float:
     return 1 - prev[-1] / max(len(a), len(b))
 
 
-def sequential_infill(sess, tok: Tokenizer, prompt: str, suffix: str, slots: int, max_seq: int, single_line: bool) -> str:
-    """One token per forward: commit the most confident real token; once every still-masked slot
-    predicts pad, the rest is padding (the decoder's guard against the empty completion)."""
-    pre, suf = tok.encode(prompt).ids, tok.encode(suffix).ids
-    room = max_seq - slots
-    s = min(len(suf), room // 3)
-    p = min(len(pre), room - s)
-    s = min(len(suf), room - p)
-    canvas = np.array(pre[len(pre) - p:] + [MASK] * slots + suf[:s], dtype=np.int64)
-    start = p
-    for _ in range(slots):
-        masked = np.flatnonzero(canvas[start:start + slots] == MASK) + start
-        if len(masked) == 0:
-            break
-        top_ids, top_probs, _ = sess.run(None, {"input_ids": canvas[None], "positions": masked[None]})
-        ids, probs = top_ids[0], top_probs[0]
-        real = [i for i in range(len(masked)) if ids[i, 0] not in (PAD, EOS)]
-        if not real:
-            break
-        best = max(real, key=lambda i: probs[i, 0])
-        canvas[masked[best]] = ids[best, 0]
-    out = [int(t) for t in canvas[start:start + slots] if t not in (MASK, PAD, EOS)]
-    text = tok.decode(out)
-    return text.split("\n")[0] if single_line else text
-
-
-def task_metrics(sess, tok: Tokenizer, max_seq: int, limit: int | None) -> dict:
-    res = {}
-    for path in sorted(TASKS.glob("*.jsonl")):
-        shape = "multi-line" if "multi-line" in path.name else "single-line"
-        tasks = [json.loads(l) for l in path.read_text().splitlines()][:limit]
-        nonempty = exact = 0
-        sim = 0.0
-        for t in tasks:
-            out = sequential_infill(sess, tok, t["prompt"], t["suffix"], SLOTS[shape], max_seq, shape == "single-line")
-            nonempty += bool(out.strip())
-            exact += out.strip() == t["canonical_solution"].strip()
-            sim += edit_similarity(out.strip(), t["canonical_solution"].strip())
-        res[path.stem] = {"tasks": len(tasks), "nonEmpty": round(nonempty / len(tasks), 3),
-                          "exactMatch": round(exact / len(tasks), 3), "editSimilarity": round(sim / len(tasks), 3)}
-    return res
+def task_metrics(model_dir: Path, limit: int | None) -> dict:
+    """The held-out task files decoded one token per step by the project's own engine: `npm run bench` with the
+    policy sequential, so the card measures exactly what the editor runs (no second decoder here)."""
+    out = HERE / ".work" / "card-bench"
+    cmd = ["npx", "tsx", str(ROOT / "src" / "cli" / "bench.ts"), "--tasks", str(TASKS), "--policies", "sequential",
+           "--model", str(model_dir), "--out", str(out), "--threads", "2"] + (["--limit", str(limit)] if limit else [])
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    sequential = json.loads((out / "results.json").read_text())["policies"][0]
+    return {Path(name).name.split(".")[0]: {"tasks": f["tasks"], "nonEmpty": f["nonEmpty"], "exactMatch": f["exactMatch"],
+                                            "editSimilarity": f["editSimilarity"]}
+            for name, f in sequential["byFile"].items()}
 
 
 def parity(model_dir: Path, weights: Path, tok: Tokenizer) -> dict:
@@ -192,7 +162,7 @@ def main() -> None:
     held = Sampler(load_stream("heldout"), tok, random.Random(3))
     t0 = time.time()
     metrics = {"maskedAccuracy": {str(r): round(masked_accuracy(sess, held, r), 4) for r in (0.15, 0.5, 0.9)},
-               "tasks": task_metrics(sess, tok, manifest["maxSequence"], args.limit),
+               "tasks": task_metrics(model_dir, args.limit),
                "parity": parity(model_dir, Path(args.weights), tok),
                "fixtureAccuracy": round(write_fixture(sess, Sampler(load_stream("heldout"), tok, random.Random(15)),
                                                       fixture_path(model_dir)), 4)}
@@ -262,7 +232,7 @@ Masked-token top-1 accuracy on held-out 256-token windows: **{acc['0.15']:.1%}**
 **{acc['0.5']:.1%}** at 0.5, **{acc['0.9']:.1%}** at 0.9.
 
 Infill on the held-out task files (`bench/tasks/`), one token per forward (most confident real token
-first; pads only as trailing padding), {SLOTS['single-line']} slots single-line / {SLOTS['multi-line']} multi-line; exact match after trimming
+first; pads only as trailing padding), {SLOTS['singleLine']} slots single-line / {SLOTS['multiLine']} multi-line; exact match after trimming
 whitespace at both ends; edit similarity = 1 − Levenshtein / longer length:
 
 | task file | tasks | non-empty | exact match | edit similarity |

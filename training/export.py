@@ -21,6 +21,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
 
 from infill import MASK, Sampler, load_stream
+from rules import MANIFEST_TOKENS, SLOTS
 from model import Config, ContractHead, Denoiser
 
 HERE = Path(__file__).resolve().parent
@@ -131,7 +132,7 @@ def main() -> None:
     manifest = {
         "format": 1, "name": args.name, "architecture": "bidirectional-transformer",
         "vocabSize": c.vocab, "maxSequence": c.max_seq, "topK": TOP_K,
-        "tokens": {"mask": 3, "pad": 0, "eos": 1, "bos": None},
+        "tokens": MANIFEST_TOKENS, "slots": SLOTS,
         "logitsShift": 0,
         "files": {"model": "model.onnx", "tokenizer": "tokenizer.json"},
         "license": "MIT (weights); trained on permissively licensed code, see README.md",

@@ -13,11 +13,11 @@ from tokenizers import Tokenizer
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / ".work" / "corpus"
-PAD, EOS, BOS, MASK = 0, 1, 2, 3
+from rules import BOS, EOS, MASK, PAD, SLOTS
 SEP = "<|eos|>"
 KINDS = ("line-rest", "mid-line", "multi-line")
 MAX_MIDDLE = {"line-rest": 40, "mid-line": 24, "multi-line": 128}
-EDITOR_SLOTS = {"line-rest": 24, "mid-line": 24, "multi-line": 64}   # the extension's default slot budgets
+EDITOR_SLOTS = {"line-rest": SLOTS["singleLine"], "mid-line": SLOTS["singleLine"], "multi-line": SLOTS["multiLine"]}
 
 
 def load_stream(split: str, lang: str | None = None, seed: int = 0) -> str:

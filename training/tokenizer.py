@@ -16,7 +16,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / ".work" / "corpus"
 OUT = HERE / ".work" / "tokenizer.json"
-SPECIALS = ["<|pad|>", "<|eos|>", "<|bos|>", "<|mask|>"]
+from rules import SPECIALS
 
 
 def documents(split: str):

@@ -1,10 +1,9 @@
 // Runs decoding policies over infill task files and measures speed and quality (issue 7).
-import { decode, DEFAULT_SLOTS, type Decoder } from '../engine';
+import { buildRequest, decode, type Decoder } from '../engine';
 import type { BenchPolicy } from './policyArg';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from './metrics';
 import type { TaskFile } from './tasks';
 
-export const SLOTS = DEFAULT_SLOTS;
 export const EXACT_MATCH_DEFINITION =
   'completion and canonical_solution equal after removing whitespace at both ends (inner whitespace must match)';
 
@@ -27,6 +26,22 @@ export interface PolicyResult extends Scores {
   policy: string;
   family: string;
   byFile: Record<string, Scores>;
+  /** What the confidence gate (unmask.minConfidence) would show, per gate value. */
+  gate: GateRow[];
+}
+
+/** An edit similarity at least this high counts as close: a suggestion worth keeping with a small edit. */
+export const CLOSE_SIMILARITY = 0.7;
+export const GATE_VALUES = [0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+export interface GateRow {
+  minConfidence: number;
+  /** Share of tasks whose completion is non-empty and clears the gate. */
+  shown: number;
+  /** Among those shown: exact, close (edit similarity ≥ CLOSE_SIMILARITY), mean edit similarity. */
+  exactOfShown: number;
+  closeOfShown: number;
+  editSimilarityOfShown: number;
 }
 
 interface Outcome {
@@ -37,6 +52,7 @@ interface Outcome {
   forwards: number;
   tokens: number;
   ms: number;
+  confidence: number;
 }
 
 export interface BenchProgress {
@@ -89,12 +105,11 @@ export async function runBench({ decoder, files, policies, onProgress, onPolicyD
       for (const task of file.tasks) {
         if (shouldStop?.()) return results;
         const trace = await decode(decoder, {
-          prefix: task.prompt, suffix: task.suffix, singleLine: file.singleLine,
-          slots: file.singleLine ? SLOTS.singleLine : SLOTS.multiLine,
-          policy: policy.spec, eotp: policy.eotp, ...(policy.blockSize ? { blockSize: policy.blockSize } : {}),
+          ...buildRequest({ before: task.prompt, after: task.suffix }, { policy: policy.spec, endOfTextPrediction: policy.eotp }, file.singleLine),
+          ...(policy.blockSize ? { blockSize: policy.blockSize } : {}),
         });
         outcomes.push({ file: file.name, taskId: task.task_id, text: trace.result.text, truth: task.canonical_solution,
-          forwards: trace.stats.forwards, tokens: trace.stats.tokens, ms: trace.stats.msTotal });
+          forwards: trace.stats.forwards, tokens: trace.stats.tokens, ms: trace.stats.msTotal, confidence: trace.result.confidence });
         onProgress?.({ policy: policy.label, file: file.name, done: outcomes.length, total });
       }
     }
@@ -103,10 +118,39 @@ export async function runBench({ decoder, files, policies, onProgress, onPolicyD
     }
     const byFile: Record<string, Scores> = {};
     for (const file of files) byFile[file.name] = score(outcomes.filter((o) => o.file === file.name), sequential);
-    results.push({ policy: policy.label, family: policy.family, ...score(outcomes, sequential), byFile });
+    results.push({ policy: policy.label, family: policy.family, ...score(outcomes, sequential), byFile, gate: gateTable(outcomes) });
     onPolicyDone?.(results);
   }
   return results;
+}
+
+/** For each gate value: how many completions it shows and how good those are. */
+export function gateTable(outcomes: readonly Pick<Outcome, 'text' | 'truth' | 'confidence'>[], values = GATE_VALUES): GateRow[] {
+  const round = (x: number) => Math.round(x * 1e4) / 1e4;
+  return values.map((minConfidence) => {
+    const shown = outcomes.filter((o) => o.text.trim() !== '' && o.confidence >= minConfidence);
+    const n = Math.max(1, shown.length);
+    const sims = shown.map((o) => editSimilarity(o.text, o.truth));
+    return {
+      minConfidence,
+      shown: round(shown.length / Math.max(1, outcomes.length)),
+      exactOfShown: round(shown.filter((o) => exactMatch(o.text, o.truth)).length / n),
+      closeOfShown: round(sims.filter((s) => s >= CLOSE_SIMILARITY).length / n),
+      editSimilarityOfShown: round(sims.reduce((s, x) => s + x, 0) / n),
+    };
+  });
+}
+
+/**
+ * The gate rule of docs/benchmarks.md: the lowest gate whose shown completions are close (edit similarity ≥
+ * CLOSE_SIMILARITY) at least `lift` times as often as with no gate, while it still shows at least `minShown` of
+ * the tasks; 0 (no gate) when none does.
+ */
+export function chooseGate(rows: readonly GateRow[], lift = 1.5, minShown = 0.1): number {
+  const base = rows.find((r) => r.minConfidence === 0);
+  if (!base) return 0;
+  const ok = rows.filter((r) => r.shown >= minShown && r.closeOfShown >= lift * base.closeOfShown && r.minConfidence > 0);
+  return ok.length ? Math.min(...ok.map((r) => r.minConfidence)) : 0;
 }
 
 /** AUP of each policy family over its sweep, with `sequential` as every family's first point. */

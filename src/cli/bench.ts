@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { frontierSvg } from '../bench/frontier';
 import { DEFAULT_BENCH_POLICIES, parseBenchPolicy } from '../bench/policyArg';
 import { policySyntax } from '../engine/policyTable';
-import { aupByFamily, chooseDefault, EXACT_MATCH_DEFINITION, runBench, SLOTS, type BenchProgress, type PolicyResult } from '../bench/run';
+import { aupByFamily, chooseDefault, chooseGate, CLOSE_SIMILARITY, EXACT_MATCH_DEFINITION, runBench, type BenchProgress, type PolicyResult } from '../bench/run';
+import { DEFAULT_SLOTS } from '../engine/canvas';
 import { readTasks } from '../bench/tasks';
 import { defaultModelDir, loadModel } from '../model';
 import { runMain } from './runMain';
@@ -59,6 +60,13 @@ export function markdownReport(results: readonly PolicyResult[]): string {
       lines.push(`| ${r.policy} | ${pct(f.exactMatch)} | ${delta} | ${pct(f.nonEmpty)} | ${pct(f.agreeWithSequential)} | ${f.forwardsMean.toFixed(2)} | ${fewer} | ${f.latencyMsP50.toFixed(0)} |`);
     }
   }
+  for (const r of results) {
+    lines.push('', `**The gate on ${r.policy}** (unmask.minConfidence; close: edit similarity ≥ ${CLOSE_SIMILARITY}; the rule chooses ${chooseGate(r.gate)})`, '',
+      '| min. confidence | shown % | exact of shown % | close of shown % | edit sim. of shown |', '| --- | --- | --- | --- | --- |');
+    for (const g of r.gate) {
+      lines.push(`| ${g.minConfidence} | ${pct(g.shown)} | ${pct(g.exactOfShown)} | ${pct(g.closeOfShown)} | ${g.editSimilarityOfShown.toFixed(3)} |`);
+    }
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -106,7 +114,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const write = (results: PolicyResult[], finished: boolean) => {
     const report = {
       model: loaded.info, machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, threads: loaded.info.threads },
-      exactMatchDefinition: EXACT_MATCH_DEFINITION, slots: SLOTS, limit: limit ?? null,
+      exactMatchDefinition: EXACT_MATCH_DEFINITION, slots: loaded.model.slots ?? DEFAULT_SLOTS, limit: limit ?? null,
       taskFiles: files.map((f) => ({ name: f.name, tasks: f.tasks.length, singleLine: f.singleLine, skipped: f.skipped })),
       finished, policies: results, aup: aupByFamily(results), recommendedDefault: chooseDefault(results)?.policy ?? null,
     };
@@ -128,6 +136,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const best = chooseDefault(results);
   console.log(best ? `default rule (≤ 1 point EM loss on every file, ≥ 80% same as sequential, fewest forwards): ${best.policy}`
     : 'default rule: no policy meets it (≤ 1 point EM loss on every file, ≥ 80% same as sequential)');
+  for (const r of results) console.log(`gate rule on ${r.policy}: unmask.minConfidence ${chooseGate(r.gate)}`);
   console.log(`exact match: ${EXACT_MATCH_DEFINITION}`);
   console.log(`${stop ? 'interrupted; partial ' : ''}results: ${path.join(out, 'results.json')} (tables: results.md), plot: ${path.join(out, 'frontier.svg')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   return 0;

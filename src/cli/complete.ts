@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../client/modelClient';
-import { decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, parsePolicy, policySyntax } from '../engine';
+import { buildRequest, decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, parsePolicy, policySyntax, type CursorText } from '../engine';
 import { defaultModelDir, loadModel } from '../model';
 import type { CompleteRequest, ExecutionProviderSetting, PolicySpec, Trace } from '../protocol';
 import { renderStandaloneHtml } from '../visualizer/standalone';
@@ -13,15 +13,8 @@ import { runMain } from './runMain';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-export interface CursorContext {
-  prefix: string;
-  suffix: string;
-  /** Text other than whitespace right of the cursor on its line: complete inside the line only. */
-  singleLine: boolean;
-}
-
 /** Splits `text` at 1-based `line`, `col` (col may be one past the line's end). */
-export function cursorContext(text: string, line: number, col: number, file = 'the file'): CursorContext {
+export function cursorContext(text: string, line: number, col: number, file = 'the file'): CursorText {
   const lines = text.split('\n');
   if (!Number.isInteger(line) || line < 1 || line > lines.length) {
     throw new Error(`line ${line} is out of range: ${file} has ${lines.length} lines`);
@@ -31,7 +24,7 @@ export function cursorContext(text: string, line: number, col: number, file = 't
     throw new Error(`column ${col} is out of range: line ${line} of ${file} has ${content.length} characters (columns 1…${content.length + 1})`);
   }
   const offset = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) + col - 1;
-  return { prefix: text.slice(0, offset), suffix: text.slice(offset), singleLine: content.slice(col - 1).trim() !== '' };
+  return { before: text.slice(0, offset), after: text.slice(offset) };
 }
 
 export interface CompleteFileOptions {
@@ -61,9 +54,7 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
   }
   const at = cursorContext(text, o.line, o.col, o.file);
   const request: CompleteRequest = {
-    prefix: at.prefix, suffix: at.suffix, singleLine: at.singleLine,
-    slots: o.slots ?? (at.singleLine ? DEFAULT_SLOTS.singleLine : DEFAULT_SLOTS.multiLine),
-    policy: o.policy ?? DEFAULT_POLICY, eotp: o.eotp ?? true,
+    ...buildRequest(at, { policy: o.policy ?? DEFAULT_POLICY, endOfTextPrediction: o.eotp ?? true, singleLineSlots: o.slots, multiLineSlots: o.slots }),
     ...(o.blockSize ? { blockSize: o.blockSize } : {}), ...(o.maxForwards ? { maxForwards: o.maxForwards } : {}),
   };
   const load = { modelDir: path.resolve(o.modelDir ?? defaultModelDir(ROOT)), executionProvider: o.executionProvider ?? 'cpu', threads: o.threads ?? 0 };
@@ -101,7 +92,7 @@ const USAGE = `usage: npm run complete -- --file F --line L --col C [options]
 Completes file F at line L, column C (both count from 1; C may be one past the line's end) with a model folder
 and prints the completion.
   --policy P        ${policySyntax()} (default ${formatPolicy(DEFAULT_POLICY)}); a bare name takes the table's default
-  --slots N         mask slots (default ${DEFAULT_SLOTS.singleLine} inside a line, ${DEFAULT_SLOTS.multiLine} at a line's end)
+  --slots N         mask slots (default: the model folder's budget, ${DEFAULT_SLOTS.singleLine} inside a line and ${DEFAULT_SLOTS.multiLine} at a line's end for the bundled model)
   --block N         semi-autoregressive blocks of N slots
   --max-forwards N  stop after N forward passes
   --no-eotp         end-of-text prediction off

@@ -1,9 +1,30 @@
-// The canvas: prefix tokens · N mask slots · suffix tokens, cut to the model's length by keeping
-// the text nearest the cursor (laid out as training lays out infill samples).
+// The canvas: prefix tokens · N mask slots · suffix tokens, cut to the model's length by keeping the text nearest
+// the cursor. This is the one truncation rule (docs/architecture.md, "The canvas"); its numbers live in
+// defaults.json, which the Python side reads too.
+import defaults from './defaults.json';
 import type { ModelSpec } from './types';
 
-/** Slot budgets of the editor's defaults, the CLI and the benchmark: inside a line, at a line's end. */
-export const DEFAULT_SLOTS = { singleLine: 24, multiLine: 64 } as const;
+/** Slot budgets when the model folder names none: inside a line, at a line's end. */
+export const DEFAULT_SLOTS: Readonly<SlotBudgets> = defaults.slots;
+
+export interface SlotBudgets {
+  singleLine: number;
+  multiLine: number;
+}
+
+/** The slot budget of a request's shape: the model's own (unmask.json `slots`) or the defaults. */
+export function slotBudget(model: Pick<ModelSpec, 'slots'>, singleLine: boolean): number {
+  const budgets = model.slots ?? DEFAULT_SLOTS;
+  return singleLine ? budgets.singleLine : budgets.multiLine;
+}
+
+/**
+ * Characters of text on each side of the cursor worth tokenizing for a model of `maxSequence` tokens: a bound on
+ * the work, far above what fits (no token is that long), not a truncation rule; the canvas cuts by tokens.
+ */
+export function contextChars(maxSequence: number): number {
+  return maxSequence * defaults.contextCharsPerToken;
+}
 
 export interface Canvas {
   /** Token ids; slots hold the mask id until unmasked. */
@@ -17,7 +38,7 @@ export interface Canvas {
 }
 
 /** The suffix's share of the room left after the slots, when both sides must be cut. */
-const SUFFIX_SHARE = 0.35;
+const SUFFIX_SHARE = defaults.suffixShare;
 
 export function buildCanvas(prefixIds: readonly number[], suffixIds: readonly number[], slots: number, model: ModelSpec): Canvas {
   if (!Number.isInteger(slots) || slots < 1) throw new Error(`slots must be a positive integer, got ${slots}`);

@@ -1,13 +1,14 @@
-// The infill loop of design §3: one forward per step, a policy picks the slots to unmask, and the
-// trace of design §4 records it. Guards against the empty completion: pad/eos predictions are
+// The infill loop (docs/architecture.md, "The decode loop"): one forward per step, a policy picks the slots to
+// unmask, and the trace records it. Guards against the empty completion: pad/eos predictions are
 // only committed once no real prediction is left to commit (and then only trailing ones first),
 // end-of-text prediction fills the confident tail in one step, and pads between real tokens are
 // deleted from the result.
 import type { CompleteRequest, PendingSlot, StopReason, Trace, TraceStep, UnmaskedSlot } from '../protocol';
-import { buildCanvas } from './canvas';
+import { buildCanvas, contextChars, slotBudget } from './canvas';
+import { completionConfidence } from './gate';
 import { makePolicy, type Policy } from './policies';
 import { resolvePolicy } from './policyTable';
-import { shapeCompletion } from './shaping';
+import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
 import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type TokenizerLike } from './types';
 
 export interface DecodeOptions {
@@ -22,7 +23,6 @@ export interface DecodeOptions {
 
 export const DEFAULT_EOT_THRESHOLD = 0.9;
 const MASKED = -1;
-const MAX_CHARS_PER_TOKEN = 16;
 
 export interface Decoder {
   denoiser: Denoiser;
@@ -42,14 +42,18 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
   const spec = resolvePolicy(request.policy);
   const policy = makePolicy(spec);
   const eotThreshold = options.eotThreshold ?? DEFAULT_EOT_THRESHOLD;
-  const blockSize = request.blockSize && request.blockSize > 0 ? Math.floor(request.blockSize) : request.slots;
   const maxForwards = request.maxForwards && request.maxForwards > 0 ? Math.floor(request.maxForwards) : Infinity;
   const isEnd = (token: number) => token === model.tokens.pad || token === model.tokens.eos;
 
   // tokenizing a whole file costs more than a forward; far more text than can fit is never needed
-  const chars = model.maxSequence * MAX_CHARS_PER_TOKEN;
-  const canvas = buildCanvas(tokenizer.encode(request.prefix.slice(-chars)), tokenizer.encode(request.suffix.slice(0, chars)), request.slots, model);
+  const chars = contextChars(model.maxSequence);
+  const slots = request.slots ?? slotBudget(model, request.singleLine);
+  const blockSize = request.blockSize && request.blockSize > 0 ? Math.floor(request.blockSize) : slots;
+  const canvas = buildCanvas(tokenizer.encode(request.prefix.slice(-chars)), tokenizer.encode(request.suffix.slice(0, chars)), slots, model);
   const slotTokens = new Array<number>(canvas.slots).fill(MASKED);
+  const slotP = new Array<number>(canvas.slots).fill(0);
+  const timeBudget = request.timeBudgetMs && request.timeBudgetMs > 0 ? request.timeBudgetMs : Infinity;
+  const lineCap = request.singleLine ? 1 : MAX_SUGGESTION_LINES;
   const textOf = tokenTexts(tokenizer);
   const steps: TraceStep[] = [];
   let msModel = 0;
@@ -59,6 +63,13 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
   while (slotTokens.includes(MASKED)) {
     throwIfCancelled();
     const stepStart = now();
+    if (steps.length && stepStart - t0 >= timeBudget) {
+      // out of time: keep what is settled, the committed slots before the first masked one
+      const firstMasked = slotTokens.indexOf(MASKED);
+      slotTokens.fill(model.tokens.pad, firstMasked);
+      stoppedBy = 'timeBudget';
+      break;
+    }
     const masked = indicesOf(slotTokens, MASKED);
     const predictions = await denoiser.forward(canvas.ids, masked.map((s) => canvas.slotStart + s - model.logitsShift));
     const forwardMs = now() - stepStart;
@@ -75,9 +86,9 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
     let decision = chooseSlots({ candidates, slotTokens, policy, isEnd, blockSize, eotp: request.eotp, eotThreshold,
       stableConfidence: options.stableConfidence, previousTop1 });
     if (!decision.stop && steps.length + 1 >= maxForwards) decision = { unmask: masked, stop: 'maxForwards' };
-    if (!decision.stop && request.singleLine && lineSettled(slotTokens, decision.unmask, bySlot, isEnd, textOf)) {
-      // the text up to the first line break can no longer change: the rest would be cut anyway
-      decision = { unmask: masked, stop: 'lineEnd' };
+    if (!decision.stop && lineSettled(slotTokens, decision.unmask, bySlot, isEnd, textOf, lineCap)) {
+      // the text up to the last line shaping keeps can no longer change: the rest would be cut anyway
+      decision = { unmask: masked, stop: request.singleLine ? 'lineEnd' : 'lineCap' };
     }
     previousTop1 = new Map(candidates.map((c) => [c.slot, c.token]));
 
@@ -86,6 +97,7 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
       const pred = bySlot.get(slot)!;
       const token = pred.ids[0];
       slotTokens[slot] = token;
+      slotP[slot] = pred.probs[0];
       canvas.ids[canvas.slotStart + slot] = token;
       unmasked.push(unmaskedEntry(slot, pred, textOf));
     }
@@ -101,9 +113,11 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
     }
   }
 
-  const realTokens = slotTokens.filter((t) => t !== MASKED && !isEnd(t));
+  const realSlots = slotTokens.map((_, i) => i).filter((i) => slotTokens[i] !== MASKED && !isEnd(slotTokens[i]));
+  const realTokens = realSlots.map((i) => slotTokens[i]);
   const rawText = tokenizer.decode(realTokens);
   const text = shapeCompletion({ text: rawText, prefix: request.prefix, suffix: request.suffix, singleLine: request.singleLine });
+  const confidence = completionConfidence(keptSlots(realSlots, slotTokens, text, textOf).map((i) => ({ p: slotP[i] })));
   const msTotal = now() - t0;
   return {
     model: model.name,
@@ -113,7 +127,7 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
     prefixTokens: canvas.prefixIds.length,
     suffixTokens: canvas.suffixIds.length,
     steps,
-    result: { text, stoppedBy },
+    result: { text, stoppedBy, confidence: round(confidence) },
     stats: {
       forwards: steps.length,
       tokens: realTokens.length,
@@ -186,18 +200,33 @@ export function chooseSlots(ctx: StepContext): StepDecision {
 }
 
 /**
- * Whether, once `unmask` is committed, every slot up to a real token holding a line break is
- * committed: what single-line mode keeps is then final.
+ * Whether, once `unmask` is committed, every slot up to the real token holding the `lines`-th line break is
+ * committed: what shaping keeps (one line in single-line mode, the line cap otherwise) is then final.
  */
 export function lineSettled(slotTokens: readonly number[], unmask: readonly number[], bySlot: ReadonlyMap<number, Prediction>,
-  isEnd: (t: number) => boolean, textOf: (id: number) => string): boolean {
+  isEnd: (t: number) => boolean, textOf: (id: number) => string, lines = 1): boolean {
   const committing = new Set(unmask);
+  let breaks = 0;
   for (let slot = 0; slot < slotTokens.length; slot++) {
     const token = slotTokens[slot] !== MASKED ? slotTokens[slot] : committing.has(slot) ? bySlot.get(slot)!.ids[0] : MASKED;
     if (token === MASKED) return false;
-    if (!isEnd(token) && /[\r\n]/.test(textOf(token))) return true;
+    if (!isEnd(token)) breaks += (textOf(token).match(/\n|\r(?!\n)/g) ?? []).length;
+    if (breaks >= lines) return true;
   }
   return false;
+}
+
+/** The real slots whose text makes up the shaped result (a prefix of them: shaping only cuts at the end). */
+function keptSlots(realSlots: readonly number[], slotTokens: readonly number[], shaped: string, textOf: (id: number) => string): number[] {
+  const want = shaped.replace(/\r\n/g, '\n').length;
+  const kept: number[] = [];
+  let length = 0;
+  for (const slot of realSlots) {
+    if (length >= want) break;
+    kept.push(slot);
+    length += textOf(slotTokens[slot]).length;
+  }
+  return kept;
 }
 
 /** The first slot from which every slot is a committed pad/eos or masked with a pad/eos top-1. */

@@ -5,3 +5,5 @@ export * from './policyTable';
 export * from './canvas';
 export * from './shaping';
 export * from './decode';
+export * from './request';
+export * from './gate';

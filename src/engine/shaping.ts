@@ -1,4 +1,9 @@
-// From decoded slots to the text the editor shows. An empty result is a valid answer.
+// From decoded slots to the text the editor shows: the one shaping pass, used by the editor, the CLI, the bench
+// and Compare alike. An empty result is a valid answer.
+import defaults from './defaults.json';
+
+/** A multi-line completion keeps at most this many lines; decoding stops once they are settled (stop reason lineCap). */
+export const MAX_SUGGESTION_LINES: number = defaults.maxSuggestionLines;
 
 export interface ShapeInput {
   /** The decoded slots, pads and eos already removed. */
@@ -10,16 +15,23 @@ export interface ShapeInput {
 }
 
 export function shapeCompletion({ text, prefix, suffix, singleLine }: ShapeInput): string {
-  let out = text;
-  if (singleLine) {
-    const nl = out.search(/\r?\n/);
-    if (nl >= 0) out = out.slice(0, nl);
-    out = out.trimEnd(); // spaces before the line's end or before an echoed `)` mean nothing
-  }
+  let out = text.replace(/\r\n?/g, '\n');
+  const lines = out.split('\n');
+  out = lines.slice(0, singleLine ? 1 : MAX_SUGGESTION_LINES).join('\n');
+  out = out.trimEnd(); // spaces before the line's end or before an echoed `)` mean nothing
   const keepsBalance = balanceChecker(prefix + suffix);
-  out = dropSuffixEcho(out, suffix, keepsBalance);
+  out = dropSuffixEcho(out, suffix.replace(/\r\n?/g, '\n'), keepsBalance);
   out = keepBracketsBalanced(out, keepsBalance);
-  return out;
+  if (out.trim() === '') return '';
+  return usesCrlf(prefix, suffix) ? out.replace(/\n/g, '\r\n') : out;
+}
+
+/** Whether the text around the cursor ends its lines with CRLF (judged by the line break nearest the cursor). */
+export function usesCrlf(prefix: string, suffix: string): boolean {
+  const before = prefix.lastIndexOf('\n');
+  if (before >= 0) return prefix[before - 1] === '\r';
+  const after = suffix.indexOf('\n');
+  return after > 0 && suffix[after - 1] === '\r';
 }
 
 const PAIRS: [string, string][] = [['(', ')'], ['[', ']'], ['{', '}']];

@@ -35,6 +35,8 @@ export interface ModelSpec {
   /** 1: the prediction for position i is read at i−1 (models adapted from autoregressive ones). */
   logitsShift: number;
   tokens: SpecialTokens;
+  /** Slot budgets of this model (unmask.json `slots`); absent: DEFAULT_SLOTS. */
+  slots?: { singleLine: number; multiLine: number };
 }
 
 /** A still-masked slot as a policy sees it: the top-1 of this step's forward. */

@@ -76,7 +76,8 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     throw e;
   }
   const denoiser = new OnnxDenoiser(session, manifest.topK);
-  const model: ModelSpec = { name: manifest.name, maxSequence: manifest.maxSequence, logitsShift: manifest.logitsShift, tokens: manifest.tokens };
+  const model: ModelSpec = { name: manifest.name, maxSequence: manifest.maxSequence, logitsShift: manifest.logitsShift, tokens: manifest.tokens,
+    ...(manifest.slots ? { slots: manifest.slots } : {}) };
   const info: ModelInfo = {
     name: manifest.name, modelDir: dir, vocabSize: manifest.vocabSize, maxSequence: manifest.maxSequence,
     executionProvider: choice.executionProvider, threads: choice.threads,

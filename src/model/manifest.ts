@@ -1,4 +1,4 @@
-// unmask.json, version 1 (design §2): parsing and the checks that need neither the graph nor the tokenizer.
+// unmask.json, version 1 (docs/model-contract.md): parsing and the checks that need neither the graph nor the tokenizer.
 import type { SpecialTokens } from '../engine/types';
 
 export interface Manifest {
@@ -10,6 +10,8 @@ export interface Manifest {
   topK: number;
   tokens: SpecialTokens;
   logitsShift: number;
+  /** Slot budgets for this model; absent: the engine's defaults (src/engine/defaults.json). */
+  slots?: { singleLine: number; multiLine: number };
   files: { model: string; tokenizer: string };
   license?: string;
   training?: unknown;
@@ -76,8 +78,16 @@ export function parseManifest(text: string, file: string): Manifest {
     if (v.includes('..') || v.startsWith('/') || v.includes('\\')) fail(`files.${k}`, 'a file name inside the model folder', v);
   }
 
+  let slots: Manifest['slots'];
+  if (raw.slots !== undefined) {
+    if (!isObject(raw.slots)) fail('slots', 'an object { singleLine, multiLine }', raw.slots);
+    const s = raw.slots as Record<string, unknown>;
+    slots = { singleLine: int(s, 'singleLine', 'slots.singleLine', 1), multiLine: int(s, 'multiLine', 'slots.multiLine', 1) };
+    for (const [k, v] of Object.entries(slots)) if (v >= maxSequence) fail(`slots.${k}`, `fewer than maxSequence (${maxSequence})`, v);
+  }
+
   return {
-    ...(raw as object), format: 1, name, vocabSize, maxSequence, topK, tokens, logitsShift, files,
+    ...(raw as object), format: 1, name, ...(slots ? { slots } : {}), vocabSize, maxSequence, topK, tokens, logitsShift, files,
   } as Manifest;
 }
 

@@ -7,6 +7,7 @@ import { frontierSvg } from '../../src/bench/frontier';
 import { main as benchMain } from '../../src/cli/bench';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from '../../src/bench/metrics';
 import { parseBenchPolicy } from '../../src/bench/policyArg';
+import { chooseGate, gateTable } from '../../src/bench/run';
 import { chooseDefault } from '../../src/bench/run';
 import { readTaskFile } from '../../src/bench/tasks';
 
@@ -125,7 +126,7 @@ describe('choosing the default policy from the data', () => {
   const result = (policy: string, files: Record<string, [number, number, number]>) => {
     const byFile = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, scores(...v)]));
     const all = Object.values(files);
-    return { policy, family: policy.split(':')[0], ...scores(all[0][0], all.reduce((s, v) => s + v[1], 0) / all.length, all.reduce((s, v) => s + v[2], 0) / all.length), byFile };
+    return { policy, family: policy.split(':')[0], ...scores(all[0][0], all.reduce((s, v) => s + v[1], 0) / all.length, all.reduce((s, v) => s + v[2], 0) / all.length), byFile, gate: [] };
   };
 
   it('takes the fewest forwards among policies within 1 point of sequential on every file and ≥ 80% agreement', () => {
@@ -137,5 +138,24 @@ describe('choosing the default policy from the data', () => {
     ];
     assert.equal(chooseDefault(results)?.policy, 'threshold:0.9');
     assert.equal(chooseDefault(results.slice(2)), undefined);
+  });
+});
+
+describe('the confidence gate', () => {
+  const outcome = (text: string, truth: string, confidence: number) => ({ text, truth, confidence });
+  const outcomes = [
+    outcome('return a + b', 'return a + b', 0.9), outcome('return a - b', 'return a + b', 0.6),
+    outcome('zzzz qqqq', 'return a + b', 0.2), outcome('', 'return a + b', 0), outcome('x x x x x x', 'return a + b', 0.1),
+  ];
+
+  it('counts what each gate value shows and how good that is', () => {
+    const [none, , , , , mid] = gateTable(outcomes);
+    assert.deepEqual([none.minConfidence, none.shown, none.exactOfShown, none.closeOfShown], [0, 0.8, 0.25, 0.5]);
+    assert.deepEqual([mid.minConfidence, mid.shown, mid.exactOfShown, mid.closeOfShown], [0.6, 0.4, 0.5, 1]);
+  });
+
+  it('chooses the lowest gate that lifts the share of close suggestions enough while still showing some', () => {
+    assert.equal(chooseGate(gateTable(outcomes)), 0.3);
+    assert.equal(chooseGate(gateTable(outcomes), 1.5, 0.5), 0, 'no gate shows half the tasks with the lift');
   });
 });

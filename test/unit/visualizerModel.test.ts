@@ -11,7 +11,7 @@ function unmasked(slot: number, text: string, p: number): UnmaskedSlot {
 function trace(steps: Trace["steps"], result: string, slots: number): Trace {
   return {
     model: "test", policy: { name: "threshold", tau: 0.9, eotp: true }, slots, prefixTokens: 3, suffixTokens: 2, steps,
-    result: { text: result, stoppedBy: "complete" },
+    result: { text: result, stoppedBy: "complete", confidence: 0.5 },
     stats: { forwards: steps.length, tokens: 0, tokensPerForward: 0, msTotal: 1, msModel: 1 },
     prefixText: "x = ", suffixText: "\n", slotTokens: [], rawText: "", singleLine: true,
   };

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { completeFile, cursorContext } from '../../../src/cli/complete';
+import { isSingleLine } from '../../../src/engine/request';
 import { readModelFolder } from '../../../src/model';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -11,13 +12,14 @@ describe('complete CLI: the cursor', () => {
   const text = 'def f(x):\n    return x + 1\n';
 
   it('splits the file at 1-based line and column', () => {
-    assert.deepEqual(cursorContext(text, 2, 12), { prefix: 'def f(x):\n    return ', suffix: 'x + 1\n', singleLine: true });
+    assert.deepEqual(cursorContext(text, 2, 12), { before: 'def f(x):\n    return ', after: 'x + 1\n' });
+    assert.equal(isSingleLine(cursorContext(text, 2, 12).after), true);
   });
 
   it('completes multi-line at the end of a line or on an empty line', () => {
-    assert.equal(cursorContext(text, 2, 17).singleLine, false); // one past the end of "    return x + 1"
-    assert.equal(cursorContext(text, 3, 1).singleLine, false);
-    assert.equal(cursorContext('a = 1   \r\nb', 1, 6).singleLine, false); // only spaces and \r to the right
+    assert.equal(isSingleLine(cursorContext(text, 2, 17).after), false); // one past the end of "    return x + 1"
+    assert.equal(isSingleLine(cursorContext(text, 3, 1).after), false);
+    assert.equal(isSingleLine(cursorContext('a = 1   \r\nb', 1, 6).after), false); // only spaces and \r to the right
   });
 
   it('says what is out of range', () => {

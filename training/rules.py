@@ -1,0 +1,13 @@
+"""The infill rules the Python side shares with the engine, defined once: slot budgets, the canvas's suffix share and
+the line cap come from the engine's own src/engine/defaults.json; the special token ids are fixed here (the tokenizer
+puts its special tokens at these ids, export.py writes them into unmask.json, and the engine reads them from there)."""
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = json.loads((ROOT / "src" / "engine" / "defaults.json").read_text())
+
+SLOTS = DEFAULTS["slots"]                       # {"singleLine": 24, "multiLine": 64}
+SPECIALS = ("<|pad|>", "<|eos|>", "<|bos|>", "<|mask|>")
+PAD, EOS, BOS, MASK = range(len(SPECIALS))
+MANIFEST_TOKENS = {"mask": MASK, "pad": PAD, "eos": EOS, "bos": None}
