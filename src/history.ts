@@ -41,7 +41,9 @@ export class History implements vscode.Disposable {
     if (this.traceLog) {
       const { label, latencyMs, suggestion, trace } = completion;
       const policy = trace.policy.name;
-      fs.appendFileSync(this.traceLog, `${JSON.stringify({ label, latencyMs, suggestion, policy, text: trace.result.text, stats: trace.stats })}\n`);
+      const { text, confidence, stoppedBy } = trace.result;
+      const lastStepAt = trace.steps[trace.steps.length - 1]?.at ?? 0;
+      fs.appendFileSync(this.traceLog, `${JSON.stringify({ label, latencyMs, suggestion, policy, text, confidence, stoppedBy, lastStepAt, stats: trace.stats })}\n`);
     }
     this.added.fire(completion);
     const recent = this.items.slice(-slowRun);

@@ -63,6 +63,8 @@ export interface UnmaskedSlot {
 export type PendingSlot = [number, number, number];
 
 export interface TraceStep {
+  /** When this step began, in milliseconds since the decode began (a time budget is checked against it). */
+  at: number;
   /** Wall time of this step (forward pass and decision). */
   ms: number;
   /** Of which the forward pass. */

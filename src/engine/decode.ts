@@ -104,7 +104,7 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
     const pending: PendingSlot[] = candidates
       .filter((c) => slotTokens[c.slot] === MASKED)
       .map((c) => [c.slot, c.token, round(c.p)]);
-    const step: TraceStep = { ms: round(now() - stepStart, 2), msModel: round(forwardMs, 2), unmasked, pending };
+    const step: TraceStep = { at: round(stepStart - t0, 2), ms: round(now() - stepStart, 2), msModel: round(forwardMs, 2), unmasked, pending };
     steps.push(step);
     options.onStep?.(step, steps.length - 1);
     if (decision.stop) {

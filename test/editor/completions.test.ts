@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_GATE } from '../../src/engine/gate';
 import { bench, traces, type TraceLine } from './hooks';
 import { waitFor } from './workbench';
 
@@ -144,6 +145,35 @@ describe('inline completions from the bundled model', () => {
     await wb.openFile('main.py');
     await wb.type(' ');
     await nextTrace(before);
+  });
+
+  it('at the end of a line, the default gate shows nothing or a completion that cleared it, within the time budget', async () => {
+    const wb = bench();
+    const budgetMs = 150;
+    await wb.setSetting('unmask.minConfidence', undefined); // the default gate
+    await wb.setSetting('unmask.timeBudgetMs', budgetMs);
+    try {
+      await wb.openFile('main.py');
+      const seen: string[] = [];
+      for (const prompt of ['values = ', 'def parse(line):', 'total = 0']) {
+        await newLineAtEnd();
+        const before = traces().length;
+        await wb.type(prompt);
+        const trace = await nextTrace(before);
+        seen.push(`${JSON.stringify(prompt)}: confidence ${trace.confidence}, ${trace.stats.forwards} forwards, stopped by ${trace.stoppedBy}`);
+        const cleared = trace.confidence >= DEFAULT_GATE.minConfidence;
+        assert.equal(trace.suggestion, cleared ? trace.text : '', `gate ${DEFAULT_GATE.minConfidence}: ${seen.at(-1)}`);
+        // the budget is checked before every forward after the first: no step starts after it ran out
+        assert.ok(trace.stats.forwards === 1 || trace.lastStepAt < budgetMs, `a step started at ${trace.lastStepAt} ms, after the ${budgetMs} ms budget`);
+        await waitFor(async () => (await wb.ghostText()) === firstLine(trace.suggestion),
+          `ghost text ${JSON.stringify(firstLine(trace.suggestion))} (shown: ${JSON.stringify(await wb.ghostText())})`, 15_000);
+        await wb.page.keyboard.press('Escape');
+      }
+      console.log(`      the gate at the end of a line: ${seen.join('; ')}`);
+    } finally {
+      await wb.setSetting('unmask.minConfidence', 0);
+      await wb.setSetting('unmask.timeBudgetMs', undefined);
+    }
   });
 
   it('measures the latency from the last keystroke to ghost text (10 completions)', async function () {

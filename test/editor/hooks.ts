@@ -15,7 +15,10 @@ export function bench(): Workbench {
   return workbench;
 }
 
-export interface TraceLine { label: string; latencyMs: number; suggestion: string; policy: string; text: string; stats: { forwards: number; tokens: number; tokensPerForward: number } }
+export interface TraceLine {
+  label: string; latencyMs: number; suggestion: string; policy: string; text: string;
+  confidence: number; stoppedBy: string; lastStepAt: number; stats: { forwards: number; tokens: number; tokensPerForward: number };
+}
 
 /** The completions the extension has logged so far (UNMASK_TRACE_LOG). */
 export function traces(): TraceLine[] {

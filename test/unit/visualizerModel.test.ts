@@ -20,9 +20,9 @@ function trace(steps: Trace["steps"], result: string, slots: number): Trace {
 describe("visualizer trace model", () => {
   // Canvas of 4 slots: "foo" "(1)" "\nbar" pad; single-line shaping cut the text at the newline.
   const t = trace([
-    { ms: 1, msModel: 1, unmasked: [unmasked(0, "foo", 0.95), unmasked(3, "<|pad|>", 0.99)], pending: [[1, 5, 0.4], [2, 102, 0.3]] },
-    { ms: 1, msModel: 1, unmasked: [unmasked(1, "(1)", 0.7)], pending: [[2, 102, 0.6]] },
-    { ms: 1, msModel: 1, unmasked: [unmasked(2, "\nbar", 0.8)], pending: [] },
+    { at: 0, ms: 1, msModel: 1, unmasked: [unmasked(0, "foo", 0.95), unmasked(3, "<|pad|>", 0.99)], pending: [[1, 5, 0.4], [2, 102, 0.3]] },
+    { at: 0, ms: 1, msModel: 1, unmasked: [unmasked(1, "(1)", 0.7)], pending: [[2, 102, 0.6]] },
+    { at: 0, ms: 1, msModel: 1, unmasked: [unmasked(2, "\nbar", 0.8)], pending: [] },
   ], "foo(1)", 4);
   const view = buildTraceView(t);
 
@@ -41,7 +41,7 @@ describe("visualizer trace model", () => {
   });
 
   it("cuts a token in the middle when shaping ended the text inside it", () => {
-    const v = buildTraceView(trace([{ ms: 1, msModel: 1, unmasked: [unmasked(0, "ab", 0.9), unmasked(1, "c\nd", 0.9)], pending: [] }], "abc", 2));
+    const v = buildTraceView(trace([{ at: 0, ms: 1, msModel: 1, unmasked: [unmasked(0, "ab", 0.9), unmasked(1, "c\nd", 0.9)], pending: [] }], "abc", 2));
     assert.deepEqual(v.slots.map((s) => [s.kind, s.keep]), [["token", 2], ["token", 1]]);
   });
 

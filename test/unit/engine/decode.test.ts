@@ -135,6 +135,38 @@ describe('decode: the infill loop', () => {
     assert.equal(multi.result.text, 'ab\nxyz');
   });
 
+  it('multi-line decoding stops once the line cap is settled: what follows would be cut', async () => {
+    // nine lines "a" settled in one forward, then unsure text that shaping would cut anyway
+    const answer = 'a\n'.repeat(9) + 'zz';
+    const realP = [...answer].map((_, i) => (i < 16 ? 0.99 : 0.3)); // up to the 8th line break
+    const { denoiser, run } = setup(plan(answer, answer.length + 2, realP, 0.99), { policy: { name: 'threshold', tau: 0.9 }, singleLine: false });
+    const trace = await run();
+    assert.equal(trace.result.stoppedBy, 'lineCap');
+    assert.equal(denoiser.forwards, 1);
+    assert.equal(trace.result.text, Array(8).fill('a').join('\n'));
+  });
+
+  it('a time budget stops the decode before its next forward and keeps only the settled start', async () => {
+    let clock = 0;
+    const { denoiser, run } = setup(plan('abcdef', 6, [0.5, 0.6, 0.1, 0.4, 0.2, 0.3], 0.99), { policy: { name: 'sequential' }, timeBudgetMs: 25 });
+    denoiser.onForward = () => { clock += 10; };
+    const trace = await run({ now: () => clock });
+    // forwards at 0, 10, 20 ms commit slots 1, 0 and 3; at 30 ms the budget is spent. Slot 2 is still masked,
+    // so "d" in slot 3 is not settled text: only "ab" is kept
+    assert.equal(trace.result.stoppedBy, 'timeBudget');
+    assert.equal(denoiser.forwards, 3);
+    assert.deepEqual(trace.steps.map((s) => s.at), [0, 10, 20]);
+    assert.equal(trace.result.text, 'ab');
+  });
+
+  it('a completion\'s confidence is the geometric mean of the probabilities its kept tokens were unmasked with', async () => {
+    const { run } = setup(plan('ab\ncd', 5, [0.9, 0.4, 0.99, 0.99, 0.99], 0.99), { policy: { name: 'sequential' }, eotp: false });
+    const trace = await run();
+    assert.equal(trace.result.text, 'ab');
+    assert.ok(Math.abs(trace.result.confidence - Math.sqrt(0.9 * 0.4)) < 1e-3, `confidence ${trace.result.confidence}`);
+    assert.equal((await setup(plan('', 3, [], 0.99), { policy: { name: 'sequential' } }).run()).result.confidence, 0);
+  });
+
   it('stops early when every prediction is stable and confident', async () => {
     // slot 0 is unsure at first; everything else is stable at 0.8 from the first forward on
     const script = plan('abcd', 4, 0.8, 0.99);
