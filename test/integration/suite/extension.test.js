@@ -1,6 +1,5 @@
 // The in-editor checks through the VS Code API (the code-server suite checks the same by what a user sees).
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const path = require('node:path');
 const vscode = require('vscode');
 
@@ -30,14 +29,23 @@ describe('Unmask in VS Code (test-electron)', () => {
   });
 
   it('the provider answers with the model\'s completion in a Python file', async () => {
+    // the gate off: the barely trained model is rarely sure, and this checks the provider, not the gate
+    await vscode.workspace.getConfiguration('unmask').update('minConfidence', 0, vscode.ConfigurationTarget.Global);
     const folder = vscode.workspace.workspaceFolders[0].uri.fsPath;
     const document = await vscode.workspace.openTextDocument(path.join(folder, 'main.py'));
     const editor = await vscode.window.showTextDocument(document);
-    const end = document.lineAt(document.lineCount - 1).range.end;
-    await editor.edit((e) => e.insert(end, '\n\ndef square(x):\n    return x * '));
-    const position = document.lineAt(document.lineCount - 1).range.end;
-    const items = await vscode.commands.executeCommand('vscode.executeInlineCompletionItemProvider', document.uri, position);
-    assert.ok(Array.isArray(items?.items ?? items), 'the inline completion provider answered');
-    assert.ok(fs.existsSync(folder));
+    const answers = [];
+    for (const prompt of ['\n\ndef square(x):\n    return x * ', '\nprint(', '\nfor name in ']) {
+      const end = document.lineAt(document.lineCount - 1).range.end;
+      await editor.edit((e) => e.insert(end, prompt));
+      const position = document.lineAt(document.lineCount - 1).range.end;
+      const result = await vscode.commands.executeCommand('vscode.executeInlineCompletionItemProvider', document.uri, position,
+        { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined });
+      const items = result?.items ?? result ?? [];
+      const text = items.map((i) => (typeof i.insertText === 'string' ? i.insertText : i.insertText?.value ?? '')).join('');
+      answers.push(JSON.stringify(text));
+      if (text.trim()) return;
+    }
+    assert.fail(`the provider answered no visible completion for any prompt: ${answers.join(', ')}`);
   });
 });
