@@ -249,7 +249,7 @@ tokens (p90 {par['latency']['256']['p90Ms']}), **{par['latency']['512']['medianM
 ## Licence
 Weights: MIT. Training data: permissive licences only (MIT, Apache-2.0, BSD, ISC, PSF, and similar), listed per package.
 
-Reproduce: `pip install -r training/requirements.txt`, then the commands in `training/README.md`.
+Reproduce: `bash training/install.sh`, then the commands in `training/README.md`.
 """
     (model_dir / "README.md").write_text(card)
 
