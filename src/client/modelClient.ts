@@ -81,6 +81,8 @@ export class ModelClient {
   private outstanding = 0;
   private liveness?: NodeJS.Timeout;
   private livenessPending = false;
+  /** Whether the running server has answered anything yet: until then it is starting (slowly, on a busy machine) and only the request deadlines apply. */
+  private answered = false;
   private disposed = false;
   private readonly listeners = new Set<(state: ClientState, detail?: string) => void>();
   private readonly restartDelays: number[];
@@ -248,7 +250,10 @@ export class ModelClient {
     const timer = setTimeout(() => {
       if (child && child === this.child) this.killHung(`the model server did not finish ${what} within ${seconds(ms)}`);
     }, ms);
-    return request.finally(() => {
+    return request.then((value) => {
+      if (child && child === this.child) this.answered = true;
+      return value;
+    }).finally(() => {
       clearTimeout(timer);
       if (--this.outstanding === 0) this.stopLiveness();
     });
@@ -261,10 +266,12 @@ export class ModelClient {
       const child = this.child;
       if (this.livenessPending || !connection || !child) return;
       this.livenessPending = true;
-      const timer = setTimeout(() => {
+      const timer = this.answered ? setTimeout(() => {
         if (child === this.child) this.killHung(`the model server stopped answering (no answer to a liveness check within ${seconds(this.timeouts.liveness)})`);
-      }, this.timeouts.liveness);
-      connection.sendRequest(Methods.stats).catch(() => undefined).finally(() => {
+      }, this.timeouts.liveness) : undefined;
+      connection.sendRequest(Methods.stats).then(() => {
+        if (child === this.child) this.answered = true;
+      }, () => undefined).finally(() => {
         clearTimeout(timer);
         this.livenessPending = false;
       });
@@ -305,6 +312,7 @@ export class ModelClient {
     connection.listen();
     this.child = child;
     this.connection = connection;
+    this.answered = false;
     this.log('info', `model server started (pid ${child.pid})`);
     return connection;
   }
