@@ -3,8 +3,9 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { Context } from './context';
 import { noModelMessage } from './fillSelection';
-import { checkModelFolder } from './modelFolder';
 import { DEFAULT_POLICY, describeParameter, POLICY_NAMES, POLICY_TABLE } from './engine/policyTable';
+import { checkModelFolderAsync } from './modelFolder';
+import { isCancelled } from './modelSession';
 import { compareLast, showVisualizer } from './visualizerBridge';
 
 export type Command = (...args: unknown[]) => unknown;
@@ -60,7 +61,7 @@ export function chooseModelFolder(ctx: Context): Command {
     });
     if (!picked?.[0]) return;
     const folder = picked[0].fsPath;
-    const problem = checkModelFolder(folder);
+    const problem = await checkModelFolderAsync(folder);
     if (problem) {
       void vscode.window.showErrorMessage(`Unmask: not a model folder: ${problem}.`);
       return;
@@ -77,8 +78,16 @@ export function compareDecoding(ctx: Context): Command {
         : noModelMessage(ctx));
       return;
     }
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Unmask: decoding with every policy…' },
-      () => compareLast(ctx));
+    const controller = new AbortController();
+    try {
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Unmask: decoding with every policy…', cancellable: true },
+        (_progress, token) => {
+          token.onCancellationRequested(() => controller.abort());
+          return compareLast(ctx, controller.signal);
+        });
+    } catch (error) {
+      if (!isCancelled(error)) throw error;
+    }
   };
 }
 

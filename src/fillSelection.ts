@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { Context } from './context';
 import { textAround } from './completionProvider';
 import { buildRequest } from './engine/request';
+import { isCancelled } from './modelSession';
 
 export async function fillSelection(ctx: Context): Promise<void> {
   const editor = vscode.window.activeTextEditor;
@@ -23,10 +24,21 @@ export async function fillSelection(ctx: Context): Promise<void> {
   // the selection's own shape decides single- or multi-line (and so the slot budget)
   const request = buildRequest(textAround(document, range.start, range.end, info.maxSequence), ctx.config.current, !multiLine);
   const started = performance.now();
-  const trace = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Window, title: 'Unmask: filling the selection' },
-    () => ctx.model.complete(request, new AbortController().signal),
-  );
+  // its own channel: inline completions do not supersede it; the notification's Cancel button does
+  const controller = new AbortController();
+  let trace;
+  try {
+    trace = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Unmask: filling the selection', cancellable: true },
+      (_progress, token) => {
+        token.onCancellationRequested(() => controller.abort());
+        return ctx.model.complete(request, controller.signal, 'fill');
+      },
+    );
+  } catch (error) {
+    if (isCancelled(error)) return;
+    throw error;
+  }
   const suggestion = trace.result.text;
   ctx.history.add({ label: `fill ${document.fileName.split(/[\\/]/).pop()}:${range.start.line + 1}`, trace, latencyMs: performance.now() - started, suggestion });
   if (!suggestion) {

@@ -1,38 +1,123 @@
 // Checks a model folder before Unmask uses it, so a wrong folder is refused with a reason and the model in use
 // keeps working. The server checks the graph and tokenizer against the manifest when it loads. No `vscode` import.
+// The extension host uses checkModelFolderAsync: nothing here may block it (a FIFO, an endless file, a stalled
+// mount), so reads are asynchronous, bounded in size, refused for anything but regular files, and raced
+// against a deadline.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+/** The most unmask.json may hold. */
+export const MANIFEST_LIMIT = 1 << 20;
 
 /** `~/x` → the home folder's x; other paths unchanged. */
 export function expandHome(folder: string): string {
   return folder === '~' || folder.startsWith('~/') ? path.join(os.homedir(), folder.slice(1)) : folder;
 }
 
-/** Undefined when the folder looks like a Unmask model; otherwise what is wrong with it, naming the file and field. */
+/**
+ * Undefined when the folder looks like a Unmask model; otherwise what is wrong with it, naming the file and field.
+ * Synchronous: for tests and tools, not the extension host (see checkModelFolderAsync).
+ */
 export function checkModelFolder(folder: string): string | undefined {
-  let stat: fs.Stats;
+  const stat = (p: string) => {
+    try {
+      return fs.statSync(p);
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+  };
+  return checkWith(folder, stat, (file) => {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    try {
+      const buffer = Buffer.alloc(MANIFEST_LIMIT + 1);
+      let n = 0;
+      for (let got = -1; got !== 0 && n < buffer.length;) n += got = fs.readSync(fd, buffer, n, buffer.length - n, null);
+      return buffer.subarray(0, n).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** checkModelFolder for the extension host: never blocks it, and answers within `timeoutMs` whatever the disk does. */
+export async function checkModelFolderAsync(folder: string, timeoutMs = 5000): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`${folder} did not answer within ${timeoutMs / 1000} s (a stalled network or removable drive?)`), timeoutMs);
+  });
+  const stats = new Map<string, fs.Stats | string>();
+  const texts = new Map<string, string>();
+  const check = (async () => {
+    // gather asynchronously what the synchronous rule needs, then apply it to what was gathered
+    const manifestPath = path.join(folder, 'unmask.json');
+    for (const p of [folder, manifestPath]) stats.set(p, await fs.promises.stat(p).catch((e: NodeJS.ErrnoException) => e.code ?? 'EIO'));
+    const m = stats.get(manifestPath);
+    if (typeof m === 'object' && m.isFile() && m.size <= MANIFEST_LIMIT) {
+      const handle = await fs.promises.open(manifestPath, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+      try {
+        const buffer = Buffer.alloc(MANIFEST_LIMIT + 1);
+        let n = 0;
+        for (let got = -1; got !== 0 && n < buffer.length;) n += got = (await handle.read(buffer, n, buffer.length - n, null)).bytesRead;
+        texts.set(manifestPath, buffer.subarray(0, n).toString('utf8'));
+      } finally {
+        await handle.close();
+      }
+      const named = parseNames(texts.get(manifestPath)!);
+      for (const file of named) {
+        const p = path.join(folder, file);
+        stats.set(p, await fs.promises.stat(p).catch((e: NodeJS.ErrnoException) => e.code ?? 'EIO'));
+      }
+    }
+    return checkWith(folder, (p) => stats.get(p) ?? 'ENOENT', (p) => texts.get(p) ?? '');
+  })().catch((e: Error) => `${folder}: ${e.message}`);
   try {
-    stat = fs.statSync(folder);
-  } catch {
-    return `${folder} does not exist`;
+    return await Promise.race([check, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
-  if (!stat.isDirectory()) return `${folder} is not a folder`;
+}
+
+function parseNames(text: string): string[] {
+  try {
+    const files = (JSON.parse(text) as { files?: Record<string, unknown> }).files;
+    return files ? [files.model, files.tokenizer].filter((f): f is string => typeof f === 'string' && !f.includes('/') && !f.includes('\\')) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The rule, over a stat (an error code when it failed) and a reader of the manifest. */
+function checkWith(folder: string, stat: (p: string) => fs.Stats | string, read: (p: string) => string): string | undefined {
+  const s = stat(folder);
+  if (typeof s === 'string') return s === 'ELOOP' ? `${folder} is a symlink loop` : `${folder} does not exist`;
+  if (!s.isDirectory()) return `${folder} is not a folder`;
   const manifestPath = path.join(folder, 'unmask.json');
+  const ms = stat(manifestPath);
+  if (typeof ms === 'string') {
+    return ms === 'ENOENT' ? `${folder} has no unmask.json (the model manifest)` : `${manifestPath} cannot be read (${ms === 'ELOOP' ? 'a symlink loop' : ms})`;
+  }
+  if (!ms.isFile()) return `${manifestPath} is not a regular file (${ms.isFIFO() ? 'a FIFO' : ms.isDirectory() ? 'a folder' : 'a device or socket'})`;
+  if (ms.size > MANIFEST_LIMIT) return `${manifestPath} is ${ms.size} bytes, more than a manifest may have (${MANIFEST_LIMIT})`;
   let manifest: unknown;
   try {
-    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+    manifest = JSON.parse(read(manifestPath));
   } catch (error) {
-    return fs.existsSync(manifestPath)
-      ? `${manifestPath} is not valid JSON (${(error as Error).message})`
-      : `${folder} has no unmask.json (the model manifest)`;
+    const message = (error as Error).message;
+    return `${manifestPath} is not valid JSON (${/end of JSON input|Unterminated/i.test(message) ? 'it ends early' : 'unexpected content'})`;
   }
   const m = manifest as { format?: unknown; files?: { model?: unknown; tokenizer?: unknown } };
-  if (m.format !== 1) return `${manifestPath}: "format" must be 1, got ${JSON.stringify(m.format)}`;
+  if (m?.format !== 1) return `${manifestPath}: "format" must be 1, got ${JSON.stringify(m?.format)}`;
   for (const field of ['model', 'tokenizer'] as const) {
     const file = m.files?.[field];
     if (typeof file !== 'string') return `${manifestPath}: "files.${field}" must name a file`;
-    if (!fs.existsSync(path.join(folder, file))) return `${manifestPath}: "files.${field}" names ${file}, which is not in ${folder}`;
+    if (file.includes('/') || file.includes('\\') || file === '..' || file === '.') return `${manifestPath}: "files.${field}" must be a file name inside the folder, got ${JSON.stringify(file)}`;
+    const fs_ = stat(path.join(folder, file));
+    if (typeof fs_ === 'string') {
+      return fs_ === 'ELOOP' ? `${manifestPath}: "files.${field}" names ${file}, which is a symlink loop`
+        : `${manifestPath}: "files.${field}" names ${file}, which is not in ${folder}`;
+    }
+    if (!fs_.isFile()) return `${manifestPath}: "files.${field}" names ${file}, which is not a regular file`;
   }
   return undefined;
 }

@@ -1,54 +1,51 @@
-// The model server as the editor sees it: which model is loaded, loading another (validated first, the old one
-// kept on failure), and decoding with a busy count the status bar turns into a spinner.
+// The model server as the editor sees it: the lifecycle (src/client/modelLifecycle.ts: loading, ready with the
+// last good model, failed with a back-off) shown in the editor, each state reported once, and decoding with a
+// busy count the status bar turns into a spinner.
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelClient } from './client/modelClient';
+import { ModelLifecycle, type LifecycleState } from './client/modelLifecycle';
 import type { Config } from './config';
 import type { Log } from './log';
-import { checkModelFolder, expandHome } from './modelFolder';
+import { checkModelFolderAsync, expandHome } from './modelFolder';
 import type { CompleteRequest, ModelInfo, Trace } from './protocol';
 import { effectiveThreads, type Settings } from './settings';
 
-export type ModelState =
-  | { kind: 'loading'; folder: string }
-  | { kind: 'ready'; info: ModelInfo }
-  | { kind: 'failed'; folder: string; reason: string };
+export type ModelState = LifecycleState;
+
+/** Who asks: inline completions supersede each other; Fill Selection and Compare have their own channels. */
+export type RequestChannel = 'inline' | 'fill' | 'compare';
 
 export class ModelSession implements vscode.Disposable {
   private readonly client: ModelClient;
+  private readonly lifecycle: ModelLifecycle;
   private readonly stateChanged = new vscode.EventEmitter<void>();
   /** Fires when the state or the busy count changes. */
   readonly onDidChange = this.stateChanged.event;
-  private current: ModelState;
-  private loaded: Promise<ModelInfo | undefined> = Promise.resolve(undefined);
   private busyCount = 0;
-  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly subscriptions: { dispose(): void }[] = [];
 
   constructor(
     private readonly extensionPath: string,
     private readonly config: Config,
     private readonly log: Log,
   ) {
-    this.current = { kind: 'loading', folder: this.folderFor(config.current) };
     this.client = new ModelClient({
       serverModule: path.join(extensionPath, 'dist', 'server.js'),
       log: (level, message) => log.write(level, `server: ${message}`),
     });
-    this.subscriptions.push(this.client.onDidChangeState((state, detail) => {
-      log.info(`model server ${state}${detail ? `: ${detail}` : ''}`);
-      // After a crash the client restarts the server, which comes back without a model: load it again.
-      if (state === 'crashed' || state === 'failed') this.setState({ kind: 'failed', folder: this.folderFor(config.current), reason: `the model server ${state}${detail ? `: ${detail}` : ''}` });
-    }));
+    this.lifecycle = new ModelLifecycle(this.client, { precheck: (folder) => checkModelFolderAsync(folder) });
+    this.subscriptions.push(this.lifecycle.onDidChange((state) => this.report(state)));
     this.subscriptions.push(config.onDidChange(({ previous, current }) => {
       if (this.folderFor(previous) !== this.folderFor(current) || previous.executionProvider !== current.executionProvider
         || previous.threads !== current.threads) void this.load();
     }));
   }
 
-  get state(): ModelState { return this.current; }
+  get state(): ModelState { return this.lifecycle.state; }
   get busy(): boolean { return this.busyCount > 0; }
-  get info(): ModelInfo | undefined { return this.current.kind === 'ready' ? this.current.info : undefined; }
+  get info(): ModelInfo | undefined { return this.lifecycle.info; }
 
   /** The folder the settings point at: `unmask.modelFolder`, or the bundled default model. */
   folderFor(settings: Settings): string {
@@ -56,70 +53,58 @@ export class ModelSession implements vscode.Disposable {
   }
 
   /**
-   * Loads the model the settings name. A folder that fails the check is refused with an error that names
+   * Loads the model the settings name. A folder that fails is refused with an error that names
    * `unmask.modelFolder`, and the model already loaded stays in use.
    */
   load(): Promise<ModelInfo | undefined> {
     const settings = this.config.current;
     const folder = this.folderFor(settings);
-    const previous = this.info;
-    const problem = checkModelFolder(folder);
-    if (problem) {
-      const setting = settings.modelFolder ? 'unmask.modelFolder' : 'the bundled model (unmask.modelFolder is empty)';
-      const message = `Unmask: cannot use the model folder from ${setting}: ${problem}.`
-        + (previous ? ` Still using ${previous.name}.` : '');
-      this.log.error(message);
-      void vscode.window.showErrorMessage(message, 'Choose Model Folder').then((choice) => {
-        if (choice) void vscode.commands.executeCommand('unmask.chooseModelFolder');
-      });
-      if (!previous) this.setState({ kind: 'failed', folder, reason: problem });
-      return this.loaded;
-    }
-    this.setState({ kind: 'loading', folder });
     this.log.info(`loading the model from ${folder}`);
-    const started = Date.now();
-    this.loaded = this.client
-      .load({ modelDir: folder, executionProvider: settings.executionProvider, threads: effectiveThreads(settings.threads, os.cpus().length) })
-      .then((info) => {
-        this.log.info(`loaded ${info.name} (${info.executionProvider}, ${info.threads} threads) in ${Date.now() - started} ms`
-          + (info.fallbackReason ? `; fell back to CPU: ${info.fallbackReason}` : ''));
-        this.setState({ kind: 'ready', info });
-        return info;
-      }, (error: unknown) => {
-        const reason = errorMessage(error);
-        this.log.error(`loading the model from ${folder} failed: ${reason}`);
-        void vscode.window.showErrorMessage(`Unmask: could not load the model from ${folder}: ${reason}`);
-        this.setState({ kind: 'failed', folder, reason });
-        return undefined;
-      });
-    return this.loaded;
+    return this.lifecycle.load({ modelDir: folder, executionProvider: settings.executionProvider, threads: effectiveThreads(settings.threads, os.cpus().length) });
   }
 
-  /** The loaded model, waiting for a load in progress; after a failure or crash, one new try. */
-  async ready(): Promise<ModelInfo | undefined> {
-    if (this.current.kind === 'failed' && checkModelFolder(this.current.folder) === undefined) return this.load();
-    return this.loaded;
+  /** The model in use, waiting for a load in progress; while failed, a new try only after the back-off. */
+  ready(): Promise<ModelInfo | undefined> {
+    return this.lifecycle.ready();
   }
 
-  /** Decodes; rejects with an error named 'Cancelled' when `signal` aborts or a newer request supersedes it. */
-  async complete(request: CompleteRequest, signal: AbortSignal): Promise<Trace> {
+  /**
+   * Decodes; rejects with an error named 'Cancelled' when `signal` aborts or a newer request of the same
+   * channel supersedes it.
+   */
+  async complete(request: CompleteRequest, signal: AbortSignal, channel: RequestChannel = 'inline'): Promise<Trace> {
     this.busyCount++;
     this.stateChanged.fire();
     try {
-      return await this.client.complete(request, signal);
+      return await this.client.complete(request, signal, undefined, { channel });
     } finally {
       this.busyCount--;
       this.stateChanged.fire();
     }
   }
 
-  private setState(state: ModelState): void {
-    this.current = state;
+  /** Each state once: a log line, and an error message for a failure (not per keystroke: the lifecycle dedups). */
+  private report(state: ModelState): void {
     this.stateChanged.fire();
+    const setting = this.config.current.modelFolder ? 'unmask.modelFolder' : 'the bundled model (unmask.modelFolder is empty)';
+    if (state.kind === 'loading') this.log.info(`model: loading ${state.folder}`);
+    else if (state.kind === 'ready' && !state.problem) {
+      this.log.info(`model: ready, ${state.info.name} (${state.info.executionProvider}, ${state.info.threads} threads)`
+        + (state.info.fallbackReason ? `; fell back to CPU: ${state.info.fallbackReason}` : ''));
+    } else {
+      const message = state.kind === 'ready'
+        ? `Unmask: cannot use the model folder from ${setting}: ${state.problem}. Still using ${state.info.name}.`
+        : `Unmask: could not load the model from ${setting}: ${state.reason}. Unmask retries later, or choose another folder.`;
+      this.log.error(message);
+      void vscode.window.showErrorMessage(message, 'Choose Model Folder').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('unmask.chooseModelFolder');
+      });
+    }
   }
 
   dispose(): void {
     for (const s of this.subscriptions) s.dispose();
+    this.lifecycle.dispose();
     this.client.dispose();
     this.stateChanged.dispose();
   }

@@ -1,5 +1,5 @@
 // The one definition of what the extension (and the CLI) and the model server say to each other,
-// and of the trace (design §4) that the visualizer, the CLI and the benchmark share.
+// and of the trace (docs/architecture.md, "The trace") that the visualizer, the CLI and the benchmark share.
 // Type-only apart from the method names and the error codes, so a webview can import it too.
 
 import type { PolicyName, PolicySpec } from './engine/policyTable';
@@ -119,7 +119,24 @@ export const Methods = {
   step: 'unmask/step',
   /** notification client → server, { id }: cancel that decode at the next step boundary */
   cancel: 'unmask/cancel',
+  /** request → ServerStats; answered between two forwards, so it doubles as the client's liveness check */
+  stats: 'unmask/stats',
 } as const;
+
+/** What the server has done since it started: the fault suite counts forwards with it, the client pings with it. */
+export interface ServerStats {
+  pid: number;
+  /** complete requests received. */
+  requests: number;
+  /** Decodes that ran at least one forward. */
+  decodesStarted: number;
+  /** Forward passes run. */
+  forwards: number;
+  /** Requests cancelled or superseded before their first forward. */
+  cancelledBeforeStart: number;
+  /** Resident memory of the server process, bytes. */
+  rss: number;
+}
 
 export interface CompleteParams {
   /** Client-chosen id that step notifications and cancel refer to. */
@@ -144,4 +161,6 @@ export const ErrorCodes = {
   noModel: -32001,
   modelLoad: -32002,
   decode: -32003,
+  /** A request whose numbers are out of bounds (src/engine/bounds.ts); the message names the field. */
+  invalidRequest: -32004,
 } as const;

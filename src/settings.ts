@@ -1,5 +1,6 @@
 // The `unmask.*` settings as plain values, and their validation. No `vscode` import: unit-tested on Node.
 import { DEFAULT_POLICY, isPolicyName, parameterProblem, policyParameter, POLICY_NAMES, specParameter, type PolicySpec } from './engine/policyTable';
+import { BOUNDS, type Bound } from './engine/bounds';
 import { DEFAULT_GATE } from './engine/gate';
 import type { ExecutionProviderSetting } from './protocol';
 
@@ -39,15 +40,16 @@ export const defaultSettings: Settings = {
   timeBudgetMs: DEFAULT_GATE.timeBudgetMs,
 };
 
-/** The numeric settings' ranges: read by validation below and checked against package.json by a unit test. */
+/** The numeric settings' ranges, from the one table of bounds: read by validation below and checked against
+ * package.json by a unit test. */
 export const numericSettings = {
-  threads: { min: 0, max: 64, integer: true },
-  singleLineSlots: { min: 0, max: 128, integer: true },
-  multiLineSlots: { min: 0, max: 256, integer: true },
-  debounceMs: { min: 0, max: 2000, integer: true },
-  minConfidence: { min: 0, max: 1, integer: false },
-  timeBudgetMs: { min: 100, max: 60_000, integer: true },
-} as const satisfies Partial<Record<keyof Settings, { min: number; max: number; integer: boolean }>>;
+  threads: BOUNDS.threads,
+  singleLineSlots: BOUNDS.singleLineSlots,
+  multiLineSlots: BOUNDS.multiLineSlots,
+  debounceMs: BOUNDS.debounceMs,
+  minConfidence: BOUNDS.minConfidence,
+  timeBudgetMs: BOUNDS.settingsTimeBudgetMs,
+} as const satisfies Partial<Record<keyof Settings, Bound>>;
 
 const executionProviders: readonly ExecutionProviderSetting[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 const logLevels: readonly LogLevel[] = ['error', 'info', 'debug'];

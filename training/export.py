@@ -1,4 +1,4 @@
-"""Stage 4: export a checkpoint to a Unmask model folder (design §2).
+"""Stage 4: export a checkpoint to a Unmask model folder (docs/model-contract.md).
 
 Writes model.onnx (int8 MatMul weights if dynamic quantisation costs at most half a point of
 masked-token accuracy on held-out canvases, else fp32), tokenizer.json and unmask.json; the model

@@ -85,7 +85,7 @@ class Denoiser(nn.Module):
 
 
 class ContractHead(nn.Module):
-    """The exported graph (design §2): gather the wanted positions before the vocabulary
+    """The exported graph (docs/model-contract.md): gather the wanted positions before the vocabulary
     projection, then softmax, top-K and entropy inside the graph."""
 
     def __init__(self, model: Denoiser, top_k: int):

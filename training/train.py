@@ -32,7 +32,7 @@ PRESETS = {
     "cpu": dict(config=Config(), batch=16, lr=5e-4, tokens=44_000_000),
     "gpu": dict(config=Config(), batch=128, lr=1e-3, tokens=600_000_000),
 }
-PAD_WEIGHT = 0.4      # pads are the easiest target; weight them down (design §3 pitfall)
+PAD_WEIGHT = 0.4      # pads are the easiest target; weight them down (docs/architecture.md, "The decode loop": the empty completion)
 INFILL_SHARE = 0.5    # share of samples shaped like editor requests
 LONG_SHARE = 0.2      # share of batches at 512 tokens instead of 256
 T_MIN = 0.1           # smallest mask ratio: below it the 1/t weights make the gradient too noisy for small batches

@@ -1,4 +1,4 @@
-// What the views need, derived once from a trace (design §4): per slot, the token that filled it,
+// What the views need, derived once from a trace (docs/architecture.md, "The trace"): per slot, the token that filled it,
 // when, how sure the model was then and before; per step, what happened. Pure functions, no DOM.
 import type { Trace, UnmaskedSlot as Unmasked } from "../../src/protocol";
 

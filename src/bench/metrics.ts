@@ -1,4 +1,4 @@
-// The benchmark's measures, as small pure functions (design §5, issue 7).
+// The benchmark's measures, as small pure functions (docs/benchmarks.md).
 
 /** Exact match: equal after trimming whitespace at both ends (inner whitespace must match). */
 export function exactMatch(output: string, truth: string): boolean {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../client/modelClient';
 import { buildRequest, decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, parsePolicy, policySyntax, type CursorText } from '../engine';
+import { checkBound, checkCompleteRequest, type BoundName } from '../engine/bounds';
 import { defaultModelDir, loadModel } from '../model';
 import type { CompleteRequest, ExecutionProviderSetting, PolicySpec, Trace } from '../protocol';
 import { renderStandaloneHtml } from '../visualizer/standalone';
@@ -58,6 +59,8 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
     ...(o.blockSize ? { blockSize: o.blockSize } : {}), ...(o.maxForwards ? { maxForwards: o.maxForwards } : {}),
   };
   const load = { modelDir: path.resolve(o.modelDir ?? defaultModelDir(ROOT)), executionProvider: o.executionProvider ?? 'cpu', threads: o.threads ?? 0 };
+  checkCompleteRequest(request); // the bounds of src/engine/bounds.ts, as the server checks them
+  checkBound('threads', load.threads);
 
   if (o.server) {
     const built = path.join(ROOT, 'dist', 'server.js');
@@ -127,6 +130,10 @@ export async function main(argv: string[]): Promise<number> {
     return n;
   };
   const policy = v.policy === undefined ? DEFAULT_POLICY : parsePolicyArg(v.policy);
+
+  // numbers outside src/engine/bounds.ts are refused naming the flag (a million threads never loads)
+  const flags: [BoundName, string][] = [['slots', 'slots'], ['blockSize', 'block'], ['maxForwards', 'max-forwards'], ['threads', 'threads']];
+  for (const [bound, flag] of flags) if (v[flag as keyof typeof v] !== undefined) checkBound(bound, num(flag, v[flag as keyof typeof v] as string), `--${flag}`);
   const trace = await completeFile({
     file: v.file, line: num('line', v.line, true)!, col: num('col', v.col, true)!, policy,
     slots: num('slots', v.slots, true), blockSize: num('block', v.block, true), maxForwards: num('max-forwards', v['max-forwards'], true),

@@ -1,4 +1,4 @@
-// A model folder (design §2) loaded whole or not at all: every check runs before anything is kept.
+// A model folder (docs/model-contract.md) loaded whole or not at all: every check runs before anything is kept.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -31,28 +31,62 @@ export function defaultModelDir(root = path.resolve(__dirname, '..', '..')): str
 /** Reads and checks manifest and tokenizer (no graph); throws ModelFolderError naming the problem. */
 export function readModelFolder(modelDir: string): { manifest: Manifest; tokenizer: CodeTokenizer; modelFile: string } {
   const dir = path.resolve(modelDir);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelFolderError(dir, 'model folder not found');
+  const dirStat = statOf(dir);
+  if (!dirStat.ok) throw new ModelFolderError(dir, dirStat.code === 'ELOOP' ? 'is a symlink loop' : 'model folder not found');
+  if (!dirStat.stat.isDirectory()) throw new ModelFolderError(dir, 'model folder not found (it is not a folder)');
   const manifestFile = path.join(dir, MANIFEST_FILE);
-  const manifest = parseManifest(readText(manifestFile), manifestFile);
+  const manifest = parseManifest(readText(manifestFile, FILE_LIMITS.manifest), manifestFile);
 
   const modelFile = path.join(dir, manifest.files.model);
-  if (!fs.existsSync(modelFile)) throw new ModelFolderError(modelFile, `missing (named by ${MANIFEST_FILE} files.model)`, 'files.model');
+  checkRegularFile(modelFile, FILE_LIMITS.model, `${MANIFEST_FILE} files.model`, 'files.model');
   const tokenizerFile = path.join(dir, manifest.files.tokenizer);
   let tokenizerJson: unknown;
   try {
-    tokenizerJson = JSON.parse(readText(tokenizerFile, `${MANIFEST_FILE} files.tokenizer`));
+    tokenizerJson = JSON.parse(readText(tokenizerFile, FILE_LIMITS.tokenizer, `${MANIFEST_FILE} files.tokenizer`));
   } catch (e) {
     if (e instanceof ModelFolderError) throw e;
-    throw new ModelFolderError(tokenizerFile, `not valid JSON (${(e as Error).message})`);
+    throw new ModelFolderError(tokenizerFile, `not valid JSON (${jsonProblem(e)})`);
   }
   let tokenizer: CodeTokenizer;
   try {
     tokenizer = new CodeTokenizer(tokenizerJson);
   } catch (e) {
-    throw new ModelFolderError(tokenizerFile, `cannot be loaded as a tokenizer: ${(e as Error).message}`);
+    throw new ModelFolderError(tokenizerFile, `cannot be loaded as a tokenizer: ${firstLine(e)}`);
   }
   checkTokenizerAgrees(manifest, tokenizer, manifestFile, tokenizerFile);
   return { manifest, tokenizer, modelFile };
+}
+
+/**
+ * The most a model folder's files may hold: an endless or huge file (a link to /dev/zero, a log) is refused
+ * before it is read, instead of exhausting memory.
+ */
+export const FILE_LIMITS = { manifest: 1 << 20, tokenizer: 64 << 20, model: 4 * 1024 ** 3 } as const;
+
+type StatResult = { ok: true; stat: fs.Stats } | { ok: false; code: string };
+function statOf(file: string): StatResult {
+  try {
+    return { ok: true, stat: fs.statSync(file) };
+  } catch (e) {
+    return { ok: false, code: (e as NodeJS.ErrnoException).code ?? 'EIO' };
+  }
+}
+
+/** A regular file within `limit` bytes, or a ModelFolderError naming the file (and the manifest field that names it). */
+function checkRegularFile(file: string, limit: number, namedBy?: string, field?: string): number {
+  const s = statOf(file);
+  if (!s.ok) {
+    const why = s.code === 'ENOENT' ? 'missing' : s.code === 'ELOOP' ? 'is a symlink loop' : `cannot be read (${s.code})`;
+    throw new ModelFolderError(file, `${why}${namedBy ? ` (named by ${namedBy})` : ''}`, field);
+  }
+  if (!s.stat.isFile()) {
+    throw new ModelFolderError(file, `is not a regular file (${s.stat.isFIFO() ? 'a FIFO' : s.stat.isDirectory() ? 'a folder' : 'a device or socket'})`
+      + `${namedBy ? `; named by ${namedBy}` : ''}`, field);
+  }
+  if (s.stat.size > limit) {
+    throw new ModelFolderError(file, `is ${s.stat.size} bytes, more than the ${limit} bytes a model folder's file may have here`, field);
+  }
+  return s.stat.size;
 }
 
 /** Loads the folder: manifest, tokenizer, graph, and a probe forward that checks the graph against the manifest. */
@@ -88,7 +122,8 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
 }
 
 function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: string, tokenizerFile: string): void {
-  if (tok.vocabSize > m.vocabSize) {
+  if (tok.vocabSize !== m.vocabSize) {
+    // both ways: a smaller tokenizer leaves ids the model predicts without text (docs/model-contract.md: they must agree)
     throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but ${path.basename(tokenizerFile)} has ${tok.vocabSize} tokens`, 'vocabSize');
   }
   const added = new Map(tok.addedTokens.map((t) => [t.id, t]));
@@ -112,11 +147,11 @@ function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: str
 async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile: string, manifestFile: string): Promise<void> {
   const missingIn = GRAPH_INPUTS.filter((n) => !session.inputNames.includes(n));
   if (missingIn.length) {
-    throw new ModelFolderError(modelFile, `graph inputs are [${session.inputNames.join(', ')}]; missing ${missingIn.join(', ')} (design §2)`);
+    throw new ModelFolderError(modelFile, `graph inputs are [${session.inputNames.join(', ')}]; missing ${missingIn.join(', ')} (docs/model-contract.md)`);
   }
   const missingOut = GRAPH_OUTPUTS.filter((n) => !session.outputNames.includes(n));
   if (missingOut.length) {
-    throw new ModelFolderError(modelFile, `graph outputs are [${session.outputNames.join(', ')}]; missing ${missingOut.join(', ')} (design §2)`);
+    throw new ModelFolderError(modelFile, `graph outputs are [${session.outputNames.join(', ')}]; missing ${missingOut.join(', ')} (docs/model-contract.md)`);
   }
   const topIds = session.outputMetadata?.find((o) => o.name === 'top_ids');
   const k = topIds && topIds.isTensor ? topIds.shape[2] : undefined;
@@ -140,13 +175,32 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
   }
   const ids = out.top_ids?.data as BigInt64Array | undefined;
   if (!ids || out.top_ids.type !== 'int64' || out.top_probs?.type !== 'float32' || out.entropy?.type !== 'float32') {
-    throw new ModelFolderError(modelFile, 'graph outputs must be top_ids int64, top_probs float32, entropy float32 (design §2)');
+    throw new ModelFolderError(modelFile, 'graph outputs must be top_ids int64, top_probs float32, entropy float32 (docs/model-contract.md)');
   }
   if (ids.length !== 2 * m.topK) {
     throw new ModelFolderError(manifestFile, `field "topK" is ${m.topK}, but the graph answered ${ids.length / 2} per position`, 'topK');
   }
   if ([...ids].some((id) => id < 0n || id >= BigInt(m.vocabSize))) {
     throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph predicts token ids beyond it`, 'vocabSize');
+  }
+  const probs = out.top_probs.data as Float32Array;
+  const entropy = out.entropy.data as Float32Array;
+  if ([...probs, ...entropy].some((x) => !Number.isFinite(x) || x < 0) || [...probs].some((p) => p > 1 + 1e-3)) {
+    throw new ModelFolderError(modelFile, 'the graph answers probabilities or entropies that are not finite numbers in range (NaN weights?)');
+  }
+  // the longest canvas the manifest promises must run (a bounded maxSequence, so this probe is bounded too)
+  try {
+    const n = m.maxSequence;
+    const ids = new BigInt64Array(n).fill(BigInt(m.tokens.pad));
+    ids[n - 1] = BigInt(m.tokens.mask);
+    const long = await session.run({
+      input_ids: new ort.Tensor('int64', ids, [1, n]),
+      positions: new ort.Tensor('int64', BigInt64Array.from([BigInt(n - 1)]), [1, 1]),
+    }, { logSeverityLevel: 4 });
+    const p = long.top_probs?.data as Float32Array | undefined;
+    if (!p || [...p].some((x) => !Number.isFinite(x))) throw new Error('its answer is not finite');
+  } catch (e) {
+    throw new ModelFolderError(manifestFile, `field "maxSequence" is ${m.maxSequence}, but the graph fails on a canvas that long: ${firstLine(e)}`, 'maxSequence');
   }
   let embedsBeyond = true;
   try {
@@ -159,13 +213,31 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
   }
 }
 
-function readText(file: string, namedBy?: string): string {
+/** The text of a regular file of at most `limit` bytes (read no further than that, whatever the file does). */
+function readText(file: string, limit: number, namedBy?: string): string {
+  checkRegularFile(file, limit, namedBy);
+  let fd: number | undefined;
   try {
-    return fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    const buffer = Buffer.alloc(Math.min(limit + 1, Math.max(fs.fstatSync(fd).size + 1, 1)));
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buffer.length;) n += got = fs.readSync(fd, buffer, n, buffer.length - n, null);
+    if (n > limit) throw new ModelFolderError(file, `grew past the ${limit} bytes a model folder's file may have here`);
+    return buffer.subarray(0, n).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelFolderError(file, code === 'ENOENT' ? `missing${namedBy ? ` (named by ${namedBy})` : ''}` : `cannot be read (${code})`);
+    if (e instanceof ModelFolderError) throw e;
+    throw new ModelFolderError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? firstLine(e)})`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/** What JSON.parse objected to, without quoting the file's bytes (a link may point at any file). */
+export function jsonProblem(e: unknown): string {
+  const message = String((e as Error)?.message ?? e);
+  const at = /position (\d+)/.exec(message);
+  if (/end of JSON input|Unterminated/i.test(message)) return 'it ends early';
+  return at ? `unexpected character at byte ${at[1]}` : 'unexpected content';
 }
 
 function firstLine(e: unknown): string {

@@ -1,4 +1,5 @@
 // unmask.json, version 1 (docs/model-contract.md): parsing and the checks that need neither the graph nor the tokenizer.
+import { BOUNDS, type BoundName } from '../engine/bounds';
 import type { SpecialTokens } from '../engine/types';
 
 export interface Manifest {
@@ -33,7 +34,8 @@ export function parseManifest(text: string, file: string): Manifest {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ModelFolderError(file, `not valid JSON (${(e as Error).message})`);
+    throw new ModelFolderError(file, `not valid JSON (${/end of JSON input|Unterminated/i.test((e as Error).message) ? 'it ends early'
+      : /position (\d+)/.test((e as Error).message) ? `unexpected character at byte ${/position (\d+)/.exec((e as Error).message)![1]}` : 'unexpected content'})`);
   }
   if (!isObject(raw)) throw new ModelFolderError(file, 'expected a JSON object');
   const fail = (field: string, expected: string, value: unknown): never => {
@@ -50,9 +52,14 @@ export function parseManifest(text: string, file: string): Manifest {
 
   if (raw.format !== 1) fail('format', '1 (this version of Unmask reads manifest format 1)', raw.format);
   const name = str(raw, 'name', 'name');
-  const vocabSize = int(raw, 'vocabSize', 'vocabSize', 5);
-  const maxSequence = int(raw, 'maxSequence', 'maxSequence', 8);
-  const topK = int(raw, 'topK', 'topK', 1);
+  const bounded = (field: BoundName & keyof typeof raw): number => {
+    const v = raw[field];
+    const b = BOUNDS[field];
+    return typeof v === 'number' && Number.isInteger(v) && v >= b.min && v <= b.max ? v : fail(field, `an integer from ${b.min} to ${b.max}`, v);
+  };
+  const vocabSize = bounded('vocabSize');
+  const maxSequence = bounded('maxSequence');
+  const topK = bounded('topK');
   const logitsShift = raw.logitsShift === undefined ? 0 : int(raw, 'logitsShift', 'logitsShift', 0);
   if (logitsShift > 1) fail('logitsShift', '0 or 1', logitsShift);
 
@@ -75,7 +82,8 @@ export function parseManifest(text: string, file: string): Manifest {
   const f = raw.files as Record<string, unknown>;
   const files = { model: str(f, 'model', 'files.model'), tokenizer: str(f, 'tokenizer', 'files.tokenizer') };
   for (const [k, v] of Object.entries(files)) {
-    if (v.includes('..') || v.startsWith('/') || v.includes('\\')) fail(`files.${k}`, 'a file name inside the model folder', v);
+    // a name, not a path: no separator, not "." or ".." (but "model..onnx" is a fine name)
+    if (v.includes('/') || v.includes('\\') || v === '.' || v === '..' || v.includes('\0')) fail(`files.${k}`, 'a file name inside the model folder', v);
   }
 
   let slots: Manifest['slots'];

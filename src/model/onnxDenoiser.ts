@@ -1,4 +1,4 @@
-// The Denoiser of the engine over one onnxruntime-node InferenceSession (graph contract: design §2).
+// The Denoiser of the engine over one onnxruntime-node InferenceSession (graph contract: docs/model-contract.md).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -1,10 +1,16 @@
-// The model server's request handling (design §1): load a model folder, run one decode at a time,
-// stream a step notification per denoising step; a newer complete supersedes the running one at
-// its next step boundary. Transport-agnostic: main.ts wires it to the parent's IPC channel.
+// The model server's request handling (docs/architecture.md, "Parts"): load a model folder, run one decode at a time,
+// stream a step notification per denoising step. A newer complete supersedes the running one and any
+// waiting one; before every forward the server drains its message queue (`drain`), so a cancel or a
+// newer request that has arrived is seen first: a superseded or cancelled request never starts a
+// forward, and a running decode stops at its next step. Transport-agnostic: main.ts wires it to the
+// parent's IPC channel (and supplies the drain that knows the connection's queue).
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import { CancelledError, decode, type Denoiser } from '../engine';
+import { checkCompleteRequest, checkLoadRequest } from '../engine/bounds';
 import { loadModel, type LoadedModel } from '../model';
-import { ErrorCodes, Methods, type CancelParams, type CompleteParams, type LoadRequest, type ModelInfo, type StepParams, type Trace } from '../protocol';
+import {
+  ErrorCodes, Methods, type CancelParams, type CompleteParams, type LoadRequest, type ModelInfo, type ServerStats, type StepParams, type Trace,
+} from '../protocol';
 
 interface Running {
   id: number;
@@ -12,18 +18,37 @@ interface Running {
   done: Promise<unknown>;
 }
 
+/** Lets every queued message in before the next forward; the default only yields two event-loop turns. */
+export type Drain = () => Promise<void>;
+const twoTurns: Drain = async () => {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+};
+
 export class ModelServer {
   private model?: LoadedModel;
   private running?: Running;
   private loading: Promise<unknown> = Promise.resolve();
+  private readonly counts = { requests: 0, decodesStarted: 0, forwards: 0, cancelledBeforeStart: 0 };
 
   constructor(private readonly connection: MessageConnection, private readonly log: (msg: string) => void = () => undefined,
-    private readonly load: typeof loadModel = loadModel) {
+    private readonly load: typeof loadModel = loadModel, private readonly drain: Drain = twoTurns) {
     connection.onRequest(Methods.load, (params: LoadRequest) => this.onLoad(params));
     connection.onRequest(Methods.complete, (params: CompleteParams, token: CancellationToken) => this.onComplete(params, token));
+    connection.onRequest(Methods.stats, () => this.stats());
     connection.onNotification(Methods.cancel, (params: CancelParams) => {
-      if (this.running?.id === params.id) this.running.controller.abort();
+      if (this.running?.id === params?.id) this.running.controller.abort();
     });
+  }
+
+  /** A request that the connection answered as cancelled before handing it over (main.ts). */
+  noteCancelledBeforeDispatch(): void {
+    this.counts.requests++;
+    this.counts.cancelledBeforeStart++;
+  }
+
+  stats(): ServerStats {
+    return { pid: process.pid, ...this.counts, rss: process.memoryUsage.rss() };
   }
 
   async dispose(): Promise<void> {
@@ -33,6 +58,11 @@ export class ModelServer {
   }
 
   private async onLoad(params: LoadRequest): Promise<ModelInfo> {
+    try {
+      checkLoadRequest(params);
+    } catch (e) {
+      throw new ResponseError(ErrorCodes.invalidRequest, (e as Error).message);
+    }
     this.running?.controller.abort();
     const previous = this.loading;
     const loading = (async () => {
@@ -56,18 +86,31 @@ export class ModelServer {
     return loading;
   }
 
-  private async onComplete({ id, request, streamSteps }: CompleteParams, token: CancellationToken): Promise<Trace> {
+  private async onComplete(params: CompleteParams, token: CancellationToken): Promise<Trace> {
+    this.counts.requests++;
+    try {
+      checkCompleteRequest(params?.request);
+    } catch (e) {
+      throw new ResponseError(ErrorCodes.invalidRequest, (e as Error).message);
+    }
+    const { id, request, streamSteps } = params;
     const previous = this.running;
-    previous?.controller.abort(); // superseded: it stops at its next step boundary
+    previous?.controller.abort(); // superseded: it stops before its next forward
     const controller = new AbortController();
+    if (token.isCancellationRequested) controller.abort();
     token.onCancellationRequested(() => controller.abort());
+    let started = false;
     const run = (async () => {
       await previous?.done.catch(() => undefined);
       await this.loading.catch(() => undefined);
       if (controller.signal.aborted) throw new CancelledError();
       const model = this.model;
       if (!model) throw new ResponseError(ErrorCodes.noModel, 'no model is loaded');
-      return decode({ ...model, denoiser: yielding(model.denoiser) }, request, {
+      const denoiser = this.gated(model.denoiser, controller.signal, () => {
+        if (!started) this.counts.decodesStarted++;
+        started = true;
+      });
+      return decode({ ...model, denoiser }, request, {
         signal: controller.signal,
         onStep: streamSteps ? (step, index) => void this.connection.sendNotification(Methods.step, { id, index, step } satisfies StepParams) : undefined,
       });
@@ -78,21 +121,30 @@ export class ModelServer {
       return await run;
     } catch (e) {
       if (e instanceof ResponseError) throw e;
-      if (e instanceof CancelledError) throw new ResponseError(ErrorCodes.cancelled, 'Cancelled');
+      if (e instanceof CancelledError) {
+        if (!started) this.counts.cancelledBeforeStart++;
+        throw new ResponseError(ErrorCodes.cancelled, 'Cancelled');
+      }
       this.log(`decode ${id} failed: ${(e as Error).stack ?? e}`);
       throw new ResponseError(ErrorCodes.decode, `decoding failed: ${(e as Error).message}`);
     } finally {
       if (this.running === running) this.running = undefined;
     }
   }
-}
 
-/** Lets queued messages (a cancel, a newer request) in between two forwards. */
-function yielding(denoiser: Denoiser): Denoiser {
-  return {
-    forward: async (canvas, positions) => {
-      await new Promise((resolve) => setImmediate(resolve));
-      return denoiser.forward(canvas, positions);
-    },
-  };
+  /**
+   * Before each forward: let every queued message in (a cancel, a newer request that supersedes this
+   * one), then run the forward only if this decode is still wanted.
+   */
+  private gated(denoiser: Denoiser, signal: AbortSignal, onForward: () => void): Denoiser {
+    return {
+      forward: async (canvas, positions) => {
+        await this.drain();
+        if (signal.aborted) throw new CancelledError();
+        onForward();
+        this.counts.forwards++;
+        return denoiser.forward(canvas, positions);
+      },
+    };
+  }
 }

@@ -2,7 +2,7 @@
 import { POLICY_NAMES } from "../engine/policyTable";
 import type { CompleteRequest, PolicySpec, Trace } from "../protocol";
 
-/** Every policy with its default parameter, sequential first: the reference parallel decoding is judged against (design §3). */
+/** Every policy with its default parameter, sequential first: the reference parallel decoding is judged against (docs/architecture.md, "The decode loop"). */
 export const COMPARE_POLICIES: readonly PolicySpec[] = POLICY_NAMES.map((name) => ({ name }));
 
 /**

@@ -51,7 +51,7 @@ describe('decode: the infill loop', () => {
     assert.deepEqual(perStep(trace).slice(0, 3), [[2], [1], [0]]);
   });
 
-  it('does not fall into the empty completion when pads are the most confident prediction (design §3)', async () => {
+  it('does not fall into the empty completion when pads are the most confident prediction (docs/architecture.md, "The decode loop")', async () => {
     // the model is 99% sure of pads and only 30% sure of the real tokens
     const { run } = setup(plan('n+1', 8, 0.3, 0.99), { policy: { name: 'threshold', tau: 0.9 } });
     const trace = await run();

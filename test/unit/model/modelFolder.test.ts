@@ -1,4 +1,4 @@
-// The model folder contract (design §2) on the shipped model, and how broken folders are refused.
+// The model folder contract (docs/model-contract.md) on the shipped model, and how broken folders are refused.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -121,7 +121,8 @@ describe('model folder: a broken folder is refused, naming the problem', functio
   it('a missing tokenizer file', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'tokenizer.json')), /tokenizer\.json: missing/));
   it('a tokenizer that is not JSON', () => assertRefused((d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), 'oops'), /tokenizer\.json: not valid JSON/));
   it('a vocabulary smaller than the tokenizer\'s', () => assertRefused(editManifest((m) => (m.vocabSize = 4096)), /field "vocabSize" is 4096, but tokenizer\.json has \d+ tokens/));
-  it('a vocabulary larger than the graph\'s', () => assertRefused(editManifest((m) => (m.vocabSize = 9000)), /field "vocabSize" is 9000, but the graph fails on token id 8999/));
+  it('a vocabulary larger than the tokenizer\'s (agreement is checked both ways)', () =>
+    assertRefused(editManifest((m) => (m.vocabSize = 9000)), /field "vocabSize" is 9000, but tokenizer\.json has 8192 tokens/));
   it('a token id outside the vocabulary', () => assertRefused(editManifest((m) => (m.tokens.mask = 9999)), /field "tokens\.mask" is 9999, expected a token id in 0…/));
   it('a token id that is not a special token of the tokenizer', () => assertRefused(editManifest((m) => (m.tokens.mask = 500)), /field "tokens\.mask" is 500, but tokenizer\.json has no special token/));
   it('special tokens swapped', () => assertRefused(editManifest((m) => ([m.tokens.pad, m.tokens.eos] = [m.tokens.eos, m.tokens.pad])), /field "tokens\.pad" is 1, but that is "<\|eos\|>"/));

@@ -1,0 +1,105 @@
+// The one table of numeric bounds (docs/architecture.md, "The lifecycle"; docs/reliability.md): every number that reaches the model server, the
+// CLI, the settings or a model folder is checked here, so a value that would loop forever, exhaust memory
+// or spawn a million threads is refused with the field named instead. No vscode, no onnxruntime.
+import type { CompleteRequest, LoadRequest } from '../protocol';
+import { resolvePolicy } from './policyTable';
+
+export interface Bound {
+  min: number;
+  max: number;
+  integer: boolean;
+  /** What the number is, for the message. */
+  what: string;
+}
+
+/**
+ * The limits. maxSequence is the largest canvas a model folder may declare: attention is quadratic in it,
+ * and a forward of the bundled 5M-parameter model at 8192 tokens takes 13 s on one thread; the graph must also answer
+ * a probe at the declared length when it loads (src/model/loadModel.ts).
+ */
+export const BOUNDS = {
+  /** Intra-op threads of onnxruntime; 0: the number of cores, at most 4. */
+  threads: { min: 0, max: 64, integer: true, what: 'threads (0: the number of cores, at most 4)' },
+  /** Mask slots of one request. */
+  slots: { min: 1, max: 1024, integer: true, what: 'mask slots' },
+  /** Semi-autoregressive block size, in slots. */
+  blockSize: { min: 1, max: 1024, integer: true, what: 'slots per block' },
+  /** Cap on forward passes per decode. */
+  maxForwards: { min: 1, max: 4096, integer: true, what: 'forward passes' },
+  /** A model's longest canvas (unmask.json maxSequence). */
+  maxSequence: { min: 8, max: 4096, integer: true, what: 'tokens' },
+  /** A model's vocabulary (unmask.json vocabSize). */
+  vocabSize: { min: 5, max: 1_048_576, integer: true, what: 'token ids' },
+  /** Predictions per position (unmask.json topK). */
+  topK: { min: 1, max: 256, integer: true, what: 'predictions per position' },
+  /** Milliseconds one decode may take (a request's timeBudgetMs). */
+  timeBudgetMs: { min: 1, max: 600_000, integer: true, what: 'milliseconds' },
+  /** Inline-completion slots of the settings; 0: the model folder's budget. */
+  singleLineSlots: { min: 0, max: 128, integer: true, what: 'mask slots inside a line (0: the model\'s)' },
+  multiLineSlots: { min: 0, max: 256, integer: true, what: 'mask slots at a line\'s end (0: the model\'s)' },
+  debounceMs: { min: 0, max: 2000, integer: true, what: 'milliseconds' },
+  /** The gate of the settings (unmask.minConfidence). */
+  minConfidence: { min: 0, max: 1, integer: false, what: 'the geometric mean of the tokens\' probabilities' },
+  /** The time budget of the settings (unmask.timeBudgetMs). */
+  settingsTimeBudgetMs: { min: 100, max: 60_000, integer: true, what: 'milliseconds' },
+} as const satisfies Record<string, Bound>;
+
+export type BoundName = keyof typeof BOUNDS;
+
+/** A number outside its bound; `field` is the name the caller knows it by (a CLI flag, a JSON field, a setting). */
+export class BoundError extends Error {
+  override readonly name = 'BoundError';
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+/** Whether `value` is within the bound, without throwing. */
+export function withinBound(name: BoundName, value: unknown): value is number {
+  const b: Bound = BOUNDS[name];
+  return typeof value === 'number' && Number.isFinite(value) && (!b.integer || Number.isInteger(value)) && value >= b.min && value <= b.max;
+}
+
+/**
+ * Returns `value` when it is within the bound of `name`; otherwise throws a BoundError whose message names
+ * `field` (defaults to `name`), the value and the range.
+ */
+export function checkBound(name: BoundName, value: unknown, field: string = name): number {
+  if (withinBound(name, value)) return value;
+  const b: Bound = BOUNDS[name];
+  throw new BoundError(field, `${field} is ${describe(value)}; expected ${b.integer ? 'an integer' : 'a number'} from ${b.min} to ${b.max} (${b.what})`);
+}
+
+/** Checks the numbers of a completion request (the protocol's CompleteRequest); throws naming the field. */
+export function checkCompleteRequest(request: CompleteRequest, prefix = 'request'): void {
+  if (typeof request !== 'object' || request === null) throw new BoundError(prefix, `${prefix} is ${describe(request)}; expected an object`);
+  if (typeof request.prefix !== 'string') throw new BoundError(`${prefix}.prefix`, `${prefix}.prefix is ${describe(request.prefix)}; expected a string`);
+  if (typeof request.suffix !== 'string') throw new BoundError(`${prefix}.suffix`, `${prefix}.suffix is ${describe(request.suffix)}; expected a string`);
+  if (request.slots !== undefined) checkBound('slots', request.slots, `${prefix}.slots`);
+  if (request.timeBudgetMs !== undefined) checkBound('timeBudgetMs', request.timeBudgetMs, `${prefix}.timeBudgetMs`);
+  if (request.blockSize !== undefined) checkBound('blockSize', request.blockSize, `${prefix}.blockSize`);
+  if (request.maxForwards !== undefined) checkBound('maxForwards', request.maxForwards, `${prefix}.maxForwards`);
+  if (typeof request.policy !== 'object' || request.policy === null || typeof request.policy.name !== 'string') {
+    throw new BoundError(`${prefix}.policy`, `${prefix}.policy is ${describe(request.policy)}; expected { name, … }`);
+  }
+  try {
+    resolvePolicy(request.policy); // the policy table's names and ranges
+  } catch (e) {
+    throw new BoundError(`${prefix}.policy`, `${prefix}.policy: ${(e as Error).message}`);
+  }
+}
+
+/** Checks the numbers of a load request; throws naming the field. */
+export function checkLoadRequest(request: LoadRequest, prefix = 'load'): void {
+  if (typeof request !== 'object' || request === null) throw new BoundError(prefix, `${prefix} is ${describe(request)}; expected an object`);
+  if (typeof request.modelDir !== 'string' || !request.modelDir) {
+    throw new BoundError(`${prefix}.modelDir`, `${prefix}.modelDir is ${describe(request.modelDir)}; expected a folder path`);
+  }
+  checkBound('threads', request.threads, `${prefix}.threads`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  const s = JSON.stringify(value);
+  return s === undefined ? String(value) : s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
