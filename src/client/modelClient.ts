@@ -4,7 +4,9 @@
 // * One decode at a time, per caller: each request names a channel (default 'inline'); a newer request
 //   supersedes the older one of its channel only — the queued one is dropped unsent, the running one is
 //   cancelled through the library's $/cancelRequest and stops before its next forward. The server gets at
-//   most one request at a time, and the client holds at most one waiting request per channel.
+//   most one request at a time, and the client holds at most one waiting request per channel. A request that
+//   superseded another is sent only after its channel has been quiet for stormQuietMs: in a storm of requests
+//   (debounceMs 0, a held-down key) nothing new starts until the storm ends, and then only the last one does.
 // * Deadlines and liveness: every load and completion has a deadline, and while one is outstanding the
 //   server is asked for its stats (answered between two forwards); a server that misses either is killed
 //   and restarted, and the request fails with a message that says so.
@@ -40,6 +42,8 @@ export interface ModelClientOptions {
   livenessIntervalMs?: number;
   /** …and killed as hung when it has not answered within this (default 10 s). */
   livenessTimeoutMs?: number;
+  /** A request that superseded another waits for this long without a newer one before it is sent (default 25 ms). */
+  stormQuietMs?: number;
 }
 
 export interface CompleteOptions {
@@ -54,6 +58,8 @@ interface Job {
   onStep?: (step: TraceStep) => void;
   settled: boolean;
   settle: (result: Trace | Error) => void;
+  /** It superseded a waiting or running request of its channel: wait for quiet before sending it. */
+  superseding: boolean;
   /** Set once it is sent: cancelling it sends $/cancelRequest. */
   cancel?: CancellationTokenSource;
 }
@@ -88,7 +94,10 @@ export class ModelClient {
   private readonly restartDelays: number[];
   private readonly timeouts: { load: number; complete: number; interval: number; liveness: number };
 
+  private readonly stormQuietMs: number;
+
   constructor(private readonly options: ModelClientOptions) {
+    this.stormQuietMs = options.stormQuietMs ?? 25;
     this.restartDelays = options.restartDelaysMs ?? [250, 1000, 4000, 10000, 30000];
     this.timeouts = {
       load: options.loadTimeoutMs ?? 60_000,
@@ -151,13 +160,13 @@ export class ModelClient {
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const channel = options.channel ?? 'inline';
     // latest wins within the channel: the waiting one is dropped unsent, the running one stops at its next step
-    for (const old of this.queue.filter((j) => j.channel === channel)) old.settle(new CancelledError('superseded by a newer completion'));
-    if (this.active?.channel === channel) this.active.settle(new CancelledError('superseded by a newer completion'));
+    const older = [...this.queue.filter((j) => j.channel === channel), ...(this.active?.channel === channel && !this.active.settled ? [this.active] : [])];
+    for (const old of older) old.settle(new CancelledError('superseded by a newer completion'));
 
     return new Promise<Trace>((resolve, reject) => {
       const onAbort = () => job.settle(new CancelledError());
       const job: Job = {
-        id: this.nextId++, channel, request, onStep, settled: false,
+        id: this.nextId++, channel, request, onStep, settled: false, superseding: older.length > 0,
         settle: (result) => {
           if (job.settled) return;
           job.settled = true;
@@ -210,6 +219,10 @@ export class ModelClient {
   private async run(job: Job): Promise<void> {
     try {
       await this.restoring?.catch(() => undefined);
+      if (job.superseding) {
+        // a storm: send only once no newer request has come for a while (a newer one settles this job)
+        await new Promise((resolve) => setTimeout(resolve, this.stormQuietMs));
+      }
       if (job.settled) return;
       if (this.fatal) throw this.fatal;
       if (!this.lastGoodLoad) {

@@ -26,7 +26,7 @@ describe('fault: a storm of completions', function () {
     assert.ok(forwards <= 2 * last.value.stats.forwards, `${forwards} forwards for a last decode of ${last.value.stats.forwards}`);
   });
 
-  it('1,000 completions 2 ms apart: a superseded decode stops at its next step, the last answer within two decodes\' worth of forwards', async () => {
+  it('1,000 completions 2 ms apart start at most three decodes; the last answer comes within two decodes\' worth of forwards', async () => {
     const s0 = (await client.serverStats())!;
     const all: Promise<{ ok: boolean; value?: Trace; error?: Error }>[] = [];
     for (let i = 0; i < 999; i++) {
@@ -45,10 +45,10 @@ describe('fault: a storm of completions', function () {
     const afterLast = s1.forwards - sLast.forwards;
     console.log(`      2 ms apart: ${s1.requests - s0.requests} requests reached the server, ${decodes} decodes started, ${forwards} forwards;`
       + ` ${afterLast} forwards from the last request to its answer (its decode: ${last.stats.forwards})`);
-    // every decode but the last was superseded; each ran at most the forwards until the next request arrived
-    // plus one, so in all no more than the storm could fit and never one decode per request
-    assert.ok(decodes < 1000 / 2, `${decodes} decodes for 1,000 requests`);
-    assert.ok(forwards - last.stats.forwards <= 2 * decodes, `${forwards - last.stats.forwards} forwards in ${decodes - 1} superseded decodes`);
+    // a request that superseded another waits for a quiet channel: nothing new starts during the storm, only
+    // the decode that was running when it began (stopped at its next step) and the last one
+    assert.ok(decodes <= 3, `${decodes} decodes started for 1,000 requests`);
+    assert.ok(forwards - last.stats.forwards <= 2, `${forwards - last.stats.forwards} forwards in superseded decodes`);
     assert.ok(afterLast <= 2 * last.stats.forwards, `the last answer came ${afterLast} forwards after its request`);
   });
 
