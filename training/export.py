@@ -54,6 +54,15 @@ def export_onnx(model: Denoiser, path: Path) -> None:
                                     "entropy": {0: "batch", 1: "n"}})
 
 
+def quantize(fp32: Path, int8: Path) -> None:
+    """int8 MatMul weights, per output channel; the embedding lookup (Gather) stays fp32: per-tensor
+    int8 everywhere flipped ~4.5% of top-1s (near-ties) of a partly trained model, this ~2%, and it
+    costs ~0.1 point of accuracy. Judged on accuracy against the truth, not on agreement: flips
+    between near-tied wrong guesses do not make the model worse. (Also used by size_bench.py.)"""
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"])
+
+
 def heldout_canvases(tok: Tokenizer, n: int = 64, seq: int = 256):
     """Held-out windows with 30% of tokens masked; the masked positions are the wanted ones."""
     sampler = Sampler(load_stream("heldout"), tok, random.Random(11))
@@ -107,12 +116,7 @@ def main() -> None:
         int8_accuracy = float("nan")
         if not args.no_quantize:
             int8 = Path(tmp) / "int8.onnx"
-            # int8 MatMul weights, per output channel; the embedding lookup (Gather) stays fp32: per-tensor
-            # int8 everywhere flipped ~4.5% of top-1s (near-ties) of a partly trained model, this ~2%, and
-            # it costs ~0.1 point of accuracy. Judged on accuracy against the truth, not on agreement:
-            # flips between near-tied wrong guesses do not make the model worse.
-            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"])
+            quantize(fp32, int8)
             q = run_onnx(int8, canvases)
             agreement = float(np.mean(np.concatenate([a[0][:, 0] == b[0][:, 0] for a, b in zip(q, ref)])))
             int8_accuracy = accuracy_of(q)
