@@ -3,7 +3,7 @@
 Writes model.onnx (int8 MatMul weights if dynamic quantisation costs at most half a point of
 masked-token accuracy on held-out canvases, else fp32), tokenizer.json and unmask.json; the model
 card README.md is written by card.py from measured figures. The bundled model (models/default) may
-weigh at most 16 MiB: an export over that is refused.
+weigh at most 24 MiB (issue 11; 16 MiB before): an export over that is refused.
 
     python training/export.py [--weights training/runs/default/weights.pt] [--out models/default]
 """
@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOP_K = 8
 MAX_ACCURACY_LOSS = 0.005        # int8 is kept when it costs at most this much masked-token accuracy
-BUNDLED_MAX_BYTES = 16 * 2**20   # what the extension may ship (issue 3)
+BUNDLED_MAX_BYTES = 24 * 2**20   # what the extension may ship: 16 MiB in issue 3, 24 MiB since issue 11 (a larger model)
 SHIPPED_MODEL = ROOT / "models" / "default"
 
 
