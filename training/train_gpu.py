@@ -7,8 +7,9 @@ annealed, and giving back weights in parts of at most 16 MiB.
 
 What it does, beside the CPU trainer (train.py), whose batch makers, loss and evaluation it uses:
 - DataLoader worker processes, each holding its own shards of the corpus: the text (for the
-  editor-shaped infill batches of infill.Sampler) and that text tokenized once at start (for the
-  plain masked-diffusion batches, cut as token windows instead of being tokenized per batch). Each
+  editor-shaped infill batches of infill.Sampler) and that text tokenized once, a shard at a time
+  between batches (for the plain masked-diffusion batches, cut as token windows instead of being
+  tokenized per batch). Each
   batch is of one kind, infill with probability INFILL_SHARE, 512 tokens with LONG_SHARE, as in train.py.
 - bf16 autocast, fused AdamW, TF32 matmuls on CUDA; the loss over all positions with the unmasked
   ones weighted zero (same value as train.loss_on, no host sync for a boolean gather) unless --sparse-loss.
@@ -70,14 +71,27 @@ class Batches(torch.utils.data.IterableDataset):
         torch.manual_seed(self.seed * 1009 + wid)
         t0 = time.time()
         tok = Tokenizer.from_file(str(self.data / "tokenizer.json"))
-        text = SEP.join(read_shard(self.data / s) for s in mine)
-        docs = text.split(SEP)
-        tokens = np.fromiter((t for e in tok.encode_batch(docs) for t in (*e.ids, EOS)), dtype=np.uint16)
-        sampler = Sampler(text, tok, rng)
-        print(json.dumps({"event": "worker", "worker": wid, "shards": len(mine), "megabytes": round(len(text) / 1e6, 1),
-                          "tokens": len(tokens), "loadSeconds": round(time.time() - t0, 1)}), flush=True)
+        texts = [read_shard(self.data / s) for s in mine]
+        sampler = Sampler(SEP.join(texts), tok, rng)
+        untokenized, pieces = list(texts), []
+
+        def tokenize_next() -> np.ndarray:
+            # one shard at a time: the first batches come after one shard, not all of them
+            docs = untokenized.pop(0).split(SEP)
+            pieces.append(np.concatenate([np.array(e.ids + [EOS], dtype=np.uint16) for e in tok.encode_batch(docs)]))
+            if not untokenized:
+                print(json.dumps({"event": "worker", "worker": wid, "shards": len(mine),
+                                  "megabytes": round(sum(map(len, texts)) / 1e6, 1), "tokens": int(sum(map(len, pieces))),
+                                  "loadSeconds": round(time.time() - t0, 1)}), flush=True)
+            return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+        tokens = tokenize_next()
         offsets = np.arange(512)
+        made = 0
         while True:
+            made += 1
+            if untokenized and made % 20 == 0:
+                tokens = tokenize_next()
             seq = 512 if rng.random() < LONG_SHARE else 256
             batch = self.batch * 256 // seq
             if rng.random() < INFILL_SHARE:
@@ -229,13 +243,13 @@ def main() -> None:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else torch.autocast("cpu", enabled=False)
     model.train()
     t_train = time.time()
-    paused = 0.0                                   # evaluation time, not training time
+    paused = 0.0                                   # time spent on evaluations
     win = {"t": time.time(), "tokens": 0, "steps": 0, "wait": 0.0, "loss": torch.zeros((), device=args.device)}
     next_log, next_eval = args.log_seconds, args.eval_seconds
     total_wait, run_tokens, step = 0.0, 0, 0
     pending = first
     while True:
-        elapsed = time.time() - t_train - paused
+        elapsed = time.time() - t_train            # wall clock, evaluations included: the run ends on time
         if (args.steps and step >= args.steps) or (not args.steps and elapsed >= budget):
             break
         tw = time.time()
@@ -264,7 +278,7 @@ def main() -> None:
         win["wait"] += waited
         total_wait += waited
         win["loss"] += loss.detach()
-        elapsed = time.time() - t_train - paused
+        elapsed = time.time() - t_train
         last = (args.steps and step >= args.steps) or (not args.steps and elapsed >= budget)
         if elapsed >= next_log or last:
             mean_loss = (win["loss"] / win["steps"]).item()          # the one host sync per log line
@@ -284,7 +298,7 @@ def main() -> None:
             next_eval = elapsed + args.eval_seconds
             win["t"] += time.time() - te
 
-    train_seconds = time.time() - t_train - paused
+    train_seconds = time.time() - t_train - paused   # training time proper, for tokens/s
     state["seconds"] += train_seconds
     te = time.time()
     final = evaluate(model, held, tok)
