@@ -178,7 +178,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--min-lr-ratio", type=float, default=0.05)
     ap.add_argument("--warmup-seconds", type=float, default=15.0)
-    ap.add_argument("--budget-seconds", type=float, default=360.0, help="training time the schedule spans")
+    ap.add_argument("--budget-seconds", type=float, default=390.0, help="training time the schedule spans")
     ap.add_argument("--deadline-seconds", type=float, default=450.0, help="the whole process ends within this")
     ap.add_argument("--reserve-seconds", type=float, default=40.0, help="kept for the final evaluation and writing")
     ap.add_argument("--steps", type=int, help="stop after this many steps (smoke runs)")
@@ -320,7 +320,8 @@ def main() -> None:
                "runTokens": run_tokens, "steps": step, "trainSeconds": round(train_seconds, 1),
                "tokensPerSecond": round(run_tokens / max(train_seconds, 1e-9)),
                "loaderWait": round(total_wait / max(train_seconds, 1e-9), 3), "startupSeconds": round(startup, 1),
-               "totalTokens": state["tokens"], "final": final, "wallSeconds": round(time.time() - T_PROCESS, 1)}
+               "totalTokens": state["tokens"], "final": final, "wallSeconds": round(time.time() - T_PROCESS, 1),
+               "maxMemoryGiB": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None}
     emit(summary)
     (run / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     if args.out:
