@@ -169,9 +169,10 @@ def main() -> None:
     saved = torch.load(args.weights, map_location="cpu")
     state = saved.get("state", {})
     log = [json.loads(l) for l in open(Path(args.weights).parent / "log.jsonl")] if (Path(args.weights).parent / "log.jsonl").exists() else []
-    tps = [l["tokensPerSecond"] for l in log if "tokensPerSecond" in l]
+    tps = [l["tokensPerSecond"] for l in log if "tokensPerSecond" in l and "event" not in l]
+    gpu = next((l.get("gpu") for l in log if l.get("event") == "start" and l.get("gpu")), None)   # train_gpu.py's log
     metrics["training"] = {"tokens": state.get("tokens"), "hours": round(state.get("seconds", 0) / 3600, 2),
-                           "tokensPerSecondMedian": int(np.median(tps)) if tps else None}
+                           "tokensPerSecondMedian": int(np.median(tps)) if tps else None, "gpu": gpu}
     report = HERE / ".work" / "export-report.json"
     if report.exists():
         metrics["export"] = json.loads(report.read_text())
@@ -198,6 +199,9 @@ def write_card(model_dir: Path, m: dict, metrics: dict) -> None:
     acc = metrics["maskedAccuracy"]
     par = metrics["parity"]
     tr = metrics["training"]
+    where = (f"one {tr['gpu']} (training/train_gpu.py: bf16 autocast, fused AdamW, warm-up and cosine over a wall-clock "
+             f"budget; median {tr['tokensPerSecondMedian']} tokens/s)" if tr.get("gpu") else
+             f"{cpu}\n(2 cores, torch CPU, fp32; median {tr['tokensPerSecondMedian']} tokens/s)")
     card = f"""# {m['name']}
 
 The default model bundled with Unmask: a small masked-diffusion ("dLLM") code model trained from
@@ -216,8 +220,7 @@ Special tokens: pad 0, eos 1, bos 2 (unused), mask 3.
 Objective: masked diffusion (each token masked with probability t ~ U(0,1], cross-entropy on
 masked tokens weighted by 1/t), half of the samples shaped like editor requests (prefix · middle ·
 pad… · suffix; the middle is the rest of a line, a span inside a line, or 1–6 lines; only the slots
-masked; pad targets weighted 0.4). **{tr['tokens']:,} tokens** seen in {tr['hours']} h on {cpu}
-(2 cores, torch CPU, fp32; median {tr['tokensPerSecondMedian']} tokens/s).{SHIPPED_HISTORY if is_shipped(model_dir) else ''}
+masked; pad targets weighted 0.4). **{tr['tokens']:,} tokens** seen in {tr['hours']} h on {where}.{SHIPPED_HISTORY if is_shipped(model_dir) and not tr.get('gpu') else ''}
 Code: `training/` in the Unmask repository.
 
 ## Data

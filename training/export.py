@@ -3,7 +3,7 @@
 Writes model.onnx (int8 MatMul weights if dynamic quantisation costs at most half a point of
 masked-token accuracy on held-out canvases, else fp32), tokenizer.json and unmask.json; the model
 card README.md is written by card.py from measured figures. The bundled model (models/default) may
-weigh at most 16 MiB: an export over that is refused.
+weigh at most 24 MiB (issue 11; 16 MiB before): an export over that is refused.
 
     python training/export.py [--weights training/runs/default/weights.pt] [--out models/default]
 """
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOP_K = 8
 MAX_ACCURACY_LOSS = 0.005        # int8 is kept when it costs at most this much masked-token accuracy
-BUNDLED_MAX_BYTES = 16 * 2**20   # what the extension may ship (issue 3)
+BUNDLED_MAX_BYTES = 24 * 2**20   # what the extension may ship: 16 MiB in issue 3, 24 MiB since issue 11 (a larger model)
 SHIPPED_MODEL = ROOT / "models" / "default"
 
 
@@ -53,6 +53,15 @@ def export_onnx(model: Denoiser, path: Path) -> None:
                       dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "positions": {0: "batch", 1: "n"},
                                     "top_ids": {0: "batch", 1: "n"}, "top_probs": {0: "batch", 1: "n"},
                                     "entropy": {0: "batch", 1: "n"}})
+
+
+def quantize(fp32: Path, int8: Path) -> None:
+    """int8 MatMul weights, per output channel; the embedding lookup (Gather) stays fp32: per-tensor
+    int8 everywhere flipped ~4.5% of top-1s (near-ties) of a partly trained model, this ~2%, and it
+    costs ~0.1 point of accuracy. Judged on accuracy against the truth, not on agreement: flips
+    between near-tied wrong guesses do not make the model worse. (Also used by size_bench.py.)"""
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"])
 
 
 def heldout_canvases(tok: Tokenizer, n: int = 64, seq: int = 256):
@@ -108,12 +117,7 @@ def main() -> None:
         int8_accuracy = float("nan")
         if not args.no_quantize:
             int8 = Path(tmp) / "int8.onnx"
-            # int8 MatMul weights, per output channel; the embedding lookup (Gather) stays fp32: per-tensor
-            # int8 everywhere flipped ~4.5% of top-1s (near-ties) of a partly trained model, this ~2%, and
-            # it costs ~0.1 point of accuracy. Judged on accuracy against the truth, not on agreement:
-            # flips between near-tied wrong guesses do not make the model worse.
-            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"])
+            quantize(fp32, int8)
             q = run_onnx(int8, canvases)
             agreement = float(np.mean(np.concatenate([a[0][:, 0] == b[0][:, 0] for a, b in zip(q, ref)])))
             int8_accuracy = accuracy_of(q)

@@ -21,6 +21,15 @@ class Config:
         return asdict(self)
 
 
+def sized(d_model: int, layers: int) -> Config:
+    """A candidate size (training/size_bench.py): heads of 64 dimensions and a 4× FFN, as the shipped model."""
+    return Config(d_model=d_model, layers=layers, heads=d_model // 64, ffn=4 * d_model)
+
+
+# name -> Config of the sizes measured for issue 11 (latency and file size in training/README.md)
+SIZES = {f"d{d}-{n}L": sized(d, n) for d, n in ((256, 4), (256, 6), (256, 8), (320, 6), (320, 8), (384, 6), (384, 8))}
+
+
 def rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]

@@ -40,7 +40,12 @@ T_MIN = 0.1           # smallest mask ratio: below it the 1/t weights make the g
 
 def mdm_batch(sampler: Sampler, batch: int, seq: int, rng: random.Random):
     """Plain masked diffusion: mask each token with probability t ~ U(0,1]."""
-    ids = torch.tensor([sampler.window(seq) for _ in range(batch)])
+    return mdm_mask(torch.tensor([sampler.window(seq) for _ in range(batch)]))
+
+
+def mdm_mask(ids: torch.Tensor):
+    """The masks and 1/t weights of a plain masked-diffusion batch of windows (batch × seq)."""
+    batch, seq = ids.shape
     t = torch.rand(batch, 1).clamp_min(T_MIN)
     masked = torch.rand(ids.shape) < t
     return ids, masked, (1.0 / (t * seq)).expand_as(ids).contiguous()
@@ -81,6 +86,7 @@ def loss_on(model: Denoiser, ids, masked, weight):
 def masked_accuracy(model: Denoiser, windows: torch.Tensor, ratio: float) -> float:
     g = torch.Generator().manual_seed(1234)
     masked = torch.rand(windows.shape, generator=g) < ratio
+    windows, masked = windows.to(model.embed.weight.device), masked.to(model.embed.weight.device)
     pred = model(windows.masked_fill(masked, MASK)).argmax(-1)
     return (pred[masked] == windows[masked]).float().mean().item()
 
@@ -88,7 +94,7 @@ def masked_accuracy(model: Denoiser, windows: torch.Tensor, ratio: float) -> flo
 @torch.no_grad()
 def sequential_infill(model: Denoiser, canvas: list[int], start: int, n: int) -> list[int]:
     """One token per forward, most confident slot first (the quality reference)."""
-    ids = torch.tensor([canvas])
+    ids = torch.tensor([canvas], device=model.embed.weight.device)
     ids[0, start:start + n] = MASK
     for _ in range(n):
         still = (ids[0, start:start + n] == MASK).nonzero().flatten() + start
