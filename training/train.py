@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from infill import PAD, EOS, MASK, Sampler, load_stream
+from infill import Sampler, load_stream
+from rules import EOS, MASK, PAD, SLOTS
 from model import Config, Denoiser
 
 HERE = Path(__file__).resolve().parent
@@ -150,7 +151,7 @@ def main() -> None:
     train = Sampler(load_stream("train"), tok, rng)
     held_sampler = Sampler(load_stream("heldout"), tok, random.Random(7))
     held = {"windows": torch.tensor([held_sampler.window(256) for _ in range(48)]),
-            "tasks": [held_sampler.infill_task(256, kind="line-rest", slots=24) for _ in range(args.eval_tasks)]}
+            "tasks": [held_sampler.infill_task(256, kind="line-rest", slots=SLOTS["singleLine"]) for _ in range(args.eval_tasks)]}
 
     config = preset["config"]
     model = Denoiser(config).to(args.device)

@@ -41,7 +41,8 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
-from infill import EOS, MASK, PAD, SEP, Sampler
+from infill import SEP, Sampler
+from rules import EOS, MASK, PAD, SLOTS
 from model import SIZES, Config, Denoiser
 from train import INFILL_SHARE, LONG_SHARE, PAD_WEIGHT, evaluate, infill_batch, loss_on, mdm_mask, save_weights
 import parts
@@ -164,7 +165,7 @@ def heldout_eval_set(data: Path, tok: Tokenizer, n_tasks: int) -> dict:
     random.Random(0).shuffle(docs)                       # as infill.load_stream
     held = Sampler(SEP.join(docs), tok, random.Random(7))
     return {"windows": torch.tensor([held.window(256) for _ in range(48)]),
-            "tasks": [held.infill_task(256, kind="line-rest", slots=24) for _ in range(n_tasks)]}
+            "tasks": [held.infill_task(256, kind="line-rest", slots=SLOTS["singleLine"]) for _ in range(n_tasks)]}
 
 
 def main() -> None:
