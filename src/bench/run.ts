@@ -142,15 +142,17 @@ export function gateTable(outcomes: readonly Pick<Outcome, 'text' | 'truth' | 'c
 }
 
 /**
- * The gate rule of docs/benchmarks.md: the lowest gate whose shown completions are close (edit similarity ≥
- * CLOSE_SIMILARITY) at least `lift` times as often as with no gate, while it still shows at least `minShown` of
- * the tasks; 0 (no gate) when none does.
+ * The gate rule of docs/benchmarks.md: show a completion only where shown completions are worth it. The lowest gate
+ * at which at least `precision` of the completions it shows are close (edit similarity ≥ CLOSE_SIMILARITY); when
+ * no gate that shows anything gets there, the lowest gate that shows nothing (the model is not worth showing);
+ * failing both, the highest gate measured.
  */
-export function chooseGate(rows: readonly GateRow[], lift = 1.5, minShown = 0.1): number {
-  const base = rows.find((r) => r.minConfidence === 0);
-  if (!base) return 0;
-  const ok = rows.filter((r) => r.shown >= minShown && r.closeOfShown >= lift * base.closeOfShown && r.minConfidence > 0);
-  return ok.length ? Math.min(...ok.map((r) => r.minConfidence)) : 0;
+export function chooseGate(rows: readonly GateRow[], precision = 0.5): number {
+  const sorted = [...rows].sort((a, b) => a.minConfidence - b.minConfidence);
+  const worth = sorted.find((r) => r.shown > 0 && r.closeOfShown >= precision);
+  if (worth) return worth.minConfidence;
+  const none = sorted.find((r) => r.shown === 0);
+  return (none ?? sorted[sorted.length - 1])?.minConfidence ?? 0;
 }
 
 /** AUP of each policy family over its sweep, with `sequential` as every family's first point. */

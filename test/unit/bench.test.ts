@@ -154,8 +154,10 @@ describe('the confidence gate', () => {
     assert.deepEqual([mid.minConfidence, mid.shown, mid.exactOfShown, mid.closeOfShown], [0.6, 0.4, 0.5, 1]);
   });
 
-  it('chooses the lowest gate that lifts the share of close suggestions enough while still showing some', () => {
-    assert.equal(chooseGate(gateTable(outcomes)), 0.3);
-    assert.equal(chooseGate(gateTable(outcomes), 1.5, 0.5), 0, 'no gate shows half the tasks with the lift');
+  it('chooses the lowest gate at which most shown suggestions are close, else one that shows nothing', () => {
+    assert.equal(chooseGate(gateTable(outcomes), 0.9), 0.3, 'at 0.3 the two shown are both close; at 0.2 one of three is not');
+    assert.equal(chooseGate(gateTable(outcomes)), 0, 'no gate: half of what is shown is close already');
+    const junk = [outcome('zzzz', 'return a + b', 0.3), outcome('qqqq', 'return a + b', 0.1)];
+    assert.equal(chooseGate(gateTable(junk)), 0.4, 'never close: the lowest gate that shows nothing');
   });
 });
