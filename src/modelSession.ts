@@ -1,7 +1,6 @@
 // The model server as the editor sees it: the lifecycle (src/client/modelLifecycle.ts: loading, ready with the
 // last good model, failed with a back-off) shown in the editor, each state reported once, and decoding with a
 // busy count the status bar turns into a spinner.
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelClient } from './client/modelClient';
@@ -10,7 +9,7 @@ import type { Config } from './config';
 import type { Log } from './log';
 import { checkModelFolderAsync, expandHome } from './modelFolder';
 import type { CompleteRequest, ModelInfo, Trace } from './protocol';
-import { effectiveThreads, type Settings } from './settings';
+import type { Settings } from './settings';
 
 export type ModelState = LifecycleState;
 
@@ -60,7 +59,7 @@ export class ModelSession implements vscode.Disposable {
     const settings = this.config.current;
     const folder = this.folderFor(settings);
     this.log.info(`loading the model from ${folder}`);
-    return this.lifecycle.load({ modelDir: folder, executionProvider: settings.executionProvider, threads: effectiveThreads(settings.threads, os.cpus().length) });
+    return this.lifecycle.load({ modelDir: folder, executionProvider: settings.executionProvider, threads: settings.threads });
   }
 
   /** The model in use, waiting for a load in progress; while failed, a new try only after the back-off. */

@@ -28,7 +28,7 @@ export type ExecutionProviderSetting = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml
 export interface LoadRequest {
   modelDir: string;
   executionProvider: ExecutionProviderSetting;
-  /** Intra-op threads; 0 means the number of cores, at most 4. */
+  /** Intra-op threads; 0 means half the cores, 1 to 4 (engine/bounds.ts resolveThreads). */
   threads: number;
 }
 

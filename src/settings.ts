@@ -139,10 +139,6 @@ export function isLanguageEnabled(settings: Settings, languageId: string): boole
   return settings.enabledLanguages[languageId] ?? settings.enabledLanguages['*'] ?? true;
 }
 
-/** The thread count handed to onnxruntime: 0 means the number of cores, at most 4. */
-export function effectiveThreads(setting: number, cores: number): number {
-  return setting > 0 ? setting : Math.max(1, Math.min(4, cores));
-}
 
 function isAbsolutePath(p: string): boolean {
   return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\') || p.startsWith('~/');

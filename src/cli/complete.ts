@@ -102,7 +102,7 @@ and prints the completion.
   --json            print the whole trace as JSON
   --html OUT        write the visualizer page for this completion to OUT
   --model DIR       model folder (default: the bundled model)
-  --threads N       onnxruntime threads (default: the number of cores, at most 4)
+  --threads N       onnxruntime threads (default: half the cores, 1 to 4)
   --server          decode in a forked model server, as the editor does
   -h, --help        this text`;
 

@@ -18,8 +18,8 @@ export interface Bound {
  * a probe at the declared length when it loads (src/model/loadModel.ts).
  */
 export const BOUNDS = {
-  /** Intra-op threads of onnxruntime; 0: the number of cores, at most 4. */
-  threads: { min: 0, max: 64, integer: true, what: 'threads (0: the number of cores, at most 4)' },
+  /** Intra-op threads of onnxruntime; 0: resolveThreads' default. */
+  threads: { min: 0, max: 64, integer: true, what: 'threads (0: half the cores, 1 to 4)' },
   /** Mask slots of one request. */
   slots: { min: 1, max: 1024, integer: true, what: 'mask slots' },
   /** Semi-autoregressive block size, in slots. */
@@ -102,4 +102,13 @@ function describe(value: unknown): string {
   if (typeof value === 'number') return String(value);
   const s = JSON.stringify(value);
   return s === undefined ? String(value) : s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+/**
+ * The thread count for a setting: the setting itself, or for 0 half the cores, at least 1 and at most 4. Half,
+ * because the editor, its language servers and the user's own tools share the cores: on a busy 2-core machine one
+ * thread ran a forward 1.5× faster than two, on an idle one two were 15% faster (docs/benchmarks.md, "Threads").
+ */
+export function resolveThreads(setting: number, cores: number): number {
+  return setting > 0 ? Math.floor(setting) : Math.max(1, Math.min(4, Math.floor(cores / 2)));
 }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { resolveThreads } from '../engine/bounds';
 import type { Denoiser, Prediction } from '../engine/types';
 import type { ExecutionProviderSetting } from '../protocol';
 
@@ -16,11 +17,10 @@ export interface SessionChoice {
   fallbackReason?: string;
 }
 
-/** 0 (or less) means the number of cores, at most 4. */
-export function resolveThreads(threads: number): number {
-  if (threads > 0) return Math.floor(threads);
+/** The thread count for a setting on this machine (0: the default of engine/bounds.ts). */
+export function threadsFor(setting: number): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.min(4, cores));
+  return resolveThreads(setting, cores);
 }
 
 /** What `auto` tries before the CPU on this platform. */
@@ -46,7 +46,7 @@ function cudaInstalled(): boolean {
 
 /** Creates the session on the requested provider, falling back to CPU with the reason. */
 export async function createSession(modelFile: string, setting: ExecutionProviderSetting, threads: number): Promise<SessionChoice> {
-  const n = resolveThreads(threads);
+  const n = threadsFor(threads);
   const options = (ep: string): ort.InferenceSession.SessionOptions => ({
     executionProviders: [ep], intraOpNumThreads: n, interOpNumThreads: 1, graphOptimizationLevel: 'all',
     executionMode: 'sequential', logSeverityLevel: 3,

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkModelFolder } from '../../../src/modelFolder';
-import { defaultSettings, effectiveThreads, isLanguageEnabled, readSettings } from '../../../src/settings';
+import { resolveThreads } from '../../../src/engine/bounds';
+import { defaultSettings, isLanguageEnabled, readSettings } from '../../../src/settings';
 
 describe('settings', () => {
   const from = (values: Record<string, unknown>) => (key: string) => values[key];
@@ -43,8 +44,8 @@ describe('settings', () => {
     assert.equal(isLanguageEnabled({ ...defaultSettings, enabledLanguages: { '*': false, rust: true } }, 'python'), false);
   });
 
-  it('uses the cores, at most 4, for threads = 0', () => {
-    assert.deepEqual([effectiveThreads(0, 2), effectiveThreads(0, 16), effectiveThreads(6, 2)], [2, 4, 6]);
+  it('uses half the cores, 1 to 4, for threads = 0', () => {
+    assert.deepEqual([resolveThreads(0, 1), resolveThreads(0, 2), resolveThreads(0, 6), resolveThreads(0, 16), resolveThreads(6, 2)], [1, 1, 3, 4, 6]);
   });
 });
 
