@@ -95,6 +95,8 @@ export class ModelClient {
   private readonly timeouts: { load: number; complete: number; interval: number; liveness: number };
 
   private readonly stormQuietMs: number;
+  /** The longest a successful load took (ModelInfo.loadMs): a measure of how long this model keeps the server busy. */
+  private slowestLoadMs = 0;
 
   constructor(private readonly options: ModelClientOptions) {
     this.stormQuietMs = options.stormQuietMs ?? 25;
@@ -135,6 +137,7 @@ export class ModelClient {
       const info = await this.sendLoad(params);
       this.lastGoodLoad = params;
       this.info = info;
+      this.slowestLoadMs = Math.max(this.slowestLoadMs, info.loadMs ?? 0);
       this.fatal = undefined;
       this.loadError = undefined;
       this.emit('ready', `${info.name} on ${info.executionProvider}`);
@@ -279,9 +282,10 @@ export class ModelClient {
       const child = this.child;
       if (this.livenessPending || !connection || !child) return;
       this.livenessPending = true;
+      const limit = this.livenessLimit();
       const timer = this.answered ? setTimeout(() => {
-        if (child === this.child) this.killHung(`the model server stopped answering (no answer to a liveness check within ${seconds(this.timeouts.liveness)})`);
-      }, this.timeouts.liveness) : undefined;
+        if (child === this.child) this.killHung(`the model server stopped answering (no answer to a liveness check within ${seconds(limit)})`);
+      }, limit) : undefined;
       connection.sendRequest(Methods.stats).then(() => {
         if (child === this.child) this.answered = true;
       }, () => undefined).finally(() => {
@@ -290,6 +294,16 @@ export class ModelClient {
       });
     }, this.timeouts.interval);
     this.liveness.unref?.();
+  }
+
+  /**
+   * How long the server may leave a liveness check unanswered: the configured time, or three times the slowest
+   * model load seen if that is longer. A forward (and a load's session creation and probe) occupies the server's
+   * thread; a large model on a slow or busy machine may take seconds where the bundled one takes milliseconds,
+   * and must not be killed as hung for it.
+   */
+  private livenessLimit(): number {
+    return Math.max(this.timeouts.liveness, 3 * this.slowestLoadMs);
   }
 
   private stopLiveness(): void {
@@ -361,6 +375,7 @@ export class ModelClient {
       const params = this.lastGoodLoad;
       try {
         this.info = await this.sendLoad(params);
+        this.slowestLoadMs = Math.max(this.slowestLoadMs, this.info.loadMs ?? 0);
         this.emit('ready', `restarted after: ${why}`);
       } catch (e) {
         const error = asError(e);
