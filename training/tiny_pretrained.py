@@ -100,6 +100,50 @@ def reference(ckpt: Path, canvases: list[list[int]]) -> list[list[list[float]]]:
     return rows
 
 
+def refusals(out: Path, good: Path) -> dict:
+    """The exporter's message for each kind of checkpoint it must refuse (copies of a good one, broken one way each)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    def broken(name: str, edit) -> str:
+        ckpt = out / f"broken-{name}"
+        shutil.copytree(good, ckpt, dirs_exist_ok=True)
+        edit(ckpt)
+        try:
+            export_pretrained.export(ckpt, out / f"broken-{name}-model", precision="fp32", force=True, log=lambda *_: None)
+        except export_pretrained.ExportError as e:
+            return str(e)
+        finally:
+            shutil.rmtree(ckpt, ignore_errors=True)
+        return "(exported without complaint)"
+
+    def edit_json(file: str, change):
+        def edit(ckpt: Path):
+            j = json.loads((ckpt / file).read_text())
+            change(j)
+            (ckpt / file).write_text(json.dumps(j))
+        return edit
+
+    def int8_weights(ckpt: Path):
+        w = load_file(str(ckpt / "model.safetensors"))
+        name = next(k for k in w if k.endswith("q_proj.weight"))
+        w[name] = w[name].to(torch.int8)
+        save_file(w, str(ckpt / "model.safetensors"))
+
+    def no_mask(j):
+        j["added_tokens"] = [t for t in j["added_tokens"] if t["content"] != "<|mask|>"]
+        j["model"]["vocab"].pop("<|mask|>", None)
+
+    return {
+        "architecture": broken("architecture", edit_json("config.json", lambda j: j.update(model_type="gpt2"))),
+        "missingTokenizer": broken("tokenizer", lambda c: (c / "tokenizer.json").unlink()),
+        "missingWeights": broken("weights", lambda c: (c / "model.safetensors").unlink()),
+        "dtype": broken("dtype", int8_weights),
+        "noMask": broken("mask", edit_json("tokenizer.json", no_mask)),
+    }
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -132,8 +176,9 @@ def main() -> None:
             "canvases": [{"ids": c, "probs": p} for c, p in zip(canvases, probs)],
             "infill": {"prefix": PREFIX, "suffix": SUFFIX, "slots": SLOTS, "ids": infill, "slotStart": len(prefix), "probs": probs[-1]},
         }
+    result["errors"] = refusals(out, out / "qwen2-checkpoint")
     (out / "reference.json").write_text(json.dumps(result))
-    print(json.dumps({f: r["manifest"]["tokens"] | {"shift": r["manifest"]["logitsShift"]} for f, r in result.items()}))
+    print(json.dumps({f: r["manifest"]["tokens"] | {"shift": r["manifest"]["logitsShift"]} for f, r in result.items() if f != "errors"}))
 
 
 if __name__ == "__main__":
