@@ -137,8 +137,8 @@ describe('pretrained export (tiny random Qwen2 and Llama checkpoints vs transfor
         assert.equal(cached.stats.steps, 1);
         const full = await uncached.denoiser.forward(canvas, positions);
         again.forEach((p, j) => {
-          assert.deepEqual([...p.ids], [...full[j].ids]);
-          assert.deepEqual([...first[j].ids], [...full[j].ids]);
+          assert.deepEqual(Array.from(p.ids), Array.from(full[j].ids));
+          assert.deepEqual(Array.from(first[j].ids), Array.from(full[j].ids));
           for (let k = 0; k < p.probs.length; k++) assert.ok(Math.abs(p.probs[k] - full[j].probs[k]) <= 1e-5);
         });
 
