@@ -443,14 +443,15 @@ def onnx_export(module, args, path: Path, inputs, outputs, axes) -> None:
 
 def graph_bytes(path: Path) -> int:
     """A graph's size with the external data files beside it."""
-    return path.stat().st_size + sum(p.stat().st_size for p in path.parent.iterdir() if p.is_file() and p.suffix == ".data")
+    # torch writes external data as one file per tensor, named after it, beside the graph
+    return sum(p.stat().st_size for p in path.parent.iterdir() if p.is_file() and (p == path or p.suffix != ".onnx"))
 
 
 def place(src: Path, dst: Path) -> None:
     """Writes graph `src` as `dst`: one file when it fits protobuf's 2 GB, else with its weights in `dst`.data."""
     import onnx
 
-    if not any(p.suffix == ".data" for p in src.parent.iterdir()) and src.stat().st_size < PROTOBUF_LIMIT:
+    if src.stat().st_size > 0.9 * graph_bytes(src) and src.stat().st_size < PROTOBUF_LIMIT:
         shutil.copy(src, dst)
         return
     model = onnx.load(str(src), load_external_data=True)

@@ -2,6 +2,7 @@
 own forward over them as the independent reference (test/unit/model/pretrainedExport.test.ts runs this).
 
     python training/tiny_pretrained.py OUT_DIR
+    python training/tiny_pretrained.py --sized CHECKPOINT_DIR   # random weights of Open-dCoder 0.5B's shapes, for sizes
 
 writes, for each family (qwen2: tied embeddings, shifted logits, mask <|mask|>; llama: untied, unshifted, mask
 <|mdm_mask|>, bos <s>): OUT_DIR/<family>-checkpoint (config.json, model.safetensors, tokenizer.json), the exports
@@ -144,7 +145,51 @@ def refusals(out: Path, good: Path) -> dict:
     }
 
 
+OPEN_DCODER_05B = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                      num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768, tie_word_embeddings=True)
+
+
+def sized_checkpoint(out: Path, shapes: dict = OPEN_DCODER_05B, tokens: int = 151665) -> None:
+    """A random-weight bf16 Qwen2 checkpoint of real shapes (Open-dCoder 0.5B's by default), for measuring sizes and
+    speed: weights straight from torch.randn, a word-level tokenizer of `tokens` entries whose last ones are the
+    special tokens (as in Qwen2.5's 151,665), and the config.json transformers would write."""
+    from safetensors.torch import save_file
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    out.mkdir(parents=True, exist_ok=True)
+    h, f, layers = shapes["hidden_size"], shapes["intermediate_size"], shapes["num_hidden_layers"]
+    hd = h // shapes["num_attention_heads"]
+    kv = shapes["num_key_value_heads"] * hd
+    g = torch.Generator().manual_seed(0)
+    rand = lambda *shape: (torch.randn(shape, generator=g) * 0.02).to(torch.bfloat16)  # noqa: E731
+    w = {"model.embed_tokens.weight": rand(shapes["vocab_size"], h), "model.norm.weight": torch.ones(h, dtype=torch.bfloat16)}
+    for i in range(layers):
+        b = f"model.layers.{i}."
+        w |= {b + "input_layernorm.weight": torch.ones(h, dtype=torch.bfloat16),
+              b + "post_attention_layernorm.weight": torch.ones(h, dtype=torch.bfloat16),
+              b + "self_attn.q_proj.weight": rand(h, h), b + "self_attn.q_proj.bias": rand(h),
+              b + "self_attn.k_proj.weight": rand(kv, h), b + "self_attn.k_proj.bias": rand(kv),
+              b + "self_attn.v_proj.weight": rand(kv, h), b + "self_attn.v_proj.bias": rand(kv),
+              b + "self_attn.o_proj.weight": rand(h, h), b + "mlp.gate_proj.weight": rand(f, h),
+              b + "mlp.up_proj.weight": rand(f, h), b + "mlp.down_proj.weight": rand(h, f)}
+    save_file(w, str(out / "model.safetensors"))
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"]
+    vocab = {f"t{i}": i for i in range(tokens - len(specials))}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="t0"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.add_special_tokens(specials)
+    tok.save(str(out / "tokenizer.json"))
+    eos = tokens - len(specials)
+    config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_act": "silu", "rms_norm_eps": 1e-6,
+              "rope_theta": 1000000.0, "use_sliding_window": False, "torch_dtype": "bfloat16", "bos_token_id": eos,
+              "eos_token_id": eos, "pad_token_id": eos, **shapes}
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+
+
 def main() -> None:
+    if sys.argv[1] == "--sized":
+        sized_checkpoint(Path(sys.argv[2]))
+        return
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     from tokenizers import Tokenizer
