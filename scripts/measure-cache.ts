@@ -1,5 +1,5 @@
 // The dual cache's figures (docs/benchmarks.md, "Dual cache and pretrained models"):
-//   npx tsx scripts/measure-cache.ts agreement MODEL_DIR [--limit N]   cached vs uncached decodes on bench/tasks
+//   npx tsx scripts/measure-cache.ts agreement MODEL_DIR [--limit N] [--steps-per-refresh R]   cached vs uncached decodes on bench/tasks
 //                                                                       (the default policy, as the editor asks)
 //   npx tsx scripts/measure-cache.ts speed MODEL_DIR [--lengths 256,512,2048] [--window 24]
 //                                                                       load time, memory, full forward and cached step
@@ -15,7 +15,7 @@ const arg = (name: string, fallback: string) => {
 };
 
 async function agreement(dir: string, limit?: number) {
-  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2 });
+  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) });
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
   if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
   const root = path.resolve(__dirname, '..');

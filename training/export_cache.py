@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--weights", default=str(here / "checkpoints" / "default.pt"))
     ap.add_argument("--like", default=str(here.parent / "models" / "default"))
     ap.add_argument("--out", required=True)
+    ap.add_argument("--precision", choices=["like", "fp32"], default="like", help="like the --like folder's (int8), or fp32")
     args = ap.parse_args()
     model, _ = load_model(Path(args.weights))
     like, out = Path(args.like), Path(args.out)
@@ -108,7 +109,9 @@ def main() -> None:
                                                             "top_probs": {0: "batch", 1: "n"}, "entropy": {0: "batch", 1: "n"}}),
     }
     manifest = json.loads((like / "unmask.json").read_text())
-    int8 = "int8" in str(manifest.get("precision", ""))
+    int8 = "int8" in str(manifest.get("precision", "")) and args.precision == "like"
+    if not int8:
+        manifest["precision"] = "fp32"
     with tempfile.TemporaryDirectory() as tmp:
         for name, (module, a, ins, outs, axes) in graphs.items():
             fp32 = Path(tmp) / f"fp32-{name}"

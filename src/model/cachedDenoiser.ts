@@ -34,10 +34,12 @@ export class CachedDenoiser implements Denoiser {
 
   /**
    * @param mask the mask id: a row that held another token and holds the mask again means a new canvas
-   * @param refreshEveryStep run the context graph at every forward (the cache then changes nothing: for tests)
+   * @param stepsPerRefresh at most this many step-graph forwards after a refresh before the next one (the rule that
+   *   bounds how stale the prefix and suffix keys get); 0 refreshes at every forward (the cache then changes nothing)
    */
   constructor(readonly context: ort.InferenceSession, readonly step: ort.InferenceSession, readonly topK: number,
-    readonly kvOutput: string, readonly mask: number, readonly refreshEveryStep = false) {}
+    readonly kvOutput: string, readonly mask: number, readonly stepsPerRefresh = Infinity) {}
+  private sinceRefresh = 0;
 
   beginBlock(start: number, end: number): void {
     this.announced = { start, end };
@@ -60,7 +62,7 @@ export class CachedDenoiser implements Denoiser {
   }
 
   private needsRefresh(canvas: readonly number[], positions: readonly number[]): boolean {
-    if (this.refreshEveryStep || !this.kv || !this.window || this.announced || canvas.length !== this.cached.length) return true;
+    if (this.sinceRefresh >= this.stepsPerRefresh || !this.kv || !this.window || this.announced || canvas.length !== this.cached.length) return true;
     const { start, end } = this.window;
     for (let i = 0; i < canvas.length; i++) {
       if (canvas[i] === this.mask && this.last[i] !== this.mask) return true; // re-masked: another decode
@@ -80,6 +82,7 @@ export class CachedDenoiser implements Denoiser {
     const predictions = readPredictions(out, positions.length, this.topK, true);
     this.stale = new Map(positions.map((p, j) => [p, predictions[j]]));
     this.stats.refreshes++;
+    this.sinceRefresh = 0;
     return predictions;
   }
 
@@ -94,6 +97,7 @@ export class CachedDenoiser implements Denoiser {
       }, [...GRAPH_OUTPUTS]);
       fresh = readPredictions(out, inside.length, this.topK, false);
       this.stats.steps++;
+      this.sinceRefresh++;
     }
     const byRow = new Map(inside.map((p, j) => [p, fresh[j]]));
     return positions.map((p) => byRow.get(p) ?? this.stale.get(p)!);

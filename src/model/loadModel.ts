@@ -14,6 +14,8 @@ export interface LoadOptions {
   threads?: number;
   /** Use the folder's dual cache (unmask.json `cache`) when it has one; default true. */
   cache?: boolean;
+  /** With the cache: at most this many step-graph forwards between two refreshes (default: DEFAULT_STEPS_PER_REFRESH). */
+  stepsPerRefresh?: number;
 }
 
 export interface LoadedModel {
@@ -115,7 +117,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
   if (manifest.cache && options.cache !== false) {
     try {
-      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads);
+      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? DEFAULT_STEPS_PER_REFRESH);
     } catch (e) {
       await session.release().catch(() => undefined);
       throw e;
@@ -132,8 +134,12 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   return { info, manifest, model, tokenizer, denoiser, dispose: () => denoiser.dispose() };
 }
 
+/** Step-graph forwards between two refreshes of the dual cache, besides the refresh at each block (docs/benchmarks.md). */
+export const DEFAULT_STEPS_PER_REFRESH = Infinity;
+
 /** The dual cache's step graph beside the context graph (model.onnx with the `kv` output), checked by a probe. */
-async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string, provider: string, threads: number): Promise<CachedDenoiser> {
+async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string, provider: string, threads: number,
+  stepsPerRefresh: number): Promise<CachedDenoiser> {
   const cache = m.cache!;
   const manifestFile = path.join(dir, MANIFEST_FILE);
   const stepFile = path.join(dir, cache.step);
@@ -147,7 +153,7 @@ async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string
   } catch (e) {
     throw new ModelFolderError(stepFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`, 'cache.step');
   }
-  const denoiser = new CachedDenoiser(session, step, m.topK, cache.kvOutput, m.tokens.mask);
+  const denoiser = new CachedDenoiser(session, step, m.topK, cache.kvOutput, m.tokens.mask, stepsPerRefresh);
   try {
     const missing = STEP_INPUTS.filter((n) => !step.inputNames.includes(n));
     if (missing.length) throw new Error(`its inputs are [${step.inputNames.join(', ')}]; missing ${missing.join(', ')}`);

@@ -142,7 +142,7 @@ describe('pretrained export (tiny random Qwen2 and Llama checkpoints vs transfor
           for (let k = 0; k < p.probs.length; k++) assert.ok(Math.abs(p.probs[k] - full[j].probs[k]) <= 1e-5);
         });
 
-        const everyStep = new CachedDenoiser(cached.context, cached.step, model.manifest.topK, 'kv', model.model.tokens.mask, true);
+        const everyStep = new CachedDenoiser(cached.context, cached.step, model.manifest.topK, 'kv', model.model.tokens.mask, 0);
         for (const policy of [{ name: 'sequential' }, { name: 'threshold' }, { name: 'factor' }] as const) {
           const request: CompleteRequest = { prefix: ref.prefix, suffix: ref.suffix, slots: ref.slots, singleLine: false, policy, eotp: true };
           const a = await decode(uncached, request);
