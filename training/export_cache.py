@@ -91,7 +91,8 @@ def main() -> None:
     ap.add_argument("--weights", default=str(here / "checkpoints" / "default.pt"))
     ap.add_argument("--like", default=str(here.parent / "models" / "default"))
     ap.add_argument("--out", required=True)
-    ap.add_argument("--precision", choices=["like", "fp32"], default="like", help="like the --like folder's (int8), or fp32")
+    ap.add_argument("--precision", choices=["like", "fp32", "int8-weights", "int4"], default="like",
+                    help="like the --like folder's (int8), fp32, or weight-only MatMulNBits")
     args = ap.parse_args()
     model, _ = load_model(Path(args.weights))
     like, out = Path(args.like), Path(args.out)
@@ -109,17 +110,17 @@ def main() -> None:
                                                             "top_probs": {0: "batch", 1: "n"}, "entropy": {0: "batch", 1: "n"}}),
     }
     manifest = json.loads((like / "unmask.json").read_text())
-    int8 = "int8" in str(manifest.get("precision", "")) and args.precision == "like"
-    if not int8:
-        manifest["precision"] = "fp32"
+    precision = "int8" if args.precision == "like" and "int8" in str(manifest.get("precision", "")) else args.precision
+    precision = "fp32" if precision == "like" else precision
+    manifest["precision"] = precision
     with tempfile.TemporaryDirectory() as tmp:
         for name, (module, a, ins, outs, axes) in graphs.items():
             fp32 = Path(tmp) / f"fp32-{name}"
             with torch.no_grad():
                 torch.onnx.export(module.eval(), a, str(fp32), input_names=ins, output_names=outs, opset_version=OPSET,
                                   dynamo=False, dynamic_axes=axes)
-            if int8:
-                quantize(fp32, out / name)
+            if precision != "fp32":
+                quantize(fp32, out / name, precision)
             else:
                 shutil.copy(fp32, out / name)
     for f in ("tokenizer.json", "README.md"):

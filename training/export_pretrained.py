@@ -460,13 +460,30 @@ def place(src: Path, dst: Path) -> None:
                     location=dst.name + ".data", size_threshold=1024)
 
 
-def quantize(src: Path, dst: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+PRECISIONS = ("int8", "int8-weights", "int4", "fp32")
+
+
+def quantize(src: Path, dst: Path, precision: str = "int8") -> None:
+    """int8: dynamic quantisation, int8 MatMul weights per channel and activations quantised on the fly per tensor (the
+    scale then depends on all rows of the input, so a step over a window answers slightly differently from the full
+    canvas). int8-weights / int4: weight-only MatMulNBits (blocks of 32, fp32 activations; onnxruntime's CPU
+    provider runs 4 and 8 bits), whose answer for a row does not depend on the other rows."""
+    import onnx
 
     big = graph_bytes(src) > PROTOBUF_LIMIT * 0.95
-    # per output channel; only MatMuls (the embedding Gather stays fp32): int8 weights, activations quantised on the fly
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
-                     use_external_data_format=big)
+    if precision == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        # per output channel; only MatMuls (the embedding Gather stays fp32)
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
+                         use_external_data_format=big)
+        return
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    q = MatMulNBitsQuantizer(onnx.load(str(src), load_external_data=True), bits=4 if precision == "int4" else 8, block_size=32,
+                             is_symmetric=True)
+    q.process()
+    q.model.save_model_to_file(str(dst), use_external_data_format=big)
 
 
 def export(ckpt: Path, out: Path, precision: str = "int8", max_sequence: int | None = None, logits_shift: int | None = None,
@@ -475,8 +492,8 @@ def export(ckpt: Path, out: Path, precision: str = "int8", max_sequence: int | N
     ckpt, out = Path(ckpt), Path(out)
     if not ckpt.is_dir():
         raise ExportError(f"{ckpt}: checkpoint folder not found")
-    if precision not in ("int8", "fp32"):
-        raise ExportError(f"--precision is {json.dumps(precision)}; expected int8 or fp32")
+    if precision not in PRECISIONS:
+        raise ExportError(f"--precision is {json.dumps(precision)}; expected one of {', '.join(PRECISIONS)}")
     if out.exists() and not force:
         raise ExportError(f"{out}: already exists (pass --force to replace it)")
     t0 = time.time()
@@ -522,9 +539,9 @@ def export(ckpt: Path, out: Path, precision: str = "int8", max_sequence: int | N
                 fp32 = gdir / "fp32.onnx"
                 onnx_export(module, args, fp32, ins, outs, axes)
                 chosen = fp32
-                if precision == "int8":
-                    chosen = gdir / "int8.onnx"
-                    quantize(fp32, chosen)
+                if precision != "fp32":
+                    chosen = gdir / "quantized.onnx"
+                    quantize(fp32, chosen, precision)
                 place(chosen, tmp / file)
                 shutil.rmtree(gdir, ignore_errors=True)
         finally:
@@ -541,7 +558,9 @@ def export(ckpt: Path, out: Path, precision: str = "int8", max_sequence: int | N
             **({"cache": {"step": "step.onnx", "kvOutput": "kv"}} if cache else {}),
             "license": str(config.get("license") or "see the checkpoint's own licence"),
             "training": {"tokens": 0, "corpus": "pretrained checkpoint (see its own model card)"},
-            "precision": "int8 (MatMul weights; embedding fp32)" if precision == "int8" else "fp32",
+            "precision": {"int8": "int8 (MatMul weights, dynamic activations; embedding fp32)", "fp32": "fp32",
+                          "int8-weights": "int8 weight-only MatMulNBits (blocks of 32; embedding fp32)",
+                          "int4": "int4 weight-only MatMulNBits (blocks of 32; embedding fp32)"}[precision],
             "parameters": int(params),
             "source": {"checkpoint": ckpt.name, "modelType": arch.model_type, "config": arch.as_dict(),
                        "vocabularyCut": vocab < arch.vocab},
@@ -602,7 +621,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json)")
     ap.add_argument("--out", required=True, help="model folder to write")
-    ap.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    ap.add_argument("--precision", default="int8", choices=PRECISIONS)
     ap.add_argument("--max-sequence", type=int, default=2048, help="maxSequence of the manifest (at most the checkpoint's)")
     ap.add_argument("--logits-shift", type=int, choices=[0, 1], help="override the family's default (Qwen2 1, Llama 0)")
     ap.add_argument("--name", help="name in the manifest (default: the checkpoint's)")
