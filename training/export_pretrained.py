@@ -570,6 +570,8 @@ def export(ckpt: Path, out: Path, precision: str = "int8", max_sequence: int | N
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)   # mkdtemp makes it private; the folder is meant to be shared like any other
+        for f in tmp.iterdir():
+            os.chmod(f, 0o666 & ~umask)   # so are onnx's external data files
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)

@@ -222,6 +222,13 @@ def main() -> None:
             "infill": {"prefix": PREFIX, "suffix": SUFFIX, "slots": SLOTS, "ids": infill, "slotStart": len(prefix), "probs": probs[-1]},
         }
     result["errors"] = refusals(out, out / "qwen2-checkpoint")
+    # the external-data path of graphs over 2 GB, taken at a limit of 200 kB
+    limit, export_pretrained.PROTOBUF_LIMIT = export_pretrained.PROTOBUF_LIMIT, 200_000
+    try:
+        export_pretrained.export(out / "qwen2-checkpoint", out / "qwen2-external", precision="int8", max_sequence=128, force=True,
+                                 log=lambda *_: None)
+    finally:
+        export_pretrained.PROTOBUF_LIMIT = limit
     (out / "reference.json").write_text(json.dumps(result))
     print(json.dumps({f: r["manifest"]["tokens"] | {"shift": r["manifest"]["logitsShift"]} for f, r in result.items() if f != "errors"}))
 

@@ -178,6 +178,23 @@ describe('pretrained export (tiny random Qwen2 and Llama checkpoints vs transfor
     });
   }
 
+  it('a graph over the protobuf limit keeps its weights in external data, and answers as the one-file graph', async function () {
+    if (!dir) this.skip();
+    const external = path.join(dir, 'qwen2-external'); // exported with the limit lowered to 200 kB
+    assert.ok(fs.existsSync(path.join(external, 'model.onnx.data')) && fs.existsSync(path.join(external, 'step.onnx.data')));
+    const a = await loadModel(external, { executionProvider: 'cpu', threads: 1, cache: false });
+    const b = await loadModel(path.join(dir, 'qwen2-int8'), { executionProvider: 'cpu', threads: 1, cache: false });
+    try {
+      const c = reference.qwen2.infill;
+      const positions = c.ids.map((_, i) => i);
+      const [pa, pb] = [await a.denoiser.forward(c.ids, positions), await b.denoiser.forward(c.ids, positions)];
+      pa.forEach((p, j) => assert.deepEqual(Array.from(p.probs), Array.from(pb[j].probs)));
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
   it('refuses a checkpoint it cannot export, naming the field', function () {
     if (!dir) this.skip();
     const e = reference.errors!;
