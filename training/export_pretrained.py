@@ -5,7 +5,10 @@ network, never remote code) of one of two families, both run with bidirectional 
 
 * Qwen2 family (model_type qwen2 or Dream): Open-dCoder, Dream-v0, Dream-Coder, DiffuCoder; logitsShift 1
   (adapted from autoregressive models: the prediction for position i is read at row i - 1).
-* Llama family (model_type llama, or llada with LLaDA's own weight names): logitsShift 0.
+* Llama family (model_type llama, or llada with LLaDA's own weight names: model.transformer.wte, blocks.N.{q,k,v}_proj,
+  attn_out, ff_proj (gate), up_proj, ff_out (down), attn_norm, ff_norm, ln_f, ff_out; written from LLaDA's
+  published modelling code, not checked against its weight files here: a name that differs is refused, naming the
+  tensor): logitsShift 0.
 
 The forward is written here in torch from the safetensors weights (RMSNorm, rotary positions, grouped-query
 attention without a mask, SwiGLU), not taken from transformers: the tests compare it with transformers' own
