@@ -59,6 +59,7 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
   let msModel = 0;
   let stoppedBy: StopReason = 'complete';
   let previousTop1: Map<number, number> | undefined;
+  let openBlock = -1;
 
   while (slotTokens.includes(MASKED)) {
     throwIfCancelled();
@@ -71,6 +72,13 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
       break;
     }
     const masked = indicesOf(slotTokens, MASKED);
+    const block = Math.floor(masked[0] / blockSize);
+    if (block !== openBlock) {
+      // a cache (docs/architecture.md, "The dual cache") refreshes once per block: its rows are the block's tokens and the rows read for them
+      openBlock = block;
+      denoiser.beginBlock?.(Math.max(0, canvas.slotStart + block * blockSize - model.logitsShift),
+        canvas.slotStart + Math.min((block + 1) * blockSize, canvas.slots));
+    }
     const predictions = await denoiser.forward(canvas.ids, masked.map((s) => canvas.slotStart + s - model.logitsShift));
     const forwardMs = now() - stepStart;
     msModel += forwardMs;

@@ -14,6 +14,12 @@ export interface Denoiser {
    * The canvas array is reused by the caller between calls: copy what you keep.
    */
   forward(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]>;
+  /**
+   * Optional: the decode loop announces each newly opened block of slots, as the canvas rows [start, end) that its
+   * tokens and its predictions occupy. A denoiser with a cache (the dual cache, src/model/cachedDenoiser.ts)
+   * refreshes it at the next forward and then recomputes only those rows.
+   */
+  beginBlock?(start: number, end: number): void;
 }
 
 export interface TokenizerLike {

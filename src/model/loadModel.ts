@@ -7,10 +7,15 @@ import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
 import { MANIFEST_FILE, ModelFolderError, parseManifest, type Manifest } from './manifest';
 import { createSession, GRAPH_INPUTS, GRAPH_OUTPUTS, OnnxDenoiser } from './onnxDenoiser';
 import { CodeTokenizer } from './tokenizer';
+import { CachedDenoiser, STEP_INPUTS } from './cachedDenoiser';
 
 export interface LoadOptions {
   executionProvider?: ExecutionProviderSetting;
   threads?: number;
+  /** Use the folder's dual cache (unmask.json `cache`) when it has one; default true. */
+  cache?: boolean;
+  /** With the cache: at most this many step-graph forwards between two refreshes (default: DEFAULT_STEPS_PER_REFRESH). */
+  stepsPerRefresh?: number;
 }
 
 export interface LoadedModel {
@@ -19,7 +24,7 @@ export interface LoadedModel {
   /** The manifest facts the engine needs; a LoadedModel is an engine Decoder. */
   model: ModelSpec;
   tokenizer: CodeTokenizer;
-  denoiser: OnnxDenoiser;
+  denoiser: OnnxDenoiser | CachedDenoiser;
   dispose(): Promise<void>;
 }
 
@@ -109,7 +114,15 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     await session.release().catch(() => undefined);
     throw e;
   }
-  const denoiser = new OnnxDenoiser(session, manifest.topK);
+  let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
+  if (manifest.cache && options.cache !== false) {
+    try {
+      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? DEFAULT_STEPS_PER_REFRESH);
+    } catch (e) {
+      await session.release().catch(() => undefined);
+      throw e;
+    }
+  }
   const model: ModelSpec = { name: manifest.name, maxSequence: manifest.maxSequence, logitsShift: manifest.logitsShift, tokens: manifest.tokens,
     ...(manifest.slots ? { slots: manifest.slots } : {}) };
   const info: ModelInfo = {
@@ -119,6 +132,44 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     loadMs: Math.round(performance.now() - t0),
   };
   return { info, manifest, model, tokenizer, denoiser, dispose: () => denoiser.dispose() };
+}
+
+/** Step-graph forwards between two refreshes of the dual cache, besides the refresh at each block (docs/benchmarks.md). */
+export const DEFAULT_STEPS_PER_REFRESH = Infinity;
+
+/** The dual cache's step graph beside the context graph (model.onnx with the `kv` output), checked by a probe. */
+async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string, provider: string, threads: number,
+  stepsPerRefresh: number): Promise<CachedDenoiser> {
+  const cache = m.cache!;
+  const manifestFile = path.join(dir, MANIFEST_FILE);
+  const stepFile = path.join(dir, cache.step);
+  checkRegularFile(stepFile, FILE_LIMITS.model, `${MANIFEST_FILE} cache.step`, 'cache.step');
+  if (!session.outputNames.includes(cache.kvOutput)) {
+    throw new ModelFolderError(manifestFile, `field "cache.kvOutput" is ${JSON.stringify(cache.kvOutput)}, but the graph's outputs are [${session.outputNames.join(', ')}]`, 'cache.kvOutput');
+  }
+  let step: ort.InferenceSession;
+  try {
+    step = (await createSession(stepFile, provider as ExecutionProviderSetting, threads)).session;
+  } catch (e) {
+    throw new ModelFolderError(stepFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`, 'cache.step');
+  }
+  const denoiser = new CachedDenoiser(session, step, m.topK, cache.kvOutput, m.tokens.mask, stepsPerRefresh);
+  try {
+    const missing = STEP_INPUTS.filter((n) => !step.inputNames.includes(n));
+    if (missing.length) throw new Error(`its inputs are [${step.inputNames.join(', ')}]; missing ${missing.join(', ')}`);
+    // probe: a refresh, then a step over a window of it, must answer the contract's shapes
+    const canvas = [m.tokens.pad, m.tokens.mask, m.tokens.mask, m.tokens.mask, m.tokens.pad];
+    denoiser.beginBlock(1, 4);
+    await denoiser.forward(canvas, [1, 2, 3]);
+    canvas[2] = m.tokens.pad;
+    const answer = await denoiser.forward(canvas, [1, 3]);
+    if (answer.length !== 2 || denoiser.stats.steps !== 1) throw new Error('the probe did not run the step graph');
+    denoiser.stats.refreshes = denoiser.stats.steps = 0;
+  } catch (e) {
+    await step.release().catch(() => undefined);
+    throw new ModelFolderError(stepFile, `does not work as the dual cache's step graph (docs/model-contract.md): ${firstLine(e)}`, 'cache.step');
+  }
+  return denoiser;
 }
 
 function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: string, tokenizerFile: string): void {

@@ -14,6 +14,11 @@ export interface Manifest {
   /** Slot budgets for this model; absent: the engine's defaults (src/engine/defaults.json). */
   slots?: { singleLine: number; multiLine: number };
   files: { model: string; tokenizer: string };
+  /**
+   * The dual cache (docs/model-contract.md, "Dual cache"), optional: `files.model` also returns every layer's keys and
+   * values as output `kvOutput`, and the graph `step` runs a window of the canvas against them.
+   */
+  cache?: { step: string; kvOutput: string };
   license?: string;
   training?: unknown;
 }
@@ -86,6 +91,16 @@ export function parseManifest(text: string, file: string): Manifest {
     if (v.includes('/') || v.includes('\\') || v === '.' || v === '..' || v.includes('\0')) fail(`files.${k}`, 'a file name inside the model folder', v);
   }
 
+  let cache: Manifest['cache'];
+  if (raw.cache !== undefined) {
+    if (!isObject(raw.cache)) fail('cache', 'an object { step, kvOutput }', raw.cache);
+    const c = raw.cache as Record<string, unknown>;
+    cache = { step: str(c, 'step', 'cache.step'), kvOutput: str(c, 'kvOutput', 'cache.kvOutput') };
+    if (cache.step.includes('/') || cache.step.includes('\\') || cache.step === '.' || cache.step === '..' || cache.step.includes('\0')) {
+      fail('cache.step', 'a file name inside the model folder', cache.step);
+    }
+  }
+
   let slots: Manifest['slots'];
   if (raw.slots !== undefined) {
     if (!isObject(raw.slots)) fail('slots', 'an object { singleLine, multiLine }', raw.slots);
@@ -95,7 +110,7 @@ export function parseManifest(text: string, file: string): Manifest {
   }
 
   return {
-    ...(raw as object), format: 1, name, ...(slots ? { slots } : {}), vocabSize, maxSequence, topK, tokens, logitsShift, files,
+    ...(raw as object), format: 1, name, ...(slots ? { slots } : {}), ...(cache ? { cache } : {}), vocabSize, maxSequence, topK, tokens, logitsShift, files,
   } as Manifest;
 }
 

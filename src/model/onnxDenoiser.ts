@@ -79,7 +79,8 @@ export class OnnxDenoiser implements Denoiser {
     this.busy = true;
     try {
       const feeds = { input_ids: this.canvasTensor(canvas), positions: this.positionsTensor(positions) };
-      const out = await this.session.run(feeds);
+      // only the contract's outputs: a context graph's `kv` (the dual cache's) is not wanted here
+      const out = await this.session.run(feeds, [...GRAPH_OUTPUTS]);
       return this.predictions(out, positions.length);
     } finally {
       this.busy = false;

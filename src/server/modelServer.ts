@@ -145,6 +145,7 @@ export class ModelServer {
         this.counts.forwards++;
         return denoiser.forward(canvas, positions);
       },
+      ...(denoiser.beginBlock ? { beginBlock: (start: number, end: number) => denoiser.beginBlock!(start, end) } : {}),
     };
   }
 }

@@ -1,0 +1,104 @@
+// The dual cache's figures (docs/benchmarks.md, "Dual cache and pretrained models"):
+//   npx tsx scripts/measure-cache.ts agreement MODEL_DIR [--limit N] [--steps-per-refresh R]   cached vs uncached decodes on bench/tasks
+//                                                                       (the default policy, as the editor asks)
+//   npx tsx scripts/measure-cache.ts speed MODEL_DIR [--lengths 256,512,2048] [--window 24]
+//                                                                       load time, memory, full forward and cached step
+// Both on 2 threads, CPU.
+import * as path from 'node:path';
+import { buildRequest, decode, DEFAULT_POLICY } from '../src/engine';
+import { readTasks } from '../src/bench/tasks';
+import { CachedDenoiser, loadModel } from '../src/model';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+
+async function agreement(dir: string, limit?: number) {
+  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) });
+  const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
+  if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
+  const root = path.resolve(__dirname, '..');
+  let same = 0, total = 0, msCached = 0, msPlain = 0, forwardsCached = 0, forwardsPlain = 0;
+  const perFile: Record<string, [number, number]> = {};
+  for (const file of readTasks(path.join(root, 'bench', 'tasks'), limit)) {
+    for (const task of file.tasks) {
+      const request = buildRequest({ before: task.prompt, after: task.suffix }, { policy: DEFAULT_POLICY, endOfTextPrediction: true }, file.singleLine);
+      const a = await decode(plain, request);
+      const b = await decode(cached, request);
+      const agree = a.result.text === b.result.text;
+      same += agree ? 1 : 0;
+      total++;
+      perFile[file.name] = [(perFile[file.name]?.[0] ?? 0) + (agree ? 1 : 0), (perFile[file.name]?.[1] ?? 0) + 1];
+      msPlain += a.stats.msModel;
+      msCached += b.stats.msModel;
+      forwardsPlain += a.stats.forwards;
+      forwardsCached += b.stats.forwards;
+    }
+  }
+  console.log(JSON.stringify({ model: cached.manifest.name, tasks: total, identicalText: same, share: +(same / total).toFixed(4), perFile,
+    msModelPerDecode: { uncached: +(msPlain / total).toFixed(1), cached: +(msCached / total).toFixed(1) },
+    forwardsPerDecode: { uncached: +(forwardsPlain / total).toFixed(2), cached: +(forwardsCached / total).toFixed(2) },
+    cache: cached.denoiser.stats }, null, 1));
+  await cached.dispose();
+  await plain.dispose();
+}
+
+async function speed(dir: string, lengths: number[], window: number) {
+  const rss0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2 });
+  const loadMs = performance.now() - t0;
+  const rssLoaded = process.memoryUsage().rss;
+  const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
+  const cached = model.denoiser;
+  if (!(cached instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
+  const { mask, pad } = model.model.tokens;
+  const rows: Record<string, number>[] = [];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const n of lengths.filter((x) => x <= model.manifest.maxSequence)) {
+    const canvas = Array.from({ length: n }, (_, i) => (i * 7919) % (model.manifest.vocabSize - 10));
+    const start = Math.floor(n / 2);
+    for (let i = 0; i < window; i++) canvas[start + i] = mask;
+    const positions = Array.from({ length: window }, (_, i) => start + i);
+    const time = async (f: () => Promise<unknown>, reps: number) => {
+      await f();
+      const ms: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const t = performance.now();
+        await f();
+        ms.push(performance.now() - t);
+      }
+      return median(ms);
+    };
+    const reps = n >= 1024 ? 3 : 5;
+    const full = await time(() => plain.denoiser.forward(canvas, positions), reps);
+    cached.beginBlock(start - 1, start + window);
+    const refresh = await time(async () => {
+      cached.beginBlock(start - 1, start + window);
+      await cached.forward(canvas, positions);
+    }, reps);
+    let k = 0;
+    const step = await time(async () => {
+      canvas[start + (k++ % window)] = pad; // a slot committed: the step graph runs, the cache stays
+      await cached.forward(canvas, positions);
+    }, reps * 2);
+    rows.push({ context: n, fullForwardMs: Math.round(full), refreshMs: Math.round(refresh), stepMs: Math.round(step) });
+  }
+  console.log(JSON.stringify({ model: model.manifest.name, loadMs: Math.round(loadMs), rssLoadedMiB: Math.round((rssLoaded - rss0) / 2 ** 20),
+    rssAfterMiB: Math.round(process.memoryUsage().rss / 2 ** 20), window, rows }, null, 1));
+  await model.dispose();
+  await plain.dispose();
+}
+
+async function main() {
+  const [mode, dir] = process.argv.slice(2);
+  if (mode === 'agreement') await agreement(dir, process.argv.includes('--limit') ? Number(arg('limit', '0')) : undefined);
+  else if (mode === 'speed') await speed(dir, arg('lengths', '128,256,512').split(',').map(Number), Number(arg('window', '24')));
+  else throw new Error('usage: measure-cache.ts agreement|speed MODEL_DIR [...]');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
