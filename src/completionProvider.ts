@@ -58,7 +58,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       const shown = confidence >= settings.minConfidence;
       const suggestion = shown ? trace.result.text : '';
       const label = `${path.basename(document.uri.path)}:${position.line + 1}:${position.character + 1}`;
-      this.ctx.history.add({ label, trace, latencyMs, suggestion });
+      this.ctx.history.add({ label, trace, latencyMs, suggestion, minConfidence: settings.minConfidence });
       this.ctx.log.info(`completion ${label}: ${Math.round(latencyMs)} ms, ${trace.stats.forwards} forwards, `
         + `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}, confidence ${confidence.toFixed(2)}`
         + `${shown ? '' : ` below unmask.minConfidence ${settings.minConfidence}: not shown`}: ${JSON.stringify(trace.result.text)}`);

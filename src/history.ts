@@ -14,6 +14,8 @@ export interface Completion {
   latencyMs: number;
   /** What was offered to the user after shaping ('' when nothing was). */
   suggestion: string;
+  /** The gate (unmask.minConfidence) it was judged by, for inline completions. */
+  minConfidence?: number;
 }
 
 const keep = 20;
@@ -39,11 +41,12 @@ export class History implements vscode.Disposable {
     this.items.push(completion);
     if (this.items.length > keep) this.items.shift();
     if (this.traceLog) {
-      const { label, latencyMs, suggestion, trace } = completion;
+      const { label, latencyMs, suggestion, trace, minConfidence } = completion;
       const policy = trace.policy.name;
       const { text, confidence, stoppedBy } = trace.result;
       const lastStepAt = trace.steps[trace.steps.length - 1]?.at ?? 0;
-      fs.appendFileSync(this.traceLog, `${JSON.stringify({ label, latencyMs, suggestion, policy, text, confidence, stoppedBy, lastStepAt, stats: trace.stats })}\n`);
+      fs.appendFileSync(this.traceLog, `${JSON.stringify({ label, latencyMs, suggestion, policy, text, confidence, stoppedBy, lastStepAt,
+        timeBudgetMs: trace.policy.timeBudgetMs, minConfidence, stats: trace.stats })}\n`);
     }
     this.added.fire(completion);
     const recent = this.items.slice(-slowRun);

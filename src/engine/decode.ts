@@ -130,7 +130,7 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
   return {
     model: model.name,
     policy: { ...spec, eotp: request.eotp, ...(request.blockSize ? { blockSize } : {}),
-      ...(Number.isFinite(maxForwards) ? { maxForwards } : {}) },
+      ...(Number.isFinite(maxForwards) ? { maxForwards } : {}), ...(Number.isFinite(timeBudget) ? { timeBudgetMs: timeBudget } : {}) },
     slots: canvas.slots,
     prefixTokens: canvas.prefixIds.length,
     suffixTokens: canvas.suffixIds.length,

@@ -74,7 +74,7 @@ describe('commands and settings', () => {
       await typeOnNewLine('y = ', 'a completion from the model still loaded');
     } finally {
       // Back to the bundled model, so the tests after this one are unaffected; the change reloads it.
-      const loads = () => unmaskLog().match(/\] loaded \S+ \(/g)?.length ?? 0;
+      const loads = () => unmaskLog().match(/model: ready, \S+ \(/g)?.length ?? 0;
       const before = loads();
       await wb.setSetting('unmask.modelFolder', undefined);
       await waitFor(async () => loads() > before, 'the bundled model to be loaded again once the setting is removed');

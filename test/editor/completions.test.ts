@@ -155,12 +155,21 @@ describe('inline completions from the bundled model', () => {
     try {
       await wb.openFile('main.py');
       const seen: string[] = [];
-      for (const prompt of ['values = ', 'def parse(line):', 'total = 0']) {
+      let judged = 0;
+      // settings reach the extension through a file watcher: a completion made before they did is not judged
+      for (const prompt of ['values = ', 'def parse(line):', 'total = 0', 'name = ', 'items = [', 'count = ']) {
+        if (judged >= 3) break;
         await newLineAtEnd();
         const before = traces().length;
         await wb.type(prompt);
         const trace = await nextTrace(before);
-        seen.push(`${JSON.stringify(prompt)}: confidence ${trace.confidence}, ${trace.stats.forwards} forwards, stopped by ${trace.stoppedBy}`);
+        seen.push(`${JSON.stringify(prompt)}: confidence ${trace.confidence}, ${trace.stats.forwards} forwards, stopped by ${trace.stoppedBy}`
+          + ` (gate ${trace.minConfidence}, budget ${trace.timeBudgetMs} ms)`);
+        if (trace.minConfidence !== DEFAULT_GATE.minConfidence || trace.timeBudgetMs !== budgetMs) {
+          await wb.page.keyboard.press('Escape');
+          continue;
+        }
+        judged++;
         const cleared = trace.confidence >= DEFAULT_GATE.minConfidence;
         assert.equal(trace.suggestion, cleared ? trace.text : '', `gate ${DEFAULT_GATE.minConfidence}: ${seen.at(-1)}`);
         // the budget is checked before every forward after the first: no step starts after it ran out
@@ -169,6 +178,7 @@ describe('inline completions from the bundled model', () => {
           `ghost text ${JSON.stringify(firstLine(trace.suggestion))} (shown: ${JSON.stringify(await wb.ghostText())})`, 15_000);
         await wb.page.keyboard.press('Escape');
       }
+      assert.ok(judged > 0, `no completion was made with the default gate and the ${budgetMs} ms budget: ${seen.join('; ')}`);
       console.log(`      the gate at the end of a line: ${seen.join('; ')}`);
     } finally {
       await wb.setSetting('unmask.minConfidence', 0);

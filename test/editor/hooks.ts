@@ -17,7 +17,7 @@ export function bench(): Workbench {
 
 export interface TraceLine {
   label: string; latencyMs: number; suggestion: string; policy: string; text: string;
-  confidence: number; stoppedBy: string; lastStepAt: number; stats: { forwards: number; tokens: number; tokensPerForward: number };
+  confidence: number; stoppedBy: string; lastStepAt: number; timeBudgetMs?: number; minConfidence?: number; stats: { forwards: number; tokens: number; tokensPerForward: number };
 }
 
 /** The completions the extension has logged so far (UNMASK_TRACE_LOG). */
