@@ -150,8 +150,9 @@ describe('inline completions from the bundled model', () => {
   it('at the end of a line, the default gate shows nothing or a completion that cleared it, within the time budget', async () => {
     const wb = bench();
     const budgetMs = 150;
-    await wb.setSetting('unmask.minConfidence', undefined); // the default gate
-    await wb.setSetting('unmask.timeBudgetMs', budgetMs);
+    await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText()), 'the status bar to show the model loaded', 60_000);
+    await wb.setSetting('unmask.minConfidence', DEFAULT_GATE.minConfidence, 'workspace'); // over the suite's 0
+    await wb.setSetting('unmask.timeBudgetMs', budgetMs, 'workspace');
     try {
       await wb.openFile('main.py');
       const seen: string[] = [];
@@ -181,8 +182,8 @@ describe('inline completions from the bundled model', () => {
       assert.ok(judged > 0, `no completion was made with the default gate and the ${budgetMs} ms budget: ${seen.join('; ')}`);
       console.log(`      the gate at the end of a line: ${seen.join('; ')}`);
     } finally {
-      await wb.setSetting('unmask.minConfidence', 0);
-      await wb.setSetting('unmask.timeBudgetMs', undefined);
+      await wb.setSetting('unmask.minConfidence', undefined, 'workspace');
+      await wb.setSetting('unmask.timeBudgetMs', undefined, 'workspace');
     }
   });
 

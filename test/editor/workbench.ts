@@ -66,12 +66,16 @@ export class Workbench {
    * undefined removes it. A setting with machine scope goes to the remote (Machine) settings, the only place a
    * remote window such as code-server's reads it from; any other to the user settings. VS Code watches both
    * files and reloads the configuration (the extension sees onDidChangeConfiguration); the caller waits for the
-   * effect it expects. (Saving from the settings editor of VS Code 1.139, a modal JSON editor, did not reliably
+   * effect it expects. A change to the user settings file after start-up was not seen by code-server 4.139 (its
+   * User folder is not watched there); `target: 'workspace'` writes the workspace's .vscode/settings.json, which
+   * is. (Saving from the settings editor of VS Code 1.139, a modal JSON editor, did not reliably
    * reach the disk in this harness.)
    */
-  async setSetting(key: string, value: unknown): Promise<void> {
-    const file = machineScoped(key) ? this.server.machineSettings : this.server.userSettings;
-    const settings = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  async setSetting(key: string, value: unknown, target: 'user' | 'workspace' = 'user'): Promise<void> {
+    const file = machineScoped(key) ? this.server.machineSettings
+      : target === 'workspace' ? path.join(this.server.workspace, '.vscode', 'settings.json') : this.server.userSettings;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const settings = (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {}) as Record<string, unknown>;
     if (value === undefined) delete settings[key];
     else settings[key] = value;
     fs.writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
