@@ -55,6 +55,12 @@ export const POLICY_TABLE = {
     rule: 'Slots by entropy, ascending, while their summed entropy minus the largest stays within γ.',
     reference: 'EB-Sampler',
   },
+  learned: {
+    parameter: { field: 'theta', symbol: 'θ', min: 0, max: 1, integer: false, default: 0.9 },
+    trade: 'a learned filter decides; needs the model folder\'s filter graph',
+    rule: 'Every slot whose learned filter score (P(its top-1 is final), from p, margin, entropy, position, step, stability and neighbours) is ≥ θ, at least the most confident one.',
+    reference: 'Learn2PD',
+  },
 } as const satisfies Record<string, PolicyRow>;
 
 export type PolicyTable = typeof POLICY_TABLE;

@@ -2,3 +2,4 @@ export * from './manifest';
 export * from './tokenizer';
 export * from './onnxDenoiser';
 export * from './loadModel';
+export * from './slotFilter';
