@@ -97,6 +97,26 @@ describe('policy learned: the shipped filter graph', function () {
     }
   });
 
+  it('a filter trained on other signals, or a file that is not a graph, is refused naming the field', async () => {
+    const src = defaultModelDir(path.resolve(__dirname, '..', '..', '..'));
+    for (const [edit, expected] of [
+      [(m: { filterFeatures: string[] }, _d: string) => (m.filterFeatures = ['p1', 'margin']), /field "filterFeatures" is \[p1, margin\]/],
+      [(_m: unknown, d: string) => fs.writeFileSync(path.join(d, 'broken.onnx'), 'not a graph'), /broken\.onnx: is not a loadable ONNX graph/],
+    ] as const) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-badfilter-'));
+      for (const f of ['model.onnx', 'tokenizer.json', 'filter.onnx']) fs.symlinkSync(path.join(src, f), path.join(dir, f));
+      const manifest = JSON.parse(fs.readFileSync(path.join(src, 'unmask.json'), 'utf8'));
+      edit(manifest, dir);
+      if (/broken/.test(String(expected))) manifest.files.filter = 'broken.onnx';
+      fs.writeFileSync(path.join(dir, 'unmask.json'), JSON.stringify(manifest));
+      try {
+        await assert.rejects(loadModel(dir, { executionProvider: 'cpu', threads: 1 }), expected);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('a folder without files.filter still loads, without a filter', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-nofilter-'));
     const src = defaultModelDir(path.resolve(__dirname, '..', '..', '..'));
