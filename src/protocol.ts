@@ -57,6 +57,8 @@ export interface UnmaskedSlot {
   alternatives: [number, number][];
   /** The decoded text of each alternative, same order. */
   alternativeTexts: string[];
+  /** Policy `learned`: the learned filter's score for this slot at the step that unmasked it, P(top-1 is final). */
+  score?: number;
 }
 
 /** A still-masked slot after a step: [slot, current top-1 token, its probability]. */

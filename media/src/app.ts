@@ -309,6 +309,7 @@ export class App {
       const el = h("span", {
         class: `tok ${kind}${replaying && v.step === applied - 1 ? " fresh" : ""}`,
         "data-slot": v.slot, "data-kind": kind, "data-step": shown ? v.step + 1 : null, "data-p": shown ? v.p.toFixed(4) : null,
+        "data-score": shown && v.score !== null ? v.score.toFixed(4) : null,
         tabindex: v.slot === focusSlot ? 0 : -1, role: "button", "aria-label": this.describe(v, shown),
       });
       if (shown && kind !== "masked") el.style.setProperty("--c", this.colourOf(v, view.steps.length));
@@ -329,7 +330,7 @@ export class App {
   private describe(v: SlotView, shown: boolean): string {
     if (!shown) return `slot ${v.slot + 1}, masked`;
     const what = v.kind === "pad" ? "pad" : `"${showText(v.text)}"${v.kind === "cut" ? ", cut" : ""}`;
-    return `slot ${v.slot + 1}, ${what}, step ${v.step + 1}, p ${v.p.toFixed(2)}`;
+    return `slot ${v.slot + 1}, ${what}, step ${v.step + 1}, p ${v.p.toFixed(2)}${v.score !== null ? `, filter score ${v.score.toFixed(2)}` : ""}`;
   }
 
   private onCodeKey(e: KeyboardEvent): void {
@@ -417,7 +418,8 @@ export class App {
     fill(this.details, 
       h("h2", {}, "Token ", h("code", { class: "d-token" }, title)),
       h("p", { class: "d-meta" }, `slot ${v.slot + 1} of ${view.slots.length}` +
-        (v.step >= 0 ? ` · step ${v.step + 1} of ${n} · p ${v.p.toFixed(3)} · entropy ${v.entropy.toFixed(2)}` : "")),
+        (v.step >= 0 ? ` · step ${v.step + 1} of ${n} · p ${v.p.toFixed(3)}` +
+          (v.score !== null ? ` · filter score ${v.score.toFixed(3)}` : "") + ` · entropy ${v.entropy.toFixed(2)}` : "")),
       note && h("p", { class: "d-note" }, note),
       rows.length ? h("table", { class: "alts", "aria-label": "Top alternatives when it was unmasked" },
         h("thead", {}, h("tr", {}, h("th", {}, "alternative"), h("th", {}), h("th", { class: "num" }, "p"))), h("tbody", {}, ...rows)) : null,

@@ -38,6 +38,8 @@ export interface SlotView {
   keep: number;
   p: number;
   entropy: number;
+  /** Policy `learned`: the learned filter's score when it was unmasked (P(its top-1 is final)); null otherwise. */
+  score: number | null;
   alternatives: Alternative[];
   history: ConfidencePoint[];
 }
@@ -77,7 +79,7 @@ function alternativesOf(u: Unmasked): Alternative[] {
 export function buildTraceView(trace: Trace): TraceView {
   const slotCount = Math.max(trace.slots, ...trace.steps.flatMap((s) => s.unmasked.map((u) => u.slot + 1)));
   const slots: SlotView[] = Array.from({ length: slotCount }, (_, slot) => ({
-    slot, kind: "masked", step: -1, token: -1, text: "", keep: 0, p: 0, entropy: 0, alternatives: [], history: [],
+    slot, kind: "masked", step: -1, token: -1, text: "", keep: 0, p: 0, entropy: 0, score: null, alternatives: [], history: [],
   }));
   const pendingBySlot = new Map<number, { step: number; top1: number; p: number }[]>();
 
@@ -90,7 +92,7 @@ export function buildTraceView(trace: Trace): TraceView {
       else real++;
       Object.assign(slots[u.slot], {
         kind: pad ? "pad" : "token", step: index, token: u.token, text: u.text, p: u.p,
-        entropy: u.entropy, alternatives: alternativesOf(u),
+        entropy: u.entropy, score: typeof u.score === "number" ? u.score : null, alternatives: alternativesOf(u),
       });
     }
     for (const [slot, top1, p] of s.pending) {

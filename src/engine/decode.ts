@@ -9,7 +9,8 @@ import { completionConfidence } from './gate';
 import { makePolicy, type Policy } from './policies';
 import { resolvePolicy } from './policyTable';
 import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
-import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type TokenizerLike } from './types';
+import { SignalTracker } from './signals';
+import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type SlotFilter, type TokenizerLike } from './types';
 
 export interface DecodeOptions {
   signal?: AbortSignal;
@@ -19,18 +20,24 @@ export interface DecodeOptions {
   /** Stop early when every masked slot's top-1 is unchanged since the last forward and at least this sure. Off when absent. */
   stableConfidence?: number;
   now?: () => number;
+  /** Each forward's still-masked slots and their signals (src/engine/signals.ts), before the policy chooses. */
+  onSignals?: (step: number, candidates: readonly Candidate[], features: Float32Array) => void;
 }
 
 export const DEFAULT_EOT_THRESHOLD = 0.9;
+export const LEARNED_UNAVAILABLE = 'policy "learned" is unavailable: this model folder has no learned unmasking filter ' +
+  '(unmask.json files.filter; train one with training/filter.py), choose another policy';
 const MASKED = -1;
 
 export interface Decoder {
   denoiser: Denoiser;
   tokenizer: TokenizerLike;
   model: ModelSpec;
+  /** The model folder's learned unmasking filter, if it has one (the `learned` policy needs it). */
+  filter?: SlotFilter;
 }
 
-export async function decode({ denoiser, tokenizer, model }: Decoder, request: CompleteRequest, options: DecodeOptions = {}): Promise<Trace> {
+export async function decode({ denoiser, tokenizer, model, filter }: Decoder, request: CompleteRequest, options: DecodeOptions = {}): Promise<Trace> {
   const now = options.now ?? (() => performance.now());
   const t0 = now();
   const { signal } = options;
@@ -41,6 +48,7 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
 
   const spec = resolvePolicy(request.policy);
   const policy = makePolicy(spec);
+  if (spec.name === 'learned' && !filter) throw new Error(LEARNED_UNAVAILABLE);
   const eotThreshold = options.eotThreshold ?? DEFAULT_EOT_THRESHOLD;
   const maxForwards = request.maxForwards && request.maxForwards > 0 ? Math.floor(request.maxForwards) : Infinity;
   const isEnd = (token: number) => token === model.tokens.pad || token === model.tokens.eos;
@@ -60,6 +68,7 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
   let stoppedBy: StopReason = 'complete';
   let previousTop1: Map<number, number> | undefined;
   let openBlock = -1;
+  const tracker = spec.name === 'learned' || options.onSignals ? new SignalTracker(canvas.slots, blockSize, request.singleLine, isEnd) : undefined;
 
   while (slotTokens.includes(MASKED)) {
     throwIfCancelled();
@@ -88,8 +97,17 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
     }
     const bySlot = new Map(masked.map((s, j) => [s, predictions[j]]));
     const candidates: Candidate[] = masked.map((slot, j) => ({
-      slot, token: predictions[j].ids[0], p: predictions[j].probs[0], entropy: predictions[j].entropy,
+      slot, token: predictions[j].ids[0], p: predictions[j].probs[0], entropy: predictions[j].entropy, p2: predictions[j].probs[1] ?? 0,
     }));
+    if (tracker) {
+      const features = tracker.next(candidates, slotTokens);
+      options.onSignals?.(steps.length, candidates, features);
+      if (spec.name === 'learned') {
+        const scores = await filter!.score(features, candidates.length);
+        candidates.forEach((c, j) => (c.score = scores[j]));
+        throwIfCancelled();
+      }
+    }
 
     let decision = chooseSlots({ candidates, slotTokens, policy, isEnd, blockSize, eotp: request.eotp, eotThreshold,
       stableConfidence: options.stableConfidence, previousTop1 });
@@ -101,13 +119,14 @@ export async function decode({ denoiser, tokenizer, model }: Decoder, request: C
     previousTop1 = new Map(candidates.map((c) => [c.slot, c.token]));
 
     const unmasked: UnmaskedSlot[] = [];
+    const scoreOf = new Map(candidates.map((c) => [c.slot, c.score]));
     for (const slot of [...decision.unmask].sort((a, b) => a - b)) {
       const pred = bySlot.get(slot)!;
       const token = pred.ids[0];
       slotTokens[slot] = token;
       slotP[slot] = pred.probs[0];
       canvas.ids[canvas.slotStart + slot] = token;
-      unmasked.push(unmaskedEntry(slot, pred, textOf));
+      unmasked.push(unmaskedEntry(slot, pred, textOf, scoreOf.get(slot)));
     }
     const pending: PendingSlot[] = candidates
       .filter((c) => slotTokens[c.slot] === MASKED)
@@ -250,7 +269,7 @@ export function trailingEndStart(slotTokens: readonly number[], candidates: read
   return start;
 }
 
-function unmaskedEntry(slot: number, pred: Prediction, textOf: (id: number) => string): UnmaskedSlot {
+function unmaskedEntry(slot: number, pred: Prediction, textOf: (id: number) => string, score?: number): UnmaskedSlot {
   const alternatives: [number, number][] = [];
   for (let i = 0; i < pred.ids.length; i++) alternatives.push([pred.ids[i], round(pred.probs[i])]);
   return {
@@ -261,6 +280,7 @@ function unmaskedEntry(slot: number, pred: Prediction, textOf: (id: number) => s
     entropy: round(pred.entropy),
     alternatives,
     alternativeTexts: alternatives.map(([id]) => textOf(id)),
+    ...(score !== undefined ? { score: round(score) } : {}),
   };
 }
 

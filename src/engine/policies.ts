@@ -51,12 +51,24 @@ export function entropyBounded(gamma: number): Policy {
   };
 }
 
+/**
+ * Every slot the learned filter accepts (score ≥ theta), and at least the most confident one (Learn2PD). The
+ * scores are put on the candidates by the decode loop, which runs the model folder's filter graph first.
+ */
+export function learned(theta: number): Policy {
+  return (candidates) => {
+    const accepted = candidates.filter((c) => (c.score ?? 0) >= theta).map((c) => c.slot);
+    return accepted.length ? accepted : sequential(candidates);
+  };
+}
+
 const MAKERS: { [N in PolicyName]: (parameter: number) => Policy } = {
   sequential: () => sequential,
   fixed,
   threshold,
   factor,
   entropy: entropyBounded,
+  learned,
 };
 
 /** The rule for a spec, its parameter filled in from the policy table and checked. */

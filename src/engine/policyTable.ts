@@ -55,6 +55,14 @@ export const POLICY_TABLE = {
     rule: 'Slots by entropy, ascending, while their summed entropy minus the largest stays within γ.',
     reference: 'EB-Sampler',
   },
+  learned: {
+    // θ = 0.98: the lowest of 0.8/0.9/0.95/0.98/0.99 that gave sequential's output on ≥ 80% of 44 training-split
+    // samples (docs/benchmarks.md, "The learned filter"); chosen there, not on the held-out tasks
+    parameter: { field: 'theta', symbol: 'θ', min: 0, max: 1, integer: false, default: 0.98 },
+    trade: 'a learned filter decides; needs the model folder\'s filter graph',
+    rule: 'Every slot whose learned filter score (P(its top-1 is final), from p, margin, entropy, position, step, stability and neighbours) is ≥ θ, at least the most confident one.',
+    reference: 'Learn2PD',
+  },
 } as const satisfies Record<string, PolicyRow>;
 
 export type PolicyTable = typeof POLICY_TABLE;

@@ -51,6 +51,18 @@ export interface Candidate {
   token: number;
   p: number;
   entropy: number;
+  /** The second-best probability (for the learned filter's margin); absent where the denoiser answers top-1 only. */
+  p2?: number;
+  /** The learned filter's score, P(this top-1 is already the final token); only under the `learned` policy. */
+  score?: number;
+}
+
+/**
+ * The learned unmasking filter (issue 12, Learn2PD; the model folder's optional `files.filter` graph): scores each
+ * still-masked slot's signals (src/engine/signals.ts, FEATURE_COUNT per row) with P(its top-1 is final).
+ */
+export interface SlotFilter {
+  score(features: Float32Array, rows: number): Promise<Float32Array>;
 }
 
 export class CancelledError extends Error {

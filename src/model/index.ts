@@ -3,3 +3,4 @@ export * from './tokenizer';
 export * from './onnxDenoiser';
 export * from './loadModel';
 export * from './cachedDenoiser';
+export * from './slotFilter';

@@ -8,6 +8,8 @@ import { MANIFEST_FILE, ModelFolderError, parseManifest, type Manifest } from '.
 import { createSession, GRAPH_INPUTS, GRAPH_OUTPUTS, OnnxDenoiser } from './onnxDenoiser';
 import { CodeTokenizer } from './tokenizer';
 import { CachedDenoiser, STEP_INPUTS } from './cachedDenoiser';
+import { FEATURE_COUNT, FEATURE_NAMES } from '../engine/signals';
+import { OnnxSlotFilter } from './slotFilter';
 
 export interface LoadOptions {
   executionProvider?: ExecutionProviderSetting;
@@ -25,6 +27,8 @@ export interface LoadedModel {
   model: ModelSpec;
   tokenizer: CodeTokenizer;
   denoiser: OnnxDenoiser | CachedDenoiser;
+  /** The learned unmasking filter, when the folder has one (files.filter). */
+  filter?: OnnxSlotFilter;
   dispose(): Promise<void>;
 }
 
@@ -114,11 +118,19 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     await session.release().catch(() => undefined);
     throw e;
   }
+  let filter: OnnxSlotFilter | undefined;
+  try {
+    filter = manifest.files.filter ? await loadFilter(path.join(dir, manifest.files.filter), manifest, manifestFile) : undefined;
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    throw e;
+  }
   let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
   if (manifest.cache && options.cache !== false) {
     try {
       denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? DEFAULT_STEPS_PER_REFRESH);
     } catch (e) {
+      await filter?.dispose().catch(() => undefined);
       await session.release().catch(() => undefined);
       throw e;
     }
@@ -131,7 +143,34 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}),
     loadMs: Math.round(performance.now() - t0),
   };
-  return { info, manifest, model, tokenizer, denoiser, dispose: () => denoiser.dispose() };
+  return { info, manifest, model, tokenizer, denoiser, ...(filter ? { filter } : {}),
+    dispose: async () => {
+      await denoiser.dispose();
+      await filter?.dispose();
+    } };
+}
+
+/** The filter graph named by files.filter, checked: trained on the engine's signals, and answers a score per row in 0…1. */
+async function loadFilter(file: string, m: Manifest, manifestFile: string): Promise<OnnxSlotFilter> {
+  checkRegularFile(file, FILE_LIMITS.model, `${MANIFEST_FILE} files.filter`, 'files.filter');
+  const names = m.filterFeatures;
+  if (names && names.join(',') !== FEATURE_NAMES.join(',')) {
+    throw new ModelFolderError(manifestFile, `field "filterFeatures" is [${names.join(', ')}], but this version of Unmask computes [${FEATURE_NAMES.join(', ')}]; retrain the filter (training/filter.py)`, 'filterFeatures');
+  }
+  let filter: OnnxSlotFilter;
+  try {
+    filter = await OnnxSlotFilter.create(file);
+  } catch (e) {
+    throw new ModelFolderError(file, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`, 'files.filter');
+  }
+  try {
+    const s = await filter.score(new Float32Array(2 * FEATURE_COUNT).fill(0.5), 2);
+    if ([...s].some((x) => !(x >= 0 && x <= 1))) throw new Error('its scores are not in 0…1');
+  } catch (e) {
+    await filter.dispose().catch(() => undefined);
+    throw new ModelFolderError(file, `is not a filter graph (features [N, ${FEATURE_COUNT}] float32 → score [N]): ${firstLine(e)}`, 'files.filter');
+  }
+  return filter;
 }
 
 /** Step-graph forwards between two refreshes of the dual cache, besides the refresh at each block (docs/benchmarks.md). */

@@ -13,7 +13,10 @@ export interface Manifest {
   logitsShift: number;
   /** Slot budgets for this model; absent: the engine's defaults (src/engine/defaults.json). */
   slots?: { singleLine: number; multiLine: number };
-  files: { model: string; tokenizer: string };
+  /** `filter`: the learned unmasking filter graph (docs/model-contract.md), optional; without it the `learned` policy is unavailable. */
+  files: { model: string; tokenizer: string; filter?: string };
+  /** The signal names the filter graph was trained on, in input order (must equal src/engine/signals.ts FEATURE_NAMES). */
+  filterFeatures?: string[];
   /**
    * The dual cache (docs/model-contract.md, "Dual cache"), optional: `files.model` also returns every layer's keys and
    * values as output `kvOutput`, and the graph `step` runs a window of the canvas against them.
@@ -85,7 +88,11 @@ export function parseManifest(text: string, file: string): Manifest {
 
   if (!isObject(raw.files)) fail('files', 'an object { model, tokenizer }', raw.files);
   const f = raw.files as Record<string, unknown>;
-  const files = { model: str(f, 'model', 'files.model'), tokenizer: str(f, 'tokenizer', 'files.tokenizer') };
+  const files: Manifest['files'] = { model: str(f, 'model', 'files.model'), tokenizer: str(f, 'tokenizer', 'files.tokenizer'),
+    ...(f.filter !== undefined ? { filter: str(f, 'filter', 'files.filter') } : {}) };
+  if (raw.filterFeatures !== undefined && !(Array.isArray(raw.filterFeatures) && raw.filterFeatures.every((x) => typeof x === 'string'))) {
+    fail('filterFeatures', 'a list of signal names', raw.filterFeatures);
+  }
   for (const [k, v] of Object.entries(files)) {
     // a name, not a path: no separator, not "." or ".." (but "model..onnx" is a fine name)
     if (v.includes('/') || v.includes('\\') || v === '.' || v === '..' || v.includes('\0')) fail(`files.${k}`, 'a file name inside the model folder', v);

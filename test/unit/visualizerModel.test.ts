@@ -50,6 +50,11 @@ describe("visualizer trace model", () => {
     assert.deepEqual(diffAgainst("", "ab"), [false, false]);
   });
 
+  it("carries the learned filter's score of a slot when the policy had one (learned), null otherwise", () => {
+    const scored = trace([{ at: 0, ms: 1, msModel: 1, unmasked: [{ ...unmasked(0, "a", 0.6), score: 0.93 }, unmasked(1, "b", 0.9)], pending: [] }], "ab", 2);
+    assert.deepEqual(buildTraceView(scored).slots.map((s) => s.score), [0.93, null]);
+  });
+
   it("names a policy with its parameters", () => {
     assert.equal(policyLabel(t), "threshold(tau=0.9, eotp=true)");
   });
@@ -61,7 +66,7 @@ describe("visualizer comparison requests", () => {
     base.policy = { name: "threshold", tau: 0.9, eotp: false, blockSize: 4 };
     const seen: unknown[] = [];
     const out = await decodeWithPolicies(base, async (r) => (seen.push(r), { ...base, policy: { ...r.policy } }));
-    assert.deepEqual(out.map((t) => t.policy.name), ["sequential", "fixed", "threshold", "factor", "entropy"]);
+    assert.deepEqual(out.map((t) => t.policy.name), ["sequential", "fixed", "threshold", "factor", "entropy", "learned"]);
     assert.deepEqual(seen[0], { prefix: "x = ", suffix: "\n", slots: 8, singleLine: true, policy: { name: "sequential" }, eotp: false, blockSize: 4 });
   });
 });

@@ -41,7 +41,7 @@ describe('policies: which slots a step unmasks', () => {
 
   it('every policy unmasks at least one slot, however unsure the model', () => {
     const unsure = slots([0.01, 5], [0.02, 5], [0.015, 5]);
-    for (const spec of ['sequential', 'fixed', 'threshold', 'factor', 'entropy'] as const) {
+    for (const spec of ['sequential', 'fixed', 'threshold', 'factor', 'entropy', 'learned'] as const) {
       assert.equal(makePolicy({ name: spec }).call(null, unsure).length >= 1, true, spec);
     }
   });

@@ -38,6 +38,8 @@ export function hostileCopy(edit: (dir: string) => void): { dir: string; remove(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-fault-'));
   fs.symlinkSync(path.join(MODEL_DIR, 'model.onnx'), path.join(dir, 'model.onnx'));
   fs.symlinkSync(path.join(MODEL_DIR, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  // the learned filter graph (files.filter), when the bundled model has one
+  if (fs.existsSync(path.join(MODEL_DIR, 'filter.onnx'))) fs.symlinkSync(path.join(MODEL_DIR, 'filter.onnx'), path.join(dir, 'filter.onnx'));
   fs.copyFileSync(path.join(MODEL_DIR, 'unmask.json'), path.join(dir, 'unmask.json'));
   edit(dir);
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };

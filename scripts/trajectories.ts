@@ -1,0 +1,85 @@
+// Decoding trajectories for the learned unmasking filter (issue 12, Learn2PD): decodes infill samples of the
+// TRAINING split (training/filter_samples.py; never bench/tasks) through the engine with `sequential`, and saves,
+// for every forward and every still-masked slot, the signals of src/engine/signals.ts and whether that slot's
+// current top-1 is the token it ends up with. The engine is the reference decoder: Python only reads the result.
+//   npx tsx scripts/trajectories.ts [--tasks training/.work/filter/tasks] [--out training/.work/filter/traj] [--limit N]
+// Writes OUT/rows.f32 (float32, row-major: the features, then final, keep, sample, step) and OUT/header.json.
+//   final: the slot's current top-1 equals its final token.
+//   keep:  the slot lies within what shaping keeps of the final completion (a slot after it cannot change the text).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readTasks } from '../src/bench/tasks';
+import { buildRequest, decode, type Candidate, type PolicySpec } from '../src/engine';
+import { FEATURE_COUNT, FEATURE_NAMES } from '../src/engine/signals';
+import { defaultModelDir, loadModel } from '../src/model';
+
+const EXTRA = ['final', 'keep', 'sample', 'step'] as const;
+
+async function main(): Promise<void> {
+  const root = path.resolve(__dirname, '..');
+  const { values } = parseArgs({ options: {
+    tasks: { type: 'string', default: path.join(root, 'training', '.work', 'filter', 'tasks') },
+    out: { type: 'string', default: path.join(root, 'training', '.work', 'filter', 'traj') },
+    model: { type: 'string' }, limit: { type: 'string' }, threads: { type: 'string', default: '2' },
+    policy: { type: 'string', default: 'sequential' },
+  } });
+  if (/bench[/\\]tasks/.test(path.resolve(values.tasks!))) throw new Error('trajectories come from the training split, never from bench/tasks');
+  const files = readTasks(values.tasks!, values.limit ? Number(values.limit) : undefined);
+  const model = await loadModel(values.model ?? defaultModelDir(root), { executionProvider: 'cpu', threads: Number(values.threads) });
+  const policy = { name: values.policy } as PolicySpec;
+  fs.mkdirSync(values.out!, { recursive: true });
+  const width = FEATURE_COUNT + EXTRA.length;
+  const chunks: Float32Array[] = [];
+  const samples: { file: string; taskId: string; forwards: number; slots: number; text: string }[] = [];
+  const textOf = (id: number) => model.tokenizer.decode([id]);
+  const isEnd = (t: number) => t === model.model.tokens.pad || t === model.model.tokens.eos;
+  const t0 = performance.now();
+  let rows = 0;
+  for (const file of files) {
+    for (const task of file.tasks) {
+      const steps: { candidates: Candidate[]; features: Float32Array }[] = [];
+      const request = buildRequest({ before: task.prompt, after: task.suffix }, { policy, endOfTextPrediction: true }, file.singleLine);
+      const trace = await decode(model, request, {
+        onSignals: (_, candidates, features) => steps.push({ candidates: candidates.map((c) => ({ ...c })), features: features.slice() }),
+      });
+      const final = trace.slotTokens;
+      // the slots whose text shaping keeps: real slots in order until the shaped text's length is reached
+      const keep = new Set<number>();
+      let length = 0;
+      const want = trace.result.text.replace(/\r\n/g, '\n').length;
+      for (let s = 0; s < final.length && length < want; s++) {
+        keep.add(s);
+        if (final[s] >= 0 && !isEnd(final[s])) length += textOf(final[s]).length;
+      }
+      steps.forEach(({ candidates, features }, step) => {
+        const out = new Float32Array(candidates.length * width);
+        candidates.forEach((c, j) => {
+          out.set(features.subarray(j * FEATURE_COUNT, (j + 1) * FEATURE_COUNT), j * width);
+          out[j * width + FEATURE_COUNT] = c.token === final[c.slot] ? 1 : 0;
+          out[j * width + FEATURE_COUNT + 1] = keep.has(c.slot) ? 1 : 0;
+          out[j * width + FEATURE_COUNT + 2] = samples.length;
+          out[j * width + FEATURE_COUNT + 3] = step;
+        });
+        chunks.push(out);
+        rows += candidates.length;
+      });
+      samples.push({ file: file.name, taskId: task.task_id, forwards: trace.stats.forwards, slots: trace.slots, text: trace.result.text });
+      if (samples.length % 50 === 0) console.error(`${samples.length} samples, ${rows} rows, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  }
+  const fd = fs.openSync(path.join(values.out!, 'rows.f32'), 'w');
+  for (const c of chunks) fs.writeSync(fd, Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  fs.closeSync(fd);
+  fs.writeFileSync(path.join(values.out!, 'header.json'), JSON.stringify({
+    model: model.info.name, policy: values.policy, tasks: path.relative(root, path.resolve(values.tasks!)),
+    columns: [...FEATURE_NAMES, ...EXTRA], features: FEATURE_NAMES, rows, samples,
+  }, null, 1) + '\n');
+  console.log(`${samples.length} samples, ${rows} rows (${width} columns) in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${values.out}`);
+  await model.dispose();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
