@@ -147,6 +147,9 @@ def main() -> None:
         "config": c.as_dict(),
     }
     (out / "unmask.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if (out / "filter.onnx").exists():
+        # the learned filter was trained on the old weights' trajectories: it is not named until it is retrained
+        print("note: filter.onnx belongs to the previous weights; run training/filter.py to retrain and name it")
     report = {"precision": manifest["precision"], "int8Top1AgreementWithFp32": round(agreement, 4),
               "onnxFp32Top1AgreementWithTorch": round(fp32_vs_torch, 4),
               "maskedAccuracyAt0.3": round(accuracy, 4), "fp32MaskedAccuracyAt0.3": round(fp32_accuracy, 4), "bytes": (out / "model.onnx").stat().st_size,

@@ -5,6 +5,9 @@ import * as assert from 'node:assert/strict';
 import { ErrorCodes, Methods, type CompleteParams, type ServerStats, type Trace } from '../../../src/protocol';
 import { LOAD, newClient, outcome, rawServer, request, sleep, slow } from './helpers';
 
+/** ModelClient's default stormQuietMs. */
+const QUIET_MS = 25;
+
 describe('fault: a storm of completions', function () {
   this.timeout(120_000);
   const client = newClient();
@@ -29,7 +32,12 @@ describe('fault: a storm of completions', function () {
   it('1,000 completions 2 ms apart start at most three decodes; the last answer comes within two decodes\' worth of forwards', async () => {
     const s0 = (await client.serverStats())!;
     const all: Promise<{ ok: boolean; value?: Trace; error?: Error }>[] = [];
+    let pauses = 0; // gaps longer than the client's quiet time, which a loaded machine's timers can make
+    let sent = Date.now();
     for (let i = 0; i < 999; i++) {
+      const now = Date.now();
+      if (i > 0 && now - sent >= QUIET_MS) pauses++;
+      sent = now;
       all.push(outcome(client.complete(slow())));
       await sleep(2);
     }
@@ -47,8 +55,8 @@ describe('fault: a storm of completions', function () {
       + ` ${afterLast} forwards from the last request to its answer (its decode: ${last.stats.forwards})`);
     // a request that superseded another waits for a quiet channel: nothing new starts during the storm, only
     // the decode that was running when it began (stopped at its next step) and the last one
-    assert.ok(decodes <= 3, `${decodes} decodes started for 1,000 requests`);
-    assert.ok(forwards - last.stats.forwards <= 2, `${forwards - last.stats.forwards} forwards in superseded decodes`);
+    assert.ok(decodes <= 3 + pauses, `${decodes} decodes started for 1,000 requests (${pauses} pauses of ${QUIET_MS} ms or more)`);
+    assert.ok(forwards - last.stats.forwards <= 2 * (1 + pauses), `${forwards - last.stats.forwards} forwards in superseded decodes`);
     assert.ok(afterLast <= 2 * last.stats.forwards, `the last answer came ${afterLast} forwards after its request`);
   });
 
