@@ -14,8 +14,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from infill import pick_middle
-from make_tasks import MAX_TOKENS, plausible, trim
+from make_tasks import cut_task
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -62,16 +61,9 @@ def build(docs: list[dict], shape: str, count: int, tok: Tokenizer, rng: random.
     while len(tasks) < count and i < len(docs) * 3:
         doc = docs[i % len(docs)]
         i += 1
-        text = doc["text"]
-        kind = "multi-line" if shape == "multi-line" else rng.choice(["line-rest", "line-rest", "mid-line"])
-        parts = pick_middle(text, rng.randrange(len(text) // 5, len(text) * 9 // 10), kind, rng)
-        if not parts or not plausible(parts[1]) or len(tok.encode(parts[1]).ids) > MAX_TOKENS[shape]:
-            continue
-        if shape == "multi-line" and parts[1].count("\n") < 1:
-            continue
-        prompt, suffix = trim(parts[0], parts[2])
-        tasks.append({"task_id": f"train-{tag}/{len(tasks)}", "prompt": prompt, "suffix": suffix,
-                      "canonical_solution": parts[1], "source": f"{doc['package']}/{doc['path']}", "kind": kind})
+        task = cut_task(doc, shape, tok, rng, f"train-{tag}/{len(tasks)}")
+        if task:
+            tasks.append(task)
     return tasks
 
 

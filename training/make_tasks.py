@@ -58,17 +58,25 @@ def build(lang: str, shape: str, tok: Tokenizer, rng: random.Random) -> list[dic
         i += 1
         if i > len(docs) * PER_FILE:
             raise SystemExit(f"not enough held-out {lang} files for {shape} tasks")
-        text = doc["text"]
-        kind = "multi-line" if shape == "multi-line" else rng.choice(["line-rest", "line-rest", "mid-line"])
-        parts = pick_middle(text, rng.randrange(len(text) // 5, len(text) * 9 // 10), kind, rng)
-        if not parts or not plausible(parts[1]) or len(tok.encode(parts[1]).ids) > MAX_TOKENS[shape]:
-            continue
-        if shape == "multi-line" and parts[1].count("\n") < 1:
-            continue
-        prompt, suffix = trim(parts[0], parts[2])
-        tasks.append({"task_id": f"{lang}-{shape}/{len(tasks)}", "prompt": prompt, "suffix": suffix,
-                      "canonical_solution": parts[1], "source": f"{doc['package']}/{doc['path']}", "kind": kind})
+        task = cut_task(doc, shape, tok, rng, f"{lang}-{shape}/{len(tasks)}")
+        if task:
+            tasks.append(task)
     return tasks
+
+
+def cut_task(doc: dict, shape: str, tok: Tokenizer, rng: random.Random, task_id: str) -> dict | None:
+    """One infill task cut from a corpus document the way the held-out task files are cut, or None when the
+    random cut gives an implausible or too long middle (training/filter_samples.py cuts its samples with it too)."""
+    text = doc["text"]
+    kind = "multi-line" if shape == "multi-line" else rng.choice(["line-rest", "line-rest", "mid-line"])
+    parts = pick_middle(text, rng.randrange(len(text) // 5, len(text) * 9 // 10), kind, rng)
+    if not parts or not plausible(parts[1]) or len(tok.encode(parts[1]).ids) > MAX_TOKENS[shape]:
+        return None
+    if shape == "multi-line" and parts[1].count("\n") < 1:
+        return None
+    prompt, suffix = trim(parts[0], parts[2])
+    return {"task_id": task_id, "prompt": prompt, "suffix": suffix,
+            "canonical_solution": parts[1], "source": f"{doc['package']}/{doc['path']}", "kind": kind}
 
 
 def main() -> None:
