@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { POLICY_NAMES } from '../../src/engine/policyTable';
 import { bench, traces, typeOnNewLine, unmaskLog } from './hooks';
 import { waitFor } from './workbench';
 
@@ -52,7 +53,7 @@ describe('commands and settings', () => {
     await wb.runCommand('Unmask: Choose Decoding Policy');
     const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'sequential' }).first();
     await row.waitFor();
-    assert.equal(await wb.page.locator('.quick-input-widget .monaco-list-row').count(), 5);
+    assert.equal(await wb.page.locator('.quick-input-widget .monaco-list-row').count(), POLICY_NAMES.length, 'one row per policy of the table');
     await row.click();
     await waitFor(async () => readUserSettings()['unmask.policy'] === 'sequential', 'unmask.policy = sequential in settings.json');
     await wb.openFile('main.py');
