@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { CompletionCache } from './completionCache';
 import type { Context } from './context';
 import { AdaptiveDebounce, sleep } from './debounce';
+import { BOUNDS } from './engine/bounds';
 import { contextChars } from './engine/canvas';
 import { buildRequest, type CursorText } from './engine/request';
 import { errorMessage, isCancelled } from './modelSession';
@@ -40,8 +41,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     this.inFlight = controller;
     const onCancel = token.onCancellationRequested(() => controller.abort());
     try {
-      const maxSequence = this.ctx.model.state.kind === 'ready' ? this.ctx.model.state.info.maxSequence : undefined;
-      const text = textAround(document, position, position, maxSequence);
+      const text = textAround(document, position, position, this.ctx.model.info?.maxSequence);
       const cached = this.cache.get(text.before, text.after);
       if (cached !== undefined) return cached ? [item(cached, position)] : undefined;
 
@@ -79,15 +79,13 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   }
 }
 
-/** Characters read on each side before the model's window is known. */
-const FALLBACK_CONTEXT_CHARS = 64_000;
-
 /**
  * The text before `start` and after `end` (the cursor when they are equal), up to the engine's bound for the
  * model's window on each side, so a huge file (or a minified one with very long lines) is not copied per keystroke.
  */
 export function textAround(document: vscode.TextDocument, start: vscode.Position, end = start, maxSequence?: number): CursorText {
-  const chars = maxSequence ? contextChars(maxSequence) : FALLBACK_CONTEXT_CHARS;
+  // before the model's window is known: the most any model may have
+  const chars = contextChars(maxSequence ?? BOUNDS.maxSequence.max);
   const from = document.positionAt(Math.max(0, document.offsetAt(start) - chars));
   const to = document.positionAt(document.offsetAt(end) + chars);
   return { before: document.getText(new vscode.Range(from, start)), after: document.getText(new vscode.Range(end, to)) };

@@ -1,14 +1,15 @@
 // Checks a model folder before Unmask uses it, so a wrong folder is refused with a reason and the model in use
 // keeps working. The server checks the graph and tokenizer against the manifest when it loads. No `vscode` import.
-// The extension host uses checkModelFolderAsync: nothing here may block it (a FIFO, an endless file, a stalled
+// Nothing here may block the extension host (a FIFO, an endless file, a stalled
 // mount), so reads are asynchronous, bounded in size, refused for anything but regular files, and raced
 // against a deadline.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FILE_LIMITS } from './engine/bounds';
 
 /** The most unmask.json may hold. */
-export const MANIFEST_LIMIT = 1 << 20;
+const MANIFEST_LIMIT = FILE_LIMITS.manifest;
 
 /** `~/x` → the home folder's x; other paths unchanged. */
 export function expandHome(folder: string): string {
@@ -17,30 +18,8 @@ export function expandHome(folder: string): string {
 
 /**
  * Undefined when the folder looks like a Unmask model; otherwise what is wrong with it, naming the file and field.
- * Synchronous: for tests and tools, not the extension host (see checkModelFolderAsync).
+ * Never blocks the extension host, and answers within `timeoutMs` whatever the disk does.
  */
-export function checkModelFolder(folder: string): string | undefined {
-  const stat = (p: string) => {
-    try {
-      return fs.statSync(p);
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code ?? 'EIO';
-    }
-  };
-  return checkWith(folder, stat, (file) => {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-    try {
-      const buffer = Buffer.alloc(MANIFEST_LIMIT + 1);
-      let n = 0;
-      for (let got = -1; got !== 0 && n < buffer.length;) n += got = fs.readSync(fd, buffer, n, buffer.length - n, null);
-      return buffer.subarray(0, n).toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  });
-}
-
-/** checkModelFolder for the extension host: never blocks it, and answers within `timeoutMs` whatever the disk does. */
 export async function checkModelFolderAsync(folder: string, timeoutMs = 5000): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<string>((resolve) => {

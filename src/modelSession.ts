@@ -57,9 +57,7 @@ export class ModelSession implements vscode.Disposable {
    */
   load(): Promise<ModelInfo | undefined> {
     const settings = this.config.current;
-    const folder = this.folderFor(settings);
-    this.log.info(`loading the model from ${folder}`);
-    return this.lifecycle.load({ modelDir: folder, executionProvider: settings.executionProvider, threads: settings.threads });
+    return this.lifecycle.load({ modelDir: this.folderFor(settings), executionProvider: settings.executionProvider, threads: settings.threads });
   }
 
   /** The model in use, waiting for a load in progress; while failed, a new try only after the back-off. */

@@ -59,7 +59,6 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
   const blockSize = request.blockSize && request.blockSize > 0 ? Math.floor(request.blockSize) : slots;
   const canvas = buildCanvas(tokenizer.encode(request.prefix.slice(-chars)), tokenizer.encode(request.suffix.slice(0, chars)), slots, model);
   const slotTokens = new Array<number>(canvas.slots).fill(MASKED);
-  const slotP = new Array<number>(canvas.slots).fill(0);
   const timeBudget = request.timeBudgetMs && request.timeBudgetMs > 0 ? request.timeBudgetMs : Infinity;
   const lineCap = request.singleLine ? 1 : MAX_SUGGESTION_LINES;
   const textOf = tokenTexts(tokenizer);
@@ -124,7 +123,6 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
       const pred = bySlot.get(slot)!;
       const token = pred.ids[0];
       slotTokens[slot] = token;
-      slotP[slot] = pred.probs[0];
       canvas.ids[canvas.slotStart + slot] = token;
       unmasked.push(unmaskedEntry(slot, pred, textOf, scoreOf.get(slot)));
     }
@@ -144,7 +142,9 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
   const realTokens = realSlots.map((i) => slotTokens[i]);
   const rawText = tokenizer.decode(realTokens);
   const text = shapeCompletion({ text: rawText, prefix: request.prefix, suffix: request.suffix, singleLine: request.singleLine });
-  const confidence = completionConfidence(keptSlots(realSlots, slotTokens, text, textOf).map((i) => ({ p: slotP[i] })));
+  // each slot's probability when it was unmasked, from the trace
+  const unmaskedP = new Map(steps.flatMap((s) => s.unmasked.map((u) => [u.slot, u.p] as const)));
+  const confidence = completionConfidence(keptSlots(realSlots, slotTokens, text, textOf).map((i) => ({ p: unmaskedP.get(i) ?? 0 })));
   const msTotal = now() - t0;
   return {
     model: model.name,

@@ -18,13 +18,16 @@ export function fixed(k: number): Policy {
   return (candidates) => [...candidates].sort(byConfidence).slice(0, Math.max(1, k)).map((c) => c.slot);
 }
 
-/** Every slot with p ≥ tau, and at least the most confident one (Fast-dLLM). */
-export function threshold(tau: number): Policy {
-  return (candidates) => {
-    const sure = candidates.filter((c) => c.p >= tau).map((c) => c.slot);
-    return sure.length ? sure : sequential(candidates);
+/** Every candidate whose `value` is at least `min`, and at least the most confident one. */
+function atLeast(value: (c: Candidate) => number): (min: number) => Policy {
+  return (min) => (candidates) => {
+    const accepted = candidates.filter((c) => value(c) >= min).map((c) => c.slot);
+    return accepted.length ? accepted : sequential(candidates);
   };
 }
+
+/** Every slot with p ≥ tau, and at least the most confident one (Fast-dLLM). */
+export const threshold = atLeast((c) => c.p);
 
 /** Sorted by p descending, the largest n with (n+1)(1 − p₍ₙ₎) < f (Fast-dLLM's factor rule). */
 export function factor(f: number): Policy {
@@ -55,12 +58,7 @@ export function entropyBounded(gamma: number): Policy {
  * Every slot the learned filter accepts (score ≥ theta), and at least the most confident one (Learn2PD). The
  * scores are put on the candidates by the decode loop, which runs the model folder's filter graph first.
  */
-export function learned(theta: number): Policy {
-  return (candidates) => {
-    const accepted = candidates.filter((c) => (c.score ?? 0) >= theta).map((c) => c.slot);
-    return accepted.length ? accepted : sequential(candidates);
-  };
-}
+export const learned = atLeast((c) => c.score ?? 0);
 
 const MAKERS: { [N in PolicyName]: (parameter: number) => Policy } = {
   sequential: () => sequential,

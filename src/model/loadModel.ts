@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { FILE_LIMITS } from '../engine/bounds';
 import type { ModelSpec } from '../engine/types';
 import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
 import { MANIFEST_FILE, ModelFolderError, parseManifest, type Manifest } from './manifest';
@@ -70,7 +71,6 @@ export function readModelFolder(modelDir: string): { manifest: Manifest; tokeniz
  * The most a model folder's files may hold: an endless or huge file (a link to /dev/zero, a log) is refused
  * before it is read, instead of exhausting memory.
  */
-export const FILE_LIMITS = { manifest: 1 << 20, tokenizer: 64 << 20, model: 4 * 1024 ** 3 } as const;
 
 type StatResult = { ok: true; stat: fs.Stats } | { ok: false; code: string };
 function statOf(file: string): StatResult {

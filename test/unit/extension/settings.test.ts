@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkModelFolder } from '../../../src/modelFolder';
+import { checkModelFolderAsync as checkModelFolder } from '../../../src/modelFolder';
 import { resolveThreads } from '../../../src/engine/bounds';
 import { defaultSettings, isLanguageEnabled, readSettings } from '../../../src/settings';
 
@@ -53,16 +53,16 @@ describe('checkModelFolder', () => {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-model-'));
   after(() => fs.rmSync(folder, { recursive: true, force: true }));
 
-  it('says a folder does not exist', () => {
-    assert.equal(checkModelFolder(path.join(folder, 'nope')), `${path.join(folder, 'nope')} does not exist`);
+  it('says a folder does not exist', async () => {
+    assert.equal(await checkModelFolder(path.join(folder, 'nope')), `${path.join(folder, 'nope')} does not exist`);
   });
 
-  it('says which manifest field names a missing file, then accepts the folder once it is there', () => {
-    assert.match(checkModelFolder(folder)!, /has no unmask\.json/);
+  it('says which manifest field names a missing file, then accepts the folder once it is there', async () => {
+    assert.match((await checkModelFolder(folder))!, /has no unmask\.json/);
     fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ format: 1, files: { model: 'model.onnx', tokenizer: 'tokenizer.json' } }));
     fs.writeFileSync(path.join(folder, 'tokenizer.json'), '{}');
-    assert.match(checkModelFolder(folder)!, /"files\.model" names model\.onnx, which is not in/);
+    assert.match((await checkModelFolder(folder))!, /"files\.model" names model\.onnx, which is not in/);
     fs.writeFileSync(path.join(folder, 'model.onnx'), '');
-    assert.equal(checkModelFolder(folder), undefined);
+    assert.equal(await checkModelFolder(folder), undefined);
   });
 });
