@@ -1,6 +1,6 @@
 // The dual cache's figures (docs/benchmarks.md, "Dual cache and pretrained models"):
 //   npx tsx scripts/measure-cache.ts agreement MODEL_DIR [--limit N] [--steps-per-refresh R]   cached vs uncached decodes on bench/tasks
-//                                                                       (the default policy, as the editor asks)
+//                                                                       (the default policy, as the editor asks; R: else the manifest's rule)
 //   npx tsx scripts/measure-cache.ts speed MODEL_DIR [--lengths 256,512,2048] [--window 24]
 //                                                                       load time, memory, full forward and cached step
 // Both on 2 threads, CPU.
@@ -15,7 +15,8 @@ const arg = (name: string, fallback: string) => {
 };
 
 async function agreement(dir: string, limit?: number) {
-  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) });
+  const rule = process.argv.includes('--steps-per-refresh') ? { stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) } : {};
+  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...rule }); // else the manifest's rule
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
   if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
   const root = path.resolve(__dirname, '..');
@@ -83,7 +84,7 @@ async function speed(dir: string, lengths: number[], window: number) {
       canvas[start + (k++ % window)] = pad; // a slot committed: the step graph runs, the cache stays
       await cached.forward(canvas, positions);
     }, reps * 2);
-    rows.push({ context: n, fullForwardMs: Math.round(full), refreshMs: Math.round(refresh), stepMs: Math.round(step) });
+    rows.push({ context: n, fullForwardMs: +full.toFixed(1), refreshMs: +refresh.toFixed(1), stepMs: +step.toFixed(1) });
   }
   console.log(JSON.stringify({ model: model.manifest.name, loadMs: Math.round(loadMs), rssLoadedMiB: Math.round((rssLoaded - rss0) / 2 ** 20),
     rssAfterMiB: Math.round(process.memoryUsage().rss / 2 ** 20), window, rows }, null, 1));

@@ -21,7 +21,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
 
 from infill import MASK, Sampler, load_stream
-from rules import MANIFEST_TOKENS, SLOTS
+from rules import MANIFEST_TOKENS, SLOTS, vocab_digest
 from model import Config, ContractHead, Denoiser
 
 HERE = Path(__file__).resolve().parent
@@ -139,6 +139,7 @@ def main() -> None:
         "tokens": MANIFEST_TOKENS, "slots": SLOTS,
         "logitsShift": 0,
         "files": {"model": "model.onnx", "tokenizer": "tokenizer.json"},
+        "vocabDigest": vocab_digest(out / "tokenizer.json", c.vocab),
         "license": "MIT (weights); trained on permissively licensed code, see README.md",
         "training": {"tokens": int(state.get("tokens", 0)),
                      "corpus": "npm packages (MIT/Apache-2.0/BSD/ISC), Python stdlib, Debian Python packages"},

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from export import load_model
-from export_pretrained import OPSET, TOP_K, quantize
+from export_pretrained import OPSET, TOP_K, quantize, with_window
 from model import Denoiser, rotary
 
 
@@ -71,17 +71,13 @@ class Step(torch.nn.Module):
 
     def forward(self, input_ids, start, kv, positions):
         m = self.m
-        w, seq = input_ids.shape[1], kv.shape[4]
+        w = input_ids.shape[1]
         s = start.reshape(())
         cos, sin = rope(m, s + torch.arange(w))
-        rows = torch.arange(seq)
-        inside = ((rows >= s) & (rows < s + w)).view(1, 1, seq, 1)
-        local = torch.clamp(rows - s, 0, w - 1)
         x = m.embed(input_ids)
         for i, blk in enumerate(m.blocks):
             q, k, v = qkv(blk, x, cos, sin)
-            x = finish(blk, x, q, torch.where(inside, k.index_select(2, local), kv[i, 0]),
-                       torch.where(inside, v.index_select(2, local), kv[i, 1]))
+            x = finish(blk, x, q, with_window(kv, i, 0, k, s), with_window(kv, i, 1, v, s))
         return head(m, m.ln_f(x), positions - s)
 
 
@@ -93,6 +89,9 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--precision", choices=["like", "fp32", "int8-weights", "int4"], default="like",
                     help="like the --like folder's (int8), fp32, or weight-only MatMulNBits")
+    ap.add_argument("--steps-per-refresh", type=int, default=None,
+                    help="the model's refresh rule (unmask.json cache.stepsPerRefresh): at most this many step-graph "
+                         "forwards between two refreshes; default: once per block only")
     args = ap.parse_args()
     model, _ = load_model(Path(args.weights))
     like, out = Path(args.like), Path(args.out)
@@ -123,9 +122,10 @@ def main() -> None:
                 quantize(fp32, out / name, precision)
             else:
                 shutil.copy(fp32, out / name)
-    for f in ("tokenizer.json", "README.md"):
+    for f in {"README.md", *(v for k, v in manifest["files"].items() if k != "model")}:  # tokenizer, the learned filter
         shutil.copy(like / f, out / f)
-    manifest["cache"] = {"step": "step.onnx", "kvOutput": "kv"}
+    manifest["cache"] = {"step": "step.onnx", "kvOutput": "kv",
+                         **({"stepsPerRefresh": args.steps_per_refresh} if args.steps_per_refresh else {})}
     (out / "unmask.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {out}: " + ", ".join(f"{p.name} {p.stat().st_size / 2**20:.1f} MiB" for p in sorted(out.iterdir())))
 

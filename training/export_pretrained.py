@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from rules import SLOTS  # noqa: E402
+from rules import SLOTS, vocab_digest  # noqa: E402
 
 TOP_K = 8
 OPSET = 17
@@ -340,20 +340,43 @@ class StepGraph(torch.nn.Module):
     def forward(self, input_ids, start, kv, positions):
         m = self.m
         w = input_ids.shape[1]
-        seq = kv.shape[4]
         s = start.reshape(())
         cos, sin = m.rope(s + torch.arange(w, device=input_ids.device))
-        rows = torch.arange(seq, device=input_ids.device)
-        inside = ((rows >= s) & (rows < s + w)).view(1, 1, seq, 1)
-        local = torch.clamp(rows - s, 0, w - 1)
         x = F.embedding(input_ids, m.embed)
         for i, layer in enumerate(m.layers):
             q, k, v = layer.qkv(x, cos, sin)
-            k_all = torch.where(inside, k.index_select(2, local), kv[i, 0])
-            v_all = torch.where(inside, v.index_select(2, local), kv[i, 1])
-            x = layer.finish(x, q, k_all, v_all)
+            x = layer.finish(x, q, with_window(kv, i, 0, k, s), with_window(kv, i, 1, v, s))
         h = rms_norm(x, m.norm, m.arch.eps)
         return m.head_of(h, positions - s, self.top_k)
+
+
+def with_window(kv: torch.Tensor, layer: int, part: int, fresh: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """The cached keys (part 0) or values (part 1) of one layer, [batch, heads, seq, head_dim], with the window's rows
+    [s, s + w) replaced by `fresh`. Each side of the window is one Slice straight out of the `kv` input, so every cached
+    row is copied twice per step (slice, concatenation): indexing the layer out first, or an elementwise select over
+    all rows, made onnxruntime copy the whole cache several times, and the step's cost grew with the context."""
+    end = torch.full_like(s, 2 ** 62)  # past the last row (a Slice clamps it)
+    return torch.cat([_CacheRows.apply(kv, layer, part, torch.zeros_like(s), s), fresh,
+                      _CacheRows.apply(kv, layer, part, s + fresh.shape[2], end)], dim=2)
+
+
+class _CacheRows(torch.autograd.Function):
+    """kv[layer, part, :, :, begin:end] as a single multi-axis ONNX Slice (torch's own indexing exports a chain of
+    one-axis Slices, which onnxruntime fuses into a Split that copies every layer)."""
+
+    @staticmethod
+    def forward(ctx, kv, layer: int, part: int, begin, end):  # noqa: ARG004
+        return kv[layer, part, :, :, int(begin):int(end)]
+
+    @staticmethod
+    def symbolic(g, kv, layer: int, part: int, begin, end):
+        def vec(x):
+            return g.op("Reshape", g.op("Cast", x, to_i=7), g.op("Constant", value_t=torch.tensor([1], dtype=torch.int64)))
+        const = lambda xs: g.op("Constant", value_t=torch.tensor(xs, dtype=torch.int64))  # noqa: E731
+        starts = g.op("Concat", const([layer, part]), vec(begin), axis_i=0)
+        ends = g.op("Concat", const([layer + 1, part + 1]), vec(end), axis_i=0)
+        rows = g.op("Slice", kv, starts, ends, const([0, 1, 4]))
+        return g.op("Squeeze", rows, const([0, 1]))
 
 
 # ---------------------------------------------------------------------------------------------- tokens
@@ -558,6 +581,7 @@ def export(ckpt: Path, out: Path, precision: str = "int8", max_sequence: int | N
             "vocabSize": vocab, "maxSequence": seq, "topK": TOP_K,
             "tokens": tokens, "slots": SLOTS, "logitsShift": shift,
             "files": {"model": "model.onnx", "tokenizer": "tokenizer.json"},
+            "vocabDigest": vocab_digest(tmp / "tokenizer.json", vocab),
             **({"cache": {"step": "step.onnx", "kvOutput": "kv"}} if cache else {}),
             "license": str(config.get("license") or "see the checkpoint's own licence"),
             "training": {"tokens": 0, "corpus": "pretrained checkpoint (see its own model card)"},

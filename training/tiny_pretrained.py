@@ -13,6 +13,7 @@ repository's own sources.
 """
 import json
 import random
+import shutil
 import sys
 from pathlib import Path
 
@@ -229,6 +230,15 @@ def main() -> None:
                                  log=lambda *_: None)
     finally:
         export_pretrained.PROTOBUF_LIMIT = limit
+    # a checkpoint whose weights are NaN exports (the exporter checks shapes and dtypes, not values), but its graph
+    # answers NaN: the loader's probes must refuse it
+    from safetensors.torch import load_file, save_file
+    shutil.copytree(out / "qwen2-checkpoint", out / "nan-checkpoint", dirs_exist_ok=True)
+    w = load_file(str(out / "nan-checkpoint" / "model.safetensors"))
+    w["model.norm.weight"] = torch.full_like(w["model.norm.weight"], float("nan"))
+    save_file(w, str(out / "nan-checkpoint" / "model.safetensors"))
+    export_pretrained.export(out / "nan-checkpoint", out / "qwen2-nan", precision="fp32", max_sequence=128, cache=False, force=True,
+                             log=lambda *_: None)
     (out / "reference.json").write_text(json.dumps(result))
     print(json.dumps({f: r["manifest"]["tokens"] | {"shift": r["manifest"]["logitsShift"]} for f, r in result.items() if f != "errors"}))
 

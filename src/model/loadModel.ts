@@ -17,7 +17,8 @@ export interface LoadOptions {
   threads?: number;
   /** Use the folder's dual cache (unmask.json `cache`) when it has one; default true. */
   cache?: boolean;
-  /** With the cache: at most this many step-graph forwards between two refreshes (default: DEFAULT_STEPS_PER_REFRESH). */
+  /** With the cache: at most this many step-graph forwards between two refreshes (default: the manifest's
+   * `cache.stepsPerRefresh`, else once per block only). */
   stepsPerRefresh?: number;
 }
 
@@ -128,7 +129,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
   if (manifest.cache && options.cache !== false) {
     try {
-      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? DEFAULT_STEPS_PER_REFRESH);
+      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? manifest.cache.stepsPerRefresh ?? Infinity);
     } catch (e) {
       await filter?.dispose().catch(() => undefined);
       await session.release().catch(() => undefined);
@@ -173,9 +174,6 @@ async function loadFilter(file: string, m: Manifest, manifestFile: string): Prom
   return filter;
 }
 
-/** Step-graph forwards between two refreshes of the dual cache, besides the refresh at each block (docs/benchmarks.md). */
-export const DEFAULT_STEPS_PER_REFRESH = Infinity;
-
 /** The dual cache's step graph beside the context graph (model.onnx with the `kv` output), checked by a probe. */
 async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string, provider: string, threads: number,
   stepsPerRefresh: number): Promise<CachedDenoiser> {
@@ -215,6 +213,15 @@ function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: str
   if (tok.vocabSize !== m.vocabSize) {
     // both ways: a smaller tokenizer leaves ids the model predicts without text (docs/model-contract.md: they must agree)
     throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but ${path.basename(tokenizerFile)} has ${tok.vocabSize} tokens`, 'vocabSize');
+  }
+  // and the same ids: a tokenizer of the right size whose ids mean other text (shuffled, another model's) is refused
+  if (m.vocabDigest !== undefined) {
+    const digest = tok.vocabDigest();
+    if (digest !== m.vocabDigest) {
+      throw new ModelFolderError(tokenizerFile, `its vocabulary is not the model's: its digest is ${digest.slice(0, 19)}…, `
+        + `but ${path.basename(manifestFile)} field "vocabDigest" is ${m.vocabDigest.slice(0, 19)}… (its ids mean other text; `
+        + 'use the tokenizer.json the model was exported with)', 'vocabDigest');
+    }
   }
   const added = new Map(tok.addedTokens.map((t) => [t.id, t]));
   const roles = ['mask', 'pad', 'eos', 'bos'] as const;

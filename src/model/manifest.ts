@@ -21,7 +21,20 @@ export interface Manifest {
    * The dual cache (docs/model-contract.md, "Dual cache"), optional: `files.model` also returns every layer's keys and
    * values as output `kvOutput`, and the graph `step` runs a window of the canvas against them.
    */
-  cache?: { step: string; kvOutput: string };
+  cache?: {
+    step: string;
+    kvOutput: string;
+    /**
+     * The model's refresh rule: at most this many step-graph forwards between two refreshes of the cache; absent:
+     * once per block only. A model whose predictions are near ties needs fresh keys often (docs/benchmarks.md).
+     */
+    stepsPerRefresh?: number;
+  };
+  /**
+   * "sha256:" and the hex digest of the tokenizer's vocabulary, id by id (docs/model-contract.md, "Vocabulary digest"),
+   * optional: written by the exporters, so that a tokenizer.json with the right size but other ids is refused.
+   */
+  vocabDigest?: string;
   license?: string;
   training?: unknown;
 }
@@ -102,10 +115,15 @@ export function parseManifest(text: string, file: string): Manifest {
   if (raw.cache !== undefined) {
     if (!isObject(raw.cache)) fail('cache', 'an object { step, kvOutput }', raw.cache);
     const c = raw.cache as Record<string, unknown>;
-    cache = { step: str(c, 'step', 'cache.step'), kvOutput: str(c, 'kvOutput', 'cache.kvOutput') };
+    cache = { step: str(c, 'step', 'cache.step'), kvOutput: str(c, 'kvOutput', 'cache.kvOutput'),
+      ...(c.stepsPerRefresh !== undefined ? { stepsPerRefresh: int(c, 'stepsPerRefresh', 'cache.stepsPerRefresh', 1) } : {}) };
     if (cache.step.includes('/') || cache.step.includes('\\') || cache.step === '.' || cache.step === '..' || cache.step.includes('\0')) {
       fail('cache.step', 'a file name inside the model folder', cache.step);
     }
+  }
+
+  if (raw.vocabDigest !== undefined && !(typeof raw.vocabDigest === 'string' && /^sha256:[0-9a-f]{64}$/.test(raw.vocabDigest))) {
+    fail('vocabDigest', '"sha256:" and 64 hex digits', raw.vocabDigest);
   }
 
   let slots: Manifest['slots'];

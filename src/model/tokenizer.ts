@@ -1,4 +1,5 @@
 // tokenizer.json through @huggingface/tokenizers, exact both ways (no added spaces, no clean-up).
+import { createHash } from 'node:crypto';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { TokenizerLike } from '../engine/types';
 
@@ -51,5 +52,22 @@ export class CodeTokenizer implements TokenizerLike {
 
   idToToken(id: number): string | undefined {
     return this.tokenizer.id_to_token(id);
+  }
+
+  /**
+   * The vocabulary digest (docs/model-contract.md, "Vocabulary digest"; training/rules.py vocab_digest is the same
+   * rule): sha256 over every id from 0 to vocabSize − 1 of its token's UTF-8 bytes, each preceded by their length
+   * as 4 big-endian bytes (an id without a token: length 0).
+   */
+  vocabDigest(): string {
+    const hash = createHash('sha256');
+    const length = Buffer.alloc(4);
+    for (let id = 0; id < this.vocabSize; id++) {
+      const bytes = Buffer.from(this.tokenizer.id_to_token(id) ?? '', 'utf8');
+      length.writeUInt32BE(bytes.length);
+      hash.update(length);
+      hash.update(bytes);
+    }
+    return `sha256:${hash.digest('hex')}`;
   }
 }

@@ -13,6 +13,17 @@ import { editManifest, hostileCopy, LOAD, MODEL_DIR, newClient, outcome, rawServ
 
 const fifo = (file: string) => execFileSync('mkfifo', [file]);
 
+/** Same size, same special tokens, but two ordinary tokens swapped: every id still decodes, to the wrong text. */
+function shuffleVocabulary(dir: string): void {
+  const file = path.join(dir, 'tokenizer.json');
+  const tok = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const vocab = tok.model.vocab as Record<string, number>;
+  const [a, b] = Object.keys(vocab).filter((t) => vocab[t] >= 100).slice(0, 2);
+  [vocab[a], vocab[b]] = [vocab[b], vocab[a]];
+  fs.unlinkSync(file); // a link to the bundled tokenizer in a hostile copy: never write through it
+  fs.writeFileSync(file, JSON.stringify(tok));
+}
+
 describe('fault: hostile model folders through the real server', function () {
   this.timeout(120_000);
   const client = newClient({ loadTimeoutMs: 10_000 });
@@ -33,6 +44,8 @@ describe('fault: hostile model folders through the real server', function () {
     ['model.onnx is a symlink loop', (d) => { fs.unlinkSync(path.join(d, 'model.onnx')); fs.symlinkSync('model.onnx', path.join(d, 'model.onnx')); }, /model\.onnx: is a symlink loop/],
     ['maxSequence 1,000,000', editManifest((m) => (m.maxSequence = 1_000_000)), /field "maxSequence" is 1000000, expected an integer from 8 to 4096/],
     ['a tokenizer smaller than vocabSize', editManifest((m) => (m.vocabSize = 8193)), /field "vocabSize" is 8193, but tokenizer\.json has 8192 tokens/],
+    ['a tokenizer of the right size with shuffled ids', shuffleVocabulary,
+      /tokenizer\.json: its vocabulary is not the model's: its digest is sha256:[0-9a-f]+…, but unmask\.json field "vocabDigest" is sha256:327d/],
   ];
   for (const [name, edit, message] of cases) {
     it(`${name}: refused naming it`, async () => {

@@ -195,6 +195,30 @@ describe('pretrained export (tiny random Qwen2 and Llama checkpoints vs transfor
     }
   });
 
+  it('a graph that answers NaN (a checkpoint with NaN weights) is refused at load, naming the graph', async function () {
+    if (!dir) this.skip();
+    await assert.rejects(loadModel(path.join(dir, 'qwen2-nan'), { executionProvider: 'cpu', threads: 1 }), (e: Error) => {
+      assert.equal(e.name, 'ModelFolderError');
+      assert.match(e.message, /model\.onnx: the graph answers probabilities or entropies that are not finite numbers/);
+      return true;
+    });
+  });
+
+  it('the exporter writes the vocabulary digest the loader checks; another tokenizer of the same size is refused', async function () {
+    if (!dir) this.skip();
+    const folder = path.join(dir, 'qwen2-retokenized');
+    fs.cpSync(path.join(dir, 'qwen2'), folder, { recursive: true });
+    const file = path.join(folder, 'tokenizer.json');
+    const tok = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.match(JSON.parse(fs.readFileSync(path.join(folder, 'unmask.json'), 'utf8')).vocabDigest, /^sha256:[0-9a-f]{64}$/);
+    const vocab = tok.model.vocab as Record<string, number>;
+    const [a, b] = Object.keys(vocab).filter((t) => vocab[t] >= 300).slice(0, 2);
+    [vocab[a], vocab[b]] = [vocab[b], vocab[a]];
+    fs.writeFileSync(file, JSON.stringify(tok));
+    await assert.rejects(loadModel(folder, { executionProvider: 'cpu', threads: 1, cache: false }),
+      /tokenizer\.json: its vocabulary is not the model's: .*field "vocabDigest"/);
+  });
+
   it('refuses a checkpoint it cannot export, naming the field', function () {
     if (!dir) this.skip();
     const e = reference.errors!;
