@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkModelFolderAsync as checkModelFolder } from '../../../src/modelFolder';
 import { resolveThreads } from '../../../src/engine/bounds';
+import { DEFAULT_POLICY } from '../../../src/engine/policyTable';
 import { defaultSettings, isLanguageEnabled, readSettings } from '../../../src/settings';
 
 describe('settings', () => {
@@ -14,6 +15,15 @@ describe('settings', () => {
     assert.deepEqual(problems, []);
     assert.deepEqual(settings.policy, { name: 'fixed', k: 3 });
     assert.equal(settings.singleLineSlots, 16);
+  });
+
+  it('an unset policy is the default policy, by name (it used to become { name: { name: "factor" } })', () => {
+    const { settings, problems } = readSettings(from({}));
+    assert.deepEqual(problems, []);
+    assert.equal(typeof settings.policy.name, 'string');
+    assert.deepEqual(settings.policy, { name: DEFAULT_POLICY.name }, 'the parameter left to the table\'s default');
+    const withParameter = readSettings(from({ policyParameter: 3 })).settings.policy;
+    assert.deepEqual(withParameter, { name: DEFAULT_POLICY.name, f: 3 });
   });
 
   it('names an invalid setting and keeps its previous good value', () => {
