@@ -47,11 +47,12 @@ class Block(nn.Module):
         self.up = nn.Linear(c.d_model, c.ffn, bias=False)
         self.down = nn.Linear(c.ffn, c.d_model, bias=False)
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, keys=None):
+        """keys: optional boolean [batch, 1, 1, seq], False on padding rows that no row may attend to."""
         b, t, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         q, k = rotary(q, cos, sin), rotary(k, cos, sin)
-        a = F.scaled_dot_product_attention(q, k, v)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)
         x = x + self.out(a.transpose(1, 2).reshape(b, t, d))
         return x + self.down(F.gelu(self.up(self.ln2(x))))
 
@@ -73,14 +74,17 @@ class Denoiser(nn.Module):
             for lin in (blk.out, blk.down):
                 nn.init.normal_(lin.weight, std=0.02 / (2 * c.layers) ** 0.5)
 
-    def hidden(self, ids: torch.Tensor) -> torch.Tensor:
+    def hidden(self, ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """valid: optional boolean [batch, seq], True on real tokens: canvases of different lengths padded into one
+        batch are then computed exactly as each one alone (padding is never attended to)."""
         t = ids.shape[1]
         pos = torch.arange(t, device=ids.device, dtype=torch.float32)
         freqs = pos[:, None] * self.inv_freq[None, :]
         cos, sin = freqs.cos(), freqs.sin()
+        keys = None if valid is None else valid[:, None, None, :]
         x = self.embed(ids)
         for blk in self.blocks:
-            x = blk(x, cos, sin)
+            x = blk(x, cos, sin, keys)
         return self.ln_f(x)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,91 @@
+// Targets for certainty-forcing distillation (dParallel): decodes infill samples of the TRAINING split
+// (training/filter_samples.py; never bench/tasks) through the engine with `sequential` and saves, per sample, what
+// training/distill.py needs to rebuild the canvas and the targets. The engine is the reference decoder; the canvas
+// is the one the engine itself fed to its first forward (captured by wrapping the denoiser), so no canvas rule is
+// duplicated here.
+//   npx tsx scripts/distill-targets.ts [--tasks training/.work/distill/tasks] [--out training/.work/distill/targets.jsonl]
+//                                      [--model DIR] [--limit N] [--threads N]
+// One JSON line per sample: {file, taskId, singleLine, canvas (ids before decoding, slots = mask id), slotStart,
+//   slots, final (each slot's final token, pad/eos included; -1 never happens unless decoding ran out of time),
+//   order (the step at which each slot was unmasked), keep (slots whose text shaping keeps), forwards, stoppedBy, text}.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readTasks } from '../src/bench/tasks';
+import { buildRequest, decode, type Decoder, type Denoiser, type PolicySpec } from '../src/engine';
+import { defaultModelDir, loadModel } from '../src/model';
+
+async function main(): Promise<void> {
+  const root = path.resolve(__dirname, '..');
+  const { values } = parseArgs({ options: {
+    tasks: { type: 'string', default: path.join(root, 'training', '.work', 'distill', 'tasks') },
+    out: { type: 'string', default: path.join(root, 'training', '.work', 'distill', 'targets.jsonl') },
+    model: { type: 'string' }, limit: { type: 'string' }, threads: { type: 'string', default: '1' },
+  } });
+  if (/bench[/\\]tasks/.test(path.resolve(values.tasks!))) throw new Error('distillation targets come from the training split, never from bench/tasks');
+  const files = readTasks(values.tasks!, values.limit ? Number(values.limit) : undefined);
+  const loaded = await loadModel(values.model ?? defaultModelDir(root), { executionProvider: 'cpu', threads: Number(values.threads) });
+  const policy = { name: 'sequential' } as PolicySpec;
+  const { model, tokenizer } = loaded;
+  const isEnd = (t: number) => t === model.tokens.pad || t === model.tokens.eos;
+  const textOf = (id: number) => tokenizer.decode([id]);
+
+  // the canvas as the engine fed it to the first forward of a decode (the caller reuses its array: copy it)
+  let first: { ids: number[]; positions: number[] } | undefined;
+  const inner: Denoiser = loaded.denoiser;
+  const decoder: Decoder = {
+    model, tokenizer, ...(loaded.filter ? { filter: loaded.filter } : {}),
+    denoiser: {
+      forward: (canvas, positions) => {
+        if (!first) first = { ids: [...canvas], positions: [...positions] };
+        return inner.forward(canvas, positions);
+      },
+      ...(inner.beginBlock ? { beginBlock: (s: number, e: number) => inner.beginBlock!(s, e) } : {}),
+    },
+  };
+
+  fs.mkdirSync(path.dirname(values.out!), { recursive: true });
+  const fd = fs.openSync(values.out!, 'w');
+  const t0 = performance.now();
+  let n = 0;
+  let forwards = 0;
+  for (const file of files) {
+    for (const task of file.tasks) {
+      first = undefined;
+      const request = buildRequest({ before: task.prompt, after: task.suffix }, { policy, endOfTextPrediction: true }, file.singleLine);
+      const trace = await decode(decoder, request);
+      const { ids, positions } = first!;
+      const slotStart = positions[0] + model.logitsShift;
+      // sanity: the first forward asks for every slot, and those hold the mask id
+      if (positions.length !== trace.slots || positions.some((p, i) => p + model.logitsShift !== slotStart + i) ||
+          ids.slice(slotStart, slotStart + trace.slots).some((t) => t !== model.tokens.mask)) {
+        throw new Error(`${task.task_id}: unexpected first forward`);
+      }
+      const order = new Array<number>(trace.slots).fill(-1);
+      trace.steps.forEach((s, k) => s.unmasked.forEach((u) => (order[u.slot] = k)));
+      const final = trace.slotTokens;
+      const keep: number[] = [];
+      let length = 0;
+      const want = trace.result.text.replace(/\r\n/g, '\n').length;
+      for (let s = 0; s < final.length && length < want; s++) {
+        keep.push(s);
+        if (final[s] >= 0 && !isEnd(final[s])) length += textOf(final[s]).length;
+      }
+      fs.writeSync(fd, JSON.stringify({
+        file: file.name, taskId: task.task_id, singleLine: file.singleLine, canvas: ids, slotStart, slots: trace.slots,
+        final, order, keep: keep.length, forwards: trace.stats.forwards, stoppedBy: trace.result.stoppedBy, text: trace.result.text,
+      }) + '\n');
+      n++;
+      forwards += trace.stats.forwards;
+      if (n % 100 === 0) console.error(`${n} samples, ${forwards} forwards, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  }
+  fs.closeSync(fd);
+  console.log(`${n} samples, ${forwards} forwards in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${values.out}`);
+  await loaded.dispose();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
