@@ -14,7 +14,7 @@ MANIFEST_TOKENS = {"mask": MASK, "pad": PAD, "eos": EOS, "bos": None}
 
 
 def vocab_digest(tokenizer_json: Path, vocab_size: int) -> str:
-    """unmask.json's "vocabDigest" (docs/model-contract.md, "Vocabulary digest"; the loader's CodeTokenizer.vocabDigest
+    """unmask.json's "vocabDigest" (docs/model-contract.md, "Manifest", vocabDigest; the loader's CodeTokenizer.vocabDigest
     is the same rule): sha256 over every id from 0 to vocab_size - 1 of its token's UTF-8 bytes, each preceded by their
     length as 4 big-endian bytes (an id without a token: length 0)."""
     import hashlib

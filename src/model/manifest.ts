@@ -31,7 +31,7 @@ export interface Manifest {
     stepsPerRefresh?: number;
   };
   /**
-   * "sha256:" and the hex digest of the tokenizer's vocabulary, id by id (docs/model-contract.md, "Vocabulary digest"),
+   * "sha256:" and the hex digest of the tokenizer's vocabulary, id by id (docs/model-contract.md, "Manifest", vocabDigest),
    * optional: written by the exporters, so that a tokenizer.json with the right size but other ids is refused.
    */
   vocabDigest?: string;

@@ -55,7 +55,7 @@ export class CodeTokenizer implements TokenizerLike {
   }
 
   /**
-   * The vocabulary digest (docs/model-contract.md, "Vocabulary digest"; training/rules.py vocab_digest is the same
+   * The vocabulary digest (docs/model-contract.md, "Manifest", vocabDigest; training/rules.py vocab_digest is the same
    * rule): sha256 over every id from 0 to vocabSize − 1 of its token's UTF-8 bytes, each preceded by their length
    * as 4 big-endian bytes (an id without a token: length 0).
    */
