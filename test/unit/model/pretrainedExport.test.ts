@@ -2,7 +2,7 @@
 // unshifted), built by training/tiny_pretrained.py with no downloaded weights. The exports run through the project's
 // own loader and engine in onnxruntime-node and are compared with transformers' Qwen2/Llama modules run with a full,
 // non-causal attention mask (the reference the helper writes). Skips only when Python or its packages are missing
-// (CI installs them: `bash training/install.sh` in .ci/run).
+// (npm test installs them first: `bash training/install.sh`).
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
