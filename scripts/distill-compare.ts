@@ -3,13 +3,13 @@
 //   npx tsx scripts/distill-compare.ts --tasks bench/tasks --limit 40 --models models/default,DIR \
 //     --policies sequential,factor:2,threshold:0.9 --out docs/bench-distill/compare.json
 // Decoding is the engine's (src/engine decode, the request built as src/bench/run.ts builds it); scores are
-// src/bench/metrics.ts's.
+// src/bench/run.ts's `score`, the benchmark's own.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { editSimilarity, exactMatch } from '../src/bench/metrics';
 import { parseBenchPolicy } from '../src/bench/policyArg';
 import { readTasks } from '../src/bench/tasks';
+import { score, type Outcome } from '../src/bench/run';
 import { buildRequest, decode } from '../src/engine';
 import { loadModel } from '../src/model';
 
@@ -25,44 +25,46 @@ async function main(): Promise<void> {
   const files = readTasks(values.tasks!, values.limit ? Number(values.limit) : undefined);
   const models = [];
   for (const d of dirs) models.push(await loadModel(d, { executionProvider: 'cpu', threads: Number(values.threads) }));
-  type Row = { text: string; forwards: number; tokens: number; ms: number };
-  const out: Record<string, Record<string, Record<string, Row[]>>> = {};   // file → model → policy → rows
+  const out: Record<string, Record<string, Record<string, Outcome[]>>> = {};   // file → model → policy → outcomes
   const t0 = Date.now();
   for (const file of files) {
     out[file.name] = {};
-    for (const d of dirs) out[file.name][d] = Object.fromEntries(policies.map((p) => [p.label, [] as Row[]]));
+    for (const d of dirs) out[file.name][d] = Object.fromEntries(policies.map((p) => [p.label, [] as Outcome[]]));
     for (const task of file.tasks) {
       for (const p of policies) {
         for (let m = 0; m < models.length; m++) {
           const trace = await decode(models[m], buildRequest({ before: task.prompt, after: task.suffix }, { policy: p.spec, endOfTextPrediction: p.eotp }, file.singleLine));
-          out[file.name][dirs[m]][p.label].push({ text: trace.result.text, forwards: trace.stats.forwards, tokens: trace.stats.tokens, ms: trace.stats.msTotal });
+          out[file.name][dirs[m]][p.label].push({ file: file.name, taskId: task.task_id, text: trace.result.text, truth: task.canonical_solution,
+            forwards: trace.stats.forwards, tokens: trace.stats.tokens, ms: trace.stats.msTotal, confidence: trace.result.confidence });
         }
       }
     }
     console.error(`${file.name}: ${file.tasks.length} tasks, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
+  // the bench's own scores, once against the model's own sequential text and once against the base model's
+  const texts = (rows: Outcome[]) => new Map(rows.map((o) => [o.taskId, o.text.trim()]));
   const table: Record<string, unknown>[] = [];
   const pct = (x: number) => Math.round(x * 1000) / 10;
   for (const file of files) {
-    const baseSeq = out[file.name][dirs[0]][policies[0].label];
+    const baseSeq = texts(out[file.name][dirs[0]][policies[0].label]);
     for (const d of dirs) {
-      const selfSeq = out[file.name][d][policies[0].label];
+      const selfRows = out[file.name][d][policies[0].label];
+      const selfSeq = texts(selfRows);
+      const selfForwards = selfRows.reduce((s, o) => s + o.forwards, 0);
       for (const p of policies) {
         const rows = out[file.name][d][p.label];
-        const n = rows.length;
-        const fwd = rows.reduce((s, r) => s + r.forwards, 0);
-        const ms = rows.map((r) => r.ms).sort((a, b) => a - b);
+        const own = score(rows, selfSeq);
         table.push({
-          file: file.name, model: d, policy: p.label, tasks: n,
-          forwardsPerTask: Math.round((fwd / n) * 100) / 100,
-          tokensPerForward: Math.round((rows.reduce((s, r) => s + r.tokens, 0) / Math.max(1, fwd)) * 1000) / 1000,
-          fewerForwardsThanOwnSequential: Math.round((selfSeq.reduce((s, r) => s + r.forwards, 0) / fwd) * 100) / 100,
-          agreeOwnSequentialPct: pct(rows.filter((r, i) => r.text.trim() === selfSeq[i].text.trim()).length / n),
-          agreeBaseSequentialPct: pct(rows.filter((r, i) => r.text.trim() === baseSeq[i].text.trim()).length / n),
-          exactMatchPct: pct(rows.filter((r, i) => exactMatch(r.text, file.tasks[i].canonical_solution)).length / n),
-          editSimilarity: Math.round((rows.reduce((s, r, i) => s + editSimilarity(r.text, file.tasks[i].canonical_solution), 0) / n) * 1000) / 1000,
-          nonEmptyPct: pct(rows.filter((r) => r.text.trim() !== '').length / n),
-          msP50: Math.round(ms[Math.floor((n - 1) / 2)]),
+          file: file.name, model: d, policy: p.label, tasks: own.tasks,
+          forwardsPerTask: Math.round(own.forwardsMean * 100) / 100,
+          tokensPerForward: own.tokensPerForward,
+          fewerForwardsThanOwnSequential: Math.round((selfForwards / own.forwards) * 100) / 100,
+          agreeOwnSequentialPct: pct(own.agreeWithSequential),
+          agreeBaseSequentialPct: pct(score(rows, baseSeq).agreeWithSequential),
+          exactMatchPct: pct(own.exactMatch),
+          editSimilarity: Math.round(own.editSimilarity * 1000) / 1000,
+          nonEmptyPct: pct(own.nonEmpty),
+          msP50: Math.round(own.latencyMsP50),
         });
       }
     }

@@ -44,7 +44,8 @@ export interface GateRow {
   editSimilarityOfShown: number;
 }
 
-interface Outcome {
+/** One decoded task, as the scores read it. */
+export interface Outcome {
   file: string;
   taskId: string;
   text: string;
@@ -72,7 +73,8 @@ export interface BenchOptions {
   shouldStop?: () => boolean;
 }
 
-function score(outcomes: Outcome[], sequential: Map<string, string> | undefined): Scores {
+/** The scores of a set of outcomes; `sequential`: each task's sequential text (trimmed) by task id, for the agreement. */
+export function score(outcomes: Outcome[], sequential: Map<string, string> | undefined): Scores {
   const n = outcomes.length;
   const forwards = outcomes.reduce((s, o) => s + o.forwards, 0);
   const tokens = outcomes.reduce((s, o) => s + o.tokens, 0);

@@ -68,11 +68,6 @@ export function readModelFolder(modelDir: string): { manifest: Manifest; tokeniz
   return { manifest, tokenizer, modelFile };
 }
 
-/**
- * The most a model folder's files may hold: an endless or huge file (a link to /dev/zero, a log) is refused
- * before it is read, instead of exhausting memory.
- */
-
 type StatResult = { ok: true; stat: fs.Stats } | { ok: false; code: string };
 function statOf(file: string): StatResult {
   try {
