@@ -1,7 +1,8 @@
 // The dual cache's figures (docs/benchmarks.md, "Dual cache and pretrained models"):
-//   npx tsx scripts/measure-cache.ts agreement MODEL_DIR [--limit N] [--steps-per-refresh R]   cached vs uncached decodes on bench/tasks
-//                                                                       (the default policy, as the editor asks; R: else the manifest's rule)
-//   npx tsx scripts/measure-cache.ts speed MODEL_DIR [--lengths 256,512,2048] [--window 24] [--reps N]
+//   npx tsx scripts/measure-cache.ts agreement MODEL_DIR [--limit N] [--steps-per-refresh R] [--window-margin M]
+//                                                                       cached vs uncached decodes on bench/tasks (the default
+//                                                                       policy, as the editor asks; R, M: else the manifest's rule)
+//   npx tsx scripts/measure-cache.ts speed MODEL_DIR [--lengths 256,512,2048] [--window 24] [--reps N] [--window-margin M]
 //                                                                       load time, memory, full forward and cached step
 // Both on 2 threads, CPU.
 import * as path from 'node:path';
@@ -14,9 +15,12 @@ const arg = (name: string, fallback: string) => {
   return i > 0 ? process.argv[i + 1] : fallback;
 };
 
+/** `--window-margin M`, else the manifest's. */
+const margin = () => (process.argv.includes('--window-margin') ? { windowMargin: Number(arg('window-margin', '0')) } : {});
+
 async function agreement(dir: string, limit?: number) {
   const rule = process.argv.includes('--steps-per-refresh') ? { stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) } : {};
-  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...rule }); // else the manifest's rule
+  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...rule, ...margin() }); // else the manifest's rule
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
   if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
   const root = path.resolve(__dirname, '..');
@@ -40,7 +44,7 @@ async function agreement(dir: string, limit?: number) {
   console.log(JSON.stringify({ model: cached.manifest.name, tasks: total, identicalText: same, share: +(same / total).toFixed(4), perFile,
     msModelPerDecode: { uncached: +(msPlain / total).toFixed(1), cached: +(msCached / total).toFixed(1) },
     forwardsPerDecode: { uncached: +(forwardsPlain / total).toFixed(2), cached: +(forwardsCached / total).toFixed(2) },
-    cache: cached.denoiser.stats }, null, 1));
+    cache: { ...cached.denoiser.stats, stepsPerRefresh: cached.denoiser.stepsPerRefresh, windowMargin: cached.denoiser.windowMargin } }, null, 1));
   await cached.dispose();
   await plain.dispose();
 }
@@ -48,7 +52,8 @@ async function agreement(dir: string, limit?: number) {
 async function speed(dir: string, lengths: number[], window: number) {
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
-  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2, stepsPerRefresh: Infinity }); // the step itself, whatever the folder's rule
+  // the step itself, whatever the folder's refresh rule; its window is the block and the margin on each side
+  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2, stepsPerRefresh: Infinity, ...margin() });
   const loadMs = performance.now() - t0;
   const rssLoaded = process.memoryUsage().rss;
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
@@ -87,7 +92,7 @@ async function speed(dir: string, lengths: number[], window: number) {
     rows.push({ context: n, fullForwardMs: +full.toFixed(1), refreshMs: +refresh.toFixed(1), stepMs: +step.toFixed(1) });
   }
   console.log(JSON.stringify({ model: model.manifest.name, loadMs: Math.round(loadMs), rssLoadedMiB: Math.round((rssLoaded - rss0) / 2 ** 20),
-    rssAfterMiB: Math.round(process.memoryUsage().rss / 2 ** 20), window, rows }, null, 1));
+    rssAfterMiB: Math.round(process.memoryUsage().rss / 2 ** 20), window, windowMargin: cached.windowMargin, rows }, null, 1));
   await model.dispose();
   await plain.dispose();
 }

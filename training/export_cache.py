@@ -92,6 +92,9 @@ def main() -> None:
     ap.add_argument("--steps-per-refresh", type=int, default=None,
                     help="the model's refresh rule (unmask.json cache.stepsPerRefresh): at most this many step-graph "
                          "forwards between two refreshes; default: once per block only")
+    ap.add_argument("--window-margin", type=int, default=None,
+                    help="rows of the prefix and suffix next to the block that each step recomputes with it "
+                         "(unmask.json cache.windowMargin); default: the block's rows only")
     args = ap.parse_args()
     model, _ = load_model(Path(args.weights))
     like, out = Path(args.like), Path(args.out)
@@ -125,7 +128,8 @@ def main() -> None:
     for f in {"README.md", *(v for k, v in manifest["files"].items() if k != "model")}:  # tokenizer, the learned filter
         shutil.copy(like / f, out / f)
     manifest["cache"] = {"step": "step.onnx", "kvOutput": "kv",
-                         **({"stepsPerRefresh": args.steps_per_refresh} if args.steps_per_refresh else {})}
+                         **({"stepsPerRefresh": args.steps_per_refresh} if args.steps_per_refresh else {}),
+                         **({"windowMargin": args.window_margin} if args.window_margin else {})}
     (out / "unmask.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {out}: " + ", ".join(f"{p.name} {p.stat().st_size / 2**20:.1f} MiB" for p in sorted(out.iterdir())))
 

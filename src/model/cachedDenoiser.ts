@@ -36,9 +36,11 @@ export class CachedDenoiser implements Denoiser {
    * @param mask the mask id: a row that held another token and holds the mask again means a new canvas
    * @param stepsPerRefresh at most this many step-graph forwards after a refresh before the next one (the rule that
    *   bounds how stale the prefix and suffix keys get); 0 refreshes at every forward (the cache then changes nothing)
+   * @param windowMargin rows of the prefix and of the suffix next to the block that the step graph recomputes with it
+   *   (their keys are the stalest, and the block attends to them most); 0: the block's rows only
    */
   constructor(readonly context: ort.InferenceSession, readonly step: ort.InferenceSession, readonly topK: number,
-    readonly kvOutput: string, readonly mask: number, readonly stepsPerRefresh = Infinity) {}
+    readonly kvOutput: string, readonly mask: number, readonly stepsPerRefresh = Infinity, readonly windowMargin = 0) {}
   private sinceRefresh = 0;
 
   beginBlock(start: number, end: number): void {
@@ -77,7 +79,7 @@ export class CachedDenoiser implements Denoiser {
     this.cached = [...canvas];
     const spanEnd = positions.length ? Math.max(...positions) + 2 : canvas.length;
     this.window = this.announced ?? { start: positions.length ? Math.min(...positions) : 0, end: spanEnd };
-    this.window = { start: Math.max(0, this.window.start), end: Math.min(canvas.length, this.window.end) };
+    this.window = { start: Math.max(0, this.window.start - this.windowMargin), end: Math.min(canvas.length, this.window.end + this.windowMargin) };
     this.announced = undefined;
     const predictions = readPredictions(out, positions.length, this.topK, true);
     this.stale = new Map(positions.map((p, j) => [p, predictions[j]]));

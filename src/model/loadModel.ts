@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** With the cache: at most this many step-graph forwards between two refreshes (default: the manifest's
    * `cache.stepsPerRefresh`, else once per block only). */
   stepsPerRefresh?: number;
+  /** With the cache: rows next to the block that each step recomputes (default: the manifest's `cache.windowMargin`, else 0). */
+  windowMargin?: number;
 }
 
 export interface LoadedModel {
@@ -124,7 +126,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
   if (manifest.cache && options.cache !== false) {
     try {
-      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? manifest.cache.stepsPerRefresh ?? Infinity);
+      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? manifest.cache.stepsPerRefresh ?? Infinity, options.windowMargin ?? manifest.cache.windowMargin ?? 0);
     } catch (e) {
       await filter?.dispose().catch(() => undefined);
       await session.release().catch(() => undefined);
@@ -171,7 +173,7 @@ async function loadFilter(file: string, m: Manifest, manifestFile: string): Prom
 
 /** The dual cache's step graph beside the context graph (model.onnx with the `kv` output), checked by a probe. */
 async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string, provider: string, threads: number,
-  stepsPerRefresh: number): Promise<CachedDenoiser> {
+  stepsPerRefresh: number, windowMargin: number): Promise<CachedDenoiser> {
   const cache = m.cache!;
   const manifestFile = path.join(dir, MANIFEST_FILE);
   const stepFile = path.join(dir, cache.step);
@@ -185,7 +187,7 @@ async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string
   } catch (e) {
     throw new ModelFolderError(stepFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`, 'cache.step');
   }
-  const denoiser = new CachedDenoiser(session, step, m.topK, cache.kvOutput, m.tokens.mask, stepsPerRefresh);
+  const denoiser = new CachedDenoiser(session, step, m.topK, cache.kvOutput, m.tokens.mask, stepsPerRefresh, windowMargin);
   try {
     const missing = STEP_INPUTS.filter((n) => !step.inputNames.includes(n));
     if (missing.length) throw new Error(`its inputs are [${step.inputNames.join(', ')}]; missing ${missing.join(', ')}`);

@@ -29,6 +29,11 @@ export interface Manifest {
      * once per block only. A model whose predictions are near ties needs fresh keys often (docs/benchmarks.md).
      */
     stepsPerRefresh?: number;
+    /**
+     * Rows of the prefix and of the suffix next to the open block that each step recomputes with the block (their
+     * keys go stale first, and the block attends to them most); absent: 0, the block's rows only.
+     */
+    windowMargin?: number;
   };
   /**
    * "sha256:" and the hex digest of the tokenizer's vocabulary, id by id (docs/model-contract.md, "Manifest", vocabDigest),
@@ -116,7 +121,8 @@ export function parseManifest(text: string, file: string): Manifest {
     if (!isObject(raw.cache)) fail('cache', 'an object { step, kvOutput }', raw.cache);
     const c = raw.cache as Record<string, unknown>;
     cache = { step: str(c, 'step', 'cache.step'), kvOutput: str(c, 'kvOutput', 'cache.kvOutput'),
-      ...(c.stepsPerRefresh !== undefined ? { stepsPerRefresh: int(c, 'stepsPerRefresh', 'cache.stepsPerRefresh', 1) } : {}) };
+      ...(c.stepsPerRefresh !== undefined ? { stepsPerRefresh: int(c, 'stepsPerRefresh', 'cache.stepsPerRefresh', 1) } : {}),
+      ...(c.windowMargin !== undefined ? { windowMargin: int(c, 'windowMargin', 'cache.windowMargin', 0) } : {}) };
     if (cache.step.includes('/') || cache.step.includes('\\') || cache.step === '.' || cache.step === '..' || cache.step.includes('\0')) {
       fail('cache.step', 'a file name inside the model folder', cache.step);
     }

@@ -50,6 +50,9 @@ export async function createSession(modelFile: string, setting: ExecutionProvide
   const options = (ep: string): ort.InferenceSession.SessionOptions => ({
     executionProviders: [ep], intraOpNumThreads: n, interOpNumThreads: 1, graphOptimizationLevel: 'all',
     executionMode: 'sequential', logSeverityLevel: 3,
+    // no busy-waiting between runs: a spinning pool of one session (the cache's context graph) takes the cores from
+    // the next (its step graph), and an idle editor should not burn a core; docs/benchmarks.md, "The bundled model with the cache"
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const tries = setting === 'auto' ? autoProviders() : setting === 'cpu' ? [] : [setting];
   const failures: string[] = [];

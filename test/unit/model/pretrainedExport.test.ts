@@ -152,6 +152,32 @@ describe('pretrained export (tiny random Qwen2 and Llama checkpoints vs transfor
         }
       });
 
+      it('dual cache: a window margin recomputes the stale rows next to the block (the whole canvas: a step after a commit answers as the full graph)', async () => {
+        const cached = model.denoiser as CachedDenoiser;
+        const ref = reference[family].infill;
+        const positions = Array.from({ length: ref.slots }, (_, s) => ref.slotStart + s - reference[family].manifest.logitsShift);
+        const largestDifference = async (windowMargin: number) => {
+          const denoiser = new CachedDenoiser(cached.context, cached.step, model.manifest.topK, 'kv', model.model.tokens.mask, Infinity, windowMargin);
+          const canvas = [...ref.ids];
+          denoiser.beginBlock(Math.min(...positions), ref.slotStart + ref.slots);
+          const first = await denoiser.forward(canvas, positions); // the refresh
+          canvas[ref.slotStart] = first[reference[family].manifest.logitsShift].ids[0]; // slot 0 committed: the prefix's keys are stale now
+          const step = await denoiser.forward(canvas, positions);
+          assert.deepEqual(denoiser.stats, { refreshes: 1, steps: 1 });
+          const full = await uncached.denoiser.forward(canvas, positions);
+          let diff = 0;
+          step.forEach((p, j) => Array.from(p.ids).forEach((id, k) => {
+            const i = Array.from(full[j].ids).indexOf(id);
+            diff = Math.max(diff, i < 0 ? 1 : Math.abs(p.probs[k] - full[j].probs[i]));
+          }));
+          return diff;
+        };
+        const blockOnly = await largestDifference(0);
+        const wholeCanvas = await largestDifference(ref.ids.length);
+        assert.ok(blockOnly > 1e-5, `the block-only step should see stale keys (largest difference ${blockOnly})`);
+        assert.ok(wholeCanvas <= 1e-5, `recomputing every row should answer as the full graph (largest difference ${wholeCanvas})`);
+      });
+
       it('dual cache: decodes with the cache refreshed once per block', async () => {
         const ref = reference[family].infill;
         const cached = model.denoiser as CachedDenoiser;
