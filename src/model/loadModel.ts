@@ -103,9 +103,10 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   const { manifest, tokenizer, modelFile } = readModelFolder(dir);
   const manifestFile = path.join(dir, MANIFEST_FILE);
 
+  const withCache = manifest.cache !== undefined && options.cache !== false;
   let choice;
   try {
-    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0);
+    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0, !withCache);
   } catch (e) {
     throw new ModelFolderError(modelFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`);
   }
@@ -124,7 +125,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     throw e;
   }
   let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
-  if (manifest.cache && options.cache !== false) {
+  if (manifest.cache && withCache) {
     try {
       denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? manifest.cache.stepsPerRefresh ?? Infinity, options.windowMargin ?? manifest.cache.windowMargin ?? 0);
     } catch (e) {
@@ -183,7 +184,7 @@ async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string
   }
   let step: ort.InferenceSession;
   try {
-    step = (await createSession(stepFile, provider as ExecutionProviderSetting, threads)).session;
+    step = (await createSession(stepFile, provider as ExecutionProviderSetting, threads, false)).session;
   } catch (e) {
     throw new ModelFolderError(stepFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`, 'cache.step');
   }

@@ -45,14 +45,17 @@ function cudaInstalled(): boolean {
 }
 
 /** Creates the session on the requested provider, falling back to CPU with the reason. */
-export async function createSession(modelFile: string, setting: ExecutionProviderSetting, threads: number): Promise<SessionChoice> {
+/**
+ * @param spin let the session's threads busy-wait between runs (onnxruntime's default: lower latency for one session
+ *   run back to back); false for the dual cache's two sessions, which take turns: one's spinning pool took the cores
+ *   from the other, and a cached decode ran slower than an uncached one (docs/benchmarks.md, "The bundled model with the cache")
+ */
+export async function createSession(modelFile: string, setting: ExecutionProviderSetting, threads: number, spin = true): Promise<SessionChoice> {
   const n = threadsFor(threads);
   const options = (ep: string): ort.InferenceSession.SessionOptions => ({
     executionProviders: [ep], intraOpNumThreads: n, interOpNumThreads: 1, graphOptimizationLevel: 'all',
     executionMode: 'sequential', logSeverityLevel: 3,
-    // no busy-waiting between runs: a spinning pool of one session (the cache's context graph) takes the cores from
-    // the next (its step graph), and an idle editor should not burn a core; docs/benchmarks.md, "The bundled model with the cache"
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
   });
   const tries = setting === 'auto' ? autoProviders() : setting === 'cpu' ? [] : [setting];
   const failures: string[] = [];
