@@ -126,6 +126,8 @@ describe('model folder: a broken folder is refused, naming the problem', functio
   it('a token id outside the vocabulary', () => assertRefused(editManifest((m) => (m.tokens.mask = 9999)), /field "tokens\.mask" is 9999, expected a token id in 0…/));
   it('a token id that is not a special token of the tokenizer', () => assertRefused(editManifest((m) => (m.tokens.mask = 500)), /field "tokens\.mask" is 500, but tokenizer\.json has no special token/));
   it('special tokens swapped', () => assertRefused(editManifest((m) => ([m.tokens.pad, m.tokens.eos] = [m.tokens.eos, m.tokens.pad])), /field "tokens\.pad" is 1, but that is "<\|eos\|>"/));
+  it('a negative window margin of the dual cache', () => assertRefused(editManifest((m) => (m.cache = { step: 'model.onnx', kvOutput: 'kv', windowMargin: -1 })),
+    /field "cache\.windowMargin" is -1/));
   it('a wrong top-K', () => assertRefused(editManifest((m) => (m.topK = 4)), /field "topK" is 4/));
   it('a truncated graph', () => assertRefused((d) => replaceGraph(d, fs.readFileSync(path.join(MODEL_DIR, 'model.onnx')).subarray(0, 1_000_000)),
     /model\.onnx: is not a loadable ONNX graph/));
