@@ -37,7 +37,7 @@ export class CachedDenoiser implements Denoiser {
    * @param stepsPerRefresh at most this many step-graph forwards after a refresh before the next one (the rule that
    *   bounds how stale the prefix and suffix keys get); 0 refreshes at every forward (the cache then changes nothing)
    * @param windowMargin rows of the prefix and of the suffix next to the block that the step graph recomputes with it
-   *   (their keys are the stalest, and the block attends to them most); 0: the block's rows only
+   *   (so the keys nearest a commit follow it); 0: the block's rows only
    */
   constructor(readonly context: ort.InferenceSession, readonly step: ort.InferenceSession, readonly topK: number,
     readonly kvOutput: string, readonly mask: number, readonly stepsPerRefresh = Infinity, readonly windowMargin = 0) {}

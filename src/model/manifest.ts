@@ -31,7 +31,7 @@ export interface Manifest {
     stepsPerRefresh?: number;
     /**
      * Rows of the prefix and of the suffix next to the open block that each step recomputes with the block (their
-     * keys go stale first, and the block attends to them most); absent: 0, the block's rows only.
+     * keys then follow each commit); absent: 0, the block's rows only.
      */
     windowMargin?: number;
   };
