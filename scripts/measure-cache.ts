@@ -15,12 +15,14 @@ const arg = (name: string, fallback: string) => {
   return i > 0 ? process.argv[i + 1] : fallback;
 };
 
-/** `--window-margin M`, else the manifest's. */
-const margin = () => (process.argv.includes('--window-margin') ? { windowMargin: Number(arg('window-margin', '0')) } : {});
+/** `--steps-per-refresh R` and `--window-margin M`, each else the manifest's. */
+const cacheRule = () => ({
+  ...(process.argv.includes('--steps-per-refresh') ? { stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) } : {}),
+  ...(process.argv.includes('--window-margin') ? { windowMargin: Number(arg('window-margin', '0')) } : {}),
+});
 
 async function agreement(dir: string, limit?: number) {
-  const rule = process.argv.includes('--steps-per-refresh') ? { stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) } : {};
-  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...rule, ...margin() }); // else the manifest's rule
+  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...cacheRule() });
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
   if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
   const root = path.resolve(__dirname, '..');
@@ -53,7 +55,7 @@ async function speed(dir: string, lengths: number[], window: number) {
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
   // the step itself, whatever the folder's refresh rule; its window is the block and the margin on each side
-  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2, stepsPerRefresh: Infinity, ...margin() });
+  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...cacheRule(), stepsPerRefresh: Infinity });
   const loadMs = performance.now() - t0;
   const rssLoaded = process.memoryUsage().rss;
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });

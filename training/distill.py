@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from export import load_model
+from train import json_lines
 
 HERE = Path(__file__).resolve().parent
 
@@ -150,12 +151,7 @@ def main() -> None:
     val, train = rows[:args.val], rows[args.val:]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = open(out / "log.jsonl", "w")
-
-    def emit(d: dict) -> None:
-        print(json.dumps(d), flush=True)
-        log.write(json.dumps(d) + "\n")
-        log.flush()
+    emit = json_lines(out / "log.jsonl", "w")
 
     steps_per_epoch = len(batches(train, args.batch, random.Random(0)))
     total_steps = max(1, int(steps_per_epoch * args.epochs))

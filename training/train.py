@@ -16,6 +16,7 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -171,7 +172,7 @@ def main() -> None:
         print(f"initialised from {args.init} at {state['tokens']:,} tokens")
     print(f"{model.parameter_count():,} parameters, training to {total:,} tokens on {args.device}")
 
-    log = open(run / "log.jsonl", "a")
+    emit = json_lines(run / "log.jsonl")
     model.train()
     t0, window_tokens, window_loss, window_n = time.time(), 0, 0.0, 0
     while state["tokens"] < total:
@@ -204,12 +205,22 @@ def main() -> None:
                 os.replace(str(ckpt) + ".tmp", ckpt)
                 save_weights(model, state, config, run / "weights.pt")
                 t0 = time.time()   # eval time is not training time
-            print(json.dumps(line), flush=True)
-            log.write(json.dumps(line) + "\n")
-            log.flush()
+            emit(line)
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "config": config.as_dict()}, ckpt)
     save_weights(model, state, config, run / "weights.pt")
     print("done", json.dumps(state))
+
+
+def json_lines(path: Path, mode: str = "a") -> Callable[[dict], None]:
+    """A run's log: each call prints one JSON line and writes it to `path`, flushed (a stopped run keeps its log)."""
+    log = open(path, mode)
+
+    def emit(line: dict) -> None:
+        text = json.dumps(line)
+        print(text, flush=True)
+        log.write(text + "\n")
+        log.flush()
+    return emit
 
 
 def save_weights(model: Denoiser, state: dict, config: Config, path: Path) -> None:

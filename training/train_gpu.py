@@ -44,7 +44,7 @@ from tokenizers import Tokenizer
 from infill import SEP, Sampler
 from rules import EOS, MASK, PAD, SLOTS
 from model import SIZES, Config, Denoiser
-from train import INFILL_SHARE, LONG_SHARE, PAD_WEIGHT, evaluate, infill_batch, loss_on, mdm_mask, save_weights
+from train import INFILL_SHARE, LONG_SHARE, PAD_WEIGHT, evaluate, infill_batch, json_lines, loss_on, mdm_mask, save_weights
 import parts
 
 HERE = Path(__file__).resolve().parent
@@ -205,12 +205,7 @@ def main() -> None:
         torch.backends.cudnn.allow_tf32 = True
     run = RUNS / args.run
     run.mkdir(parents=True, exist_ok=True)
-    log = open(run / "log.jsonl", "a")
-
-    def emit(line: dict) -> None:
-        print(json.dumps(line), flush=True)
-        log.write(json.dumps(line) + "\n")
-        log.flush()
+    emit = json_lines(run / "log.jsonl")
 
     # workers start loading their shards now, while the model is built and evaluated
     loader = torch.utils.data.DataLoader(
@@ -330,7 +325,6 @@ def main() -> None:
         parts.split(run / "weights.pt", out)
         shutil.copy(run / "log.jsonl", out / "log.jsonl")
         shutil.copy(run / "summary.json", out / "summary.json")
-    log.close()
 
 
 if __name__ == "__main__":

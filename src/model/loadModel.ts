@@ -103,10 +103,10 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   const { manifest, tokenizer, modelFile } = readModelFolder(dir);
   const manifestFile = path.join(dir, MANIFEST_FILE);
 
-  const withCache = manifest.cache !== undefined && options.cache !== false;
+  const cache = options.cache === false ? undefined : manifest.cache;
   let choice;
   try {
-    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0, !withCache);
+    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0, !cache);
   } catch (e) {
     throw new ModelFolderError(modelFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`);
   }
@@ -125,9 +125,10 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     throw e;
   }
   let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
-  if (manifest.cache && withCache) {
+  if (cache) {
     try {
-      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads, options.stepsPerRefresh ?? manifest.cache.stepsPerRefresh ?? Infinity, options.windowMargin ?? manifest.cache.windowMargin ?? 0);
+      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads,
+        options.stepsPerRefresh ?? cache.stepsPerRefresh ?? Infinity, options.windowMargin ?? cache.windowMargin ?? 0);
     } catch (e) {
       await filter?.dispose().catch(() => undefined);
       await session.release().catch(() => undefined);
