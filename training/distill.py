@@ -7,6 +7,10 @@ every masked slot:
 
     loss = CE(masked slots)  +  λ · mean entropy of p(·) over the masked slots whose argmax already is the target
 
+Each masked slot's CE is weighted 1 where shaping keeps its text (the slots up to the end of the completion) and
+--rest-weight beyond it (text that is cut anyway). The certainty term is off for the first --cf-start share of the
+steps, so the model first learns where the trajectories lead and only then is pushed to be sure of it.
+
 The second term is the certainty-forcing loss: where the model is already right it is pushed to be sure, so
 confidence-based parallel policies (threshold, factor, entropy) can commit many slots per forward and still give the
 text `sequential` gives.
@@ -70,14 +74,14 @@ def batches(rows: list[dict], batch: int, rng: random.Random):
     return [order[i:i + batch] for i in range(0, len(order), batch)]
 
 
-def forward_loss(model, group: list[dict], masks: list[torch.Tensor], lam: float, mask_id: int):
+def forward_loss(model, group: list[dict], masks: list[torch.Tensor], lam: float, mask_id: int, rest_weight: float = 1.0):
     length = max(len(r["canvas"]) for r in group)
     ids = torch.full((len(group), length), 0, dtype=torch.long)
     valid = torch.zeros((len(group), length), dtype=torch.bool)
     for b, r in enumerate(group):
         ids[b, :len(r["canvas"])] = r["canvas"]
         valid[b, :len(r["canvas"])] = True
-    rows, cols, targets = [], [], []
+    rows, cols, targets, weights = [], [], [], []
     for b, (r, m) in enumerate(zip(group, masks)):
         slot_idx = torch.nonzero(m).flatten()
         pos = r["start"] + slot_idx
@@ -86,11 +90,12 @@ def forward_loss(model, group: list[dict], masks: list[torch.Tensor], lam: float
         rows.append(torch.full_like(pos, b))
         cols.append(pos)
         targets.append(r["final"][slot_idx])
-    rows, cols, target = torch.cat(rows), torch.cat(cols), torch.cat(targets)
+        weights.append(torch.where(slot_idx < r["keep"], 1.0, rest_weight))
+    rows, cols, target, weight = torch.cat(rows), torch.cat(cols), torch.cat(targets), torch.cat(weights)
     h = model.hidden(ids, None if bool(valid.all()) else valid)
     logits = model.logits(h[rows, cols]).float()                        # only the masked slots go through the head
     logp = torch.log_softmax(logits, -1)
-    ce = F.nll_loss(logp, target)
+    ce = (F.nll_loss(logp, target, reduction="none") * weight).sum() / weight.sum()
     p = logp.exp()
     entropy = -(p * logp).sum(-1)
     correct = logits.argmax(-1) == target
@@ -124,13 +129,15 @@ def evaluate(model, rows: list[dict], lam: float, mask_id: int, seed: int = 7) -
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--targets", default=str(HERE / ".work" / "distill" / "targets.jsonl"))
+    ap.add_argument("--targets", nargs="+", default=[str(HERE / ".work" / "distill" / "targets.jsonl")], help="one or more target files")
     ap.add_argument("--init", default=str(HERE / "checkpoints" / "default.pt"))
     ap.add_argument("--out", default=str(HERE / "runs" / "distill"))
     ap.add_argument("--epochs", type=float, default=3)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--lam", type=float, default=0.5, help="weight of the certainty-forcing (entropy) term")
+    ap.add_argument("--cf-start", type=float, default=0.0, help="share of the steps before the certainty term is switched on")
+    ap.add_argument("--rest-weight", type=float, default=1.0, help="CE weight of the slots past the text shaping keeps")
     ap.add_argument("--traj-share", type=float, default=0.5, help="share of examples masked as a sequential trajectory state")
     ap.add_argument("--min-ratio", type=float, default=0.1)
     ap.add_argument("--val", type=int, default=64, help="samples held back for the loss curve")
@@ -146,7 +153,7 @@ def main() -> None:
     from rules import MASK
     model, state = load_model(Path(args.init))
     model.train()
-    rows = load_targets(Path(args.targets))
+    rows = [row for t in args.targets for row in load_targets(Path(t))]
     rng.shuffle(rows)
     val, train = rows[:args.val], rows[args.val:]
     out = Path(args.out)
@@ -168,7 +175,8 @@ def main() -> None:
     while step < total_steps and not stop:
         for group in batches(train, args.batch, rng):
             masks = [choose_mask(r, rng, args.traj_share, args.min_ratio) for r in group]
-            loss, s = forward_loss(model, group, masks, args.lam, MASK)
+            lam = args.lam if step >= args.cf_start * total_steps else 0.0
+            loss, s = forward_loss(model, group, masks, lam, MASK, args.rest_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -191,8 +199,9 @@ def main() -> None:
                 break
         epoch += 1
     emit({"event": "eval", "step": step, "seconds": round(time.time() - t0, 1), **evaluate(model, val, args.lam, MASK)})
-    state = {**state, "distill": {"targets": str(args.targets), "samples": len(train), "steps": step, "epochs": round(step / steps_per_epoch, 2),
-                                  "lam": args.lam, "lr": args.lr, "trajShare": args.traj_share}}
+    state = {**state, "distill": {"targets": args.targets, "samples": len(train), "steps": step, "epochs": round(step / steps_per_epoch, 2),
+                                  "lam": args.lam, "cfStart": args.cf_start, "restWeight": args.rest_weight, "lr": args.lr,
+                                  "trajShare": args.traj_share}}
     torch.save({"model": model.state_dict(), "config": model.config.as_dict(), "state": state}, out / "weights.pt")
     emit({"event": "done", "steps": step, "seconds": round(time.time() - t0, 1)})
 
