@@ -191,6 +191,49 @@ def quant_line(metrics: dict) -> str:
             + (f" (fp32: {e['fp32MaskedAccuracyAt0.3']:.1%})." if 'fp32MaskedAccuracyAt0.3' in e else "."))
 
 
+DISTILL = ROOT / "docs" / "bench-distill"
+
+
+def distill_section() -> str:
+    """The certainty-forcing variant (issue 12), measured and not shipped: read from the committed benchmark
+    results in docs/bench-distill (run C), so the card never restates a figure by hand."""
+    compare, runs = DISTILL / "compare-c-limit20.json", [DISTILL / "distill-c-limit20" / "results.json",
+                                                         DISTILL / "distill-c-learned-limit20" / "results.json"]
+    if not compare.exists() or not all(r.exists() for r in runs):
+        return ""
+    rows = [r for r in json.loads(compare.read_text())["table"] if r["policy"] == "sequential"]
+
+    def mean(model: str, key: str) -> float:
+        mine = [r for r in rows if r["model"] == model]
+        return sum(r[key] * r["tasks"] for r in mine) / sum(r["tasks"] for r in mine)
+    base, distilled = sorted({r["model"] for r in rows}, key=lambda m: m != "models/default")
+    policies = {}
+    for run in runs:
+        for pol in json.loads(run.read_text())["policies"]:
+            policies.setdefault(pol["policy"], pol)
+    seq = policies["sequential"]["forwardsMean"]
+    lines = [f"| {name} | {100 * pol['agreeWithSequential'] + 1e-9:.1f}% | {seq / pol['forwardsMean']:.2f}× | {pol['editSimilarity']:.3f} |"
+             for name, pol in policies.items() if name != "sequential"]
+    first = json.loads(runs[0].read_text())
+    tasks = sum(f["tasks"] for f in first["taskFiles"])
+    best = max((seq / pol["forwardsMean"] for pol in policies.values() if pol["agreeWithSequential"] >= 0.8), default=1.0)
+    loss = mean(base, "editSimilarity") - mean(distilled, "editSimilarity")
+    return f"""## Distilled variant (tried, not shipped)
+Certainty-forcing distillation (dParallel) fine-tuned these weights on their own `sequential` decodes of
+training-split samples (`training/distill.py`, run C in `docs/bench-distill/README.md`). On the first
+{first['limit']} tasks of each held-out task file ({tasks}), the distilled model's `sequential` gives this model's text on {mean(distilled, 'agreeBaseSequentialPct'):.1f}% of tasks. Its edit
+similarity is **{mean(distilled, 'editSimilarity'):.3f}** against **{mean(base, 'editSimilarity'):.3f}** for the shipped weights. Parallel policies on the distilled
+model, against its own `sequential`:
+
+| policy | same text as sequential | fewer forwards | edit similarity |
+| --- | --- | --- | --- |
+{chr(10).join(lines)}
+
+These weights stay the default: the distilled ones lose {loss:.3f} of edit similarity, and the fastest policy on
+them that gives their `sequential` text on at least 80% of tasks needs only {best:.2f}× fewer forwards.
+"""
+
+
 def write_card(model_dir: Path, m: dict, metrics: dict) -> None:
     c = m["config"]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -242,6 +285,7 @@ whitespace at both ends; edit similarity = 1 − Levenshtein / longer length:
 | --- | --- | --- | --- | --- |
 {tasks}
 
+{distill_section() if is_shipped(model_dir) else ''}
 ## Parity and speed
 onnxruntime-node ({m['precision']}) against the PyTorch fp32 model on {par['positions']} masked held-out positions: top-1
 agreement **{par['top1Agreement']:.1%}**, largest top-1 probability difference {par['maxTop1ProbDiff']:.3f}.
