@@ -9,7 +9,9 @@ every masked slot:
 
 Each masked slot's CE is weighted 1 where shaping keeps its text (the slots up to the end of the completion) and
 --rest-weight beyond it (text that is cut anyway). The certainty term is off for the first --cf-start share of the
-steps, so the model first learns where the trajectories lead and only then is pushed to be sure of it.
+steps, so the model first learns where the trajectories lead and only then is pushed to be sure of it. With
+--anchor W, each step also adds W × the pretraining loss (train.py's masked-diffusion and editor-shaped batches on the
+training split's text), which holds the model to the code itself while it learns its own trajectories.
 
 The second term is the certainty-forcing loss: where the model is already right it is pushed to be sure, so
 confidence-based parallel policies (threshold, factor, entropy) can commit many slots per forward and still give the
@@ -138,6 +140,7 @@ def main() -> None:
     ap.add_argument("--lam", type=float, default=0.5, help="weight of the certainty-forcing (entropy) term")
     ap.add_argument("--cf-start", type=float, default=0.0, help="share of the steps before the certainty term is switched on")
     ap.add_argument("--rest-weight", type=float, default=1.0, help="CE weight of the slots past the text shaping keeps")
+    ap.add_argument("--anchor", type=float, default=0.0, help="weight of train.py's pretraining loss on the training split")
     ap.add_argument("--traj-share", type=float, default=0.5, help="share of examples masked as a sequential trajectory state")
     ap.add_argument("--min-ratio", type=float, default=0.1)
     ap.add_argument("--val", type=int, default=64, help="samples held back for the loss curve")
@@ -151,6 +154,12 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     from rules import MASK
+    anchor = None
+    if args.anchor:
+        import train as train_mod
+        from infill import Sampler, load_stream
+        from tokenizers import Tokenizer
+        anchor = Sampler(load_stream("train"), Tokenizer.from_file(str(HERE / ".work" / "tokenizer.json")), random.Random(args.seed))
     model, state = load_model(Path(args.init))
     model.train()
     rows = [row for t in args.targets for row in load_targets(Path(t))]
@@ -177,6 +186,11 @@ def main() -> None:
             masks = [choose_mask(r, rng, args.traj_share, args.min_ratio) for r in group]
             lam = args.lam if step >= args.cf_start * total_steps else 0.0
             loss, s = forward_loss(model, group, masks, lam, MASK, args.rest_weight)
+            if anchor:
+                make = train_mod.infill_batch if rng.random() < train_mod.INFILL_SHARE else train_mod.mdm_batch
+                pre = train_mod.loss_on(model, *make(anchor, args.batch, 256, rng))
+                loss = loss + args.anchor * pre
+                s["pre"] = pre.item()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -200,7 +214,7 @@ def main() -> None:
         epoch += 1
     emit({"event": "eval", "step": step, "seconds": round(time.time() - t0, 1), **evaluate(model, val, args.lam, MASK)})
     state = {**state, "distill": {"targets": args.targets, "samples": len(train), "steps": step, "epochs": round(step / steps_per_epoch, 2),
-                                  "lam": args.lam, "cfStart": args.cf_start, "restWeight": args.rest_weight, "lr": args.lr,
+                                  "lam": args.lam, "cfStart": args.cf_start, "restWeight": args.rest_weight, "anchor": args.anchor, "lr": args.lr,
                                   "trajShare": args.traj_share}}
     torch.save({"model": model.state_dict(), "config": model.config.as_dict(), "state": state}, out / "weights.pt")
     emit({"event": "done", "steps": step, "seconds": round(time.time() - t0, 1)})
