@@ -201,17 +201,19 @@ def distill_section() -> str:
                                                          DISTILL / "distill-c-learned-limit20" / "results.json"]
     if not compare.exists() or not all(r.exists() for r in runs):
         return ""
-    rows = [r for r in json.loads(compare.read_text())["table"] if r["policy"] == "sequential"]
+    compared = json.loads(compare.read_text())
+    base, distilled = compared["models"]                      # distill-compare.ts lists the base model first
+    rows = [r for r in compared["table"] if r["policy"] == "sequential"]
 
     def mean(model: str, key: str) -> float:
         mine = [r for r in rows if r["model"] == model]
         return sum(r[key] * r["tasks"] for r in mine) / sum(r["tasks"] for r in mine)
-    base, distilled = sorted({r["model"] for r in rows}, key=lambda m: m != "models/default")
     policies = {}
     for run in runs:
         for pol in json.loads(run.read_text())["policies"]:
             policies.setdefault(pol["policy"], pol)
     seq = policies["sequential"]["forwardsMean"]
+    # + 1e-9: half up, as the benchmark's own tables round (81.25 → 81.3)
     lines = [f"| {name} | {100 * pol['agreeWithSequential'] + 1e-9:.1f}% | {seq / pol['forwardsMean']:.2f}× | {pol['editSimilarity']:.3f} |"
              for name, pol in policies.items() if name != "sequential"]
     first = json.loads(runs[0].read_text())

@@ -35,8 +35,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from export import load_model
-from train import json_lines
+from tokenizers import Tokenizer
+
+from export import SHIPPED_MODEL, load_model
+from infill import Sampler, load_stream
+from train import INFILL_SHARE, infill_batch, json_lines, loss_on, mdm_batch
 
 HERE = Path(__file__).resolve().parent
 
@@ -154,12 +157,9 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     from rules import MASK
-    anchor = None
-    if args.anchor:
-        import train as train_mod
-        from infill import Sampler, load_stream
-        from tokenizers import Tokenizer
-        anchor = Sampler(load_stream("train"), Tokenizer.from_file(str(HERE / ".work" / "tokenizer.json")), random.Random(args.seed))
+    # the pretraining text, tokenized as the shipped model's folder tokenizes it
+    anchor = Sampler(load_stream("train"), Tokenizer.from_file(str(SHIPPED_MODEL / "tokenizer.json")), random.Random(args.seed)) \
+        if args.anchor else None
     model, state = load_model(Path(args.init))
     model.train()
     rows = [row for t in args.targets for row in load_targets(Path(t))]
@@ -187,8 +187,8 @@ def main() -> None:
             lam = args.lam if step >= args.cf_start * total_steps else 0.0
             loss, s = forward_loss(model, group, masks, lam, MASK, args.rest_weight)
             if anchor:
-                make = train_mod.infill_batch if rng.random() < train_mod.INFILL_SHARE else train_mod.mdm_batch
-                pre = train_mod.loss_on(model, *make(anchor, args.batch, 256, rng))
+                make = infill_batch if rng.random() < INFILL_SHARE else mdm_batch
+                pre = loss_on(model, *make(anchor, args.batch, 256, rng))
                 loss = loss + args.anchor * pre
                 s["pre"] = pre.item()
             opt.zero_grad(set_to_none=True)
