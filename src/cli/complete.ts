@@ -8,9 +8,10 @@ import { buildRequest, decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, pars
 import { checkBound, checkCompleteRequest, type BoundName } from '../engine/bounds';
 import { defaultModelDir, loadModel } from '../model';
 import type { CompleteRequest, ExecutionProviderSetting, PolicySpec, Trace } from '../protocol';
-import { renderStandaloneHtml } from '../visualizer/standalone';
-import { renderStepTable } from './htmlTable';
+import { DEFAULT_GATE } from '../engine/gate';
+import { renderStandaloneHtml, visualizerBundleDir } from '../visualizer/standalone';
 import { runMain } from './runMain';
+import { spawnSync } from 'node:child_process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -37,6 +38,8 @@ export interface CompleteFileOptions {
   eotp?: boolean;
   blockSize?: number;
   maxForwards?: number;
+  /** Stop decoding after this many milliseconds, as the editor does (unmask.timeBudgetMs); 0: no limit. */
+  timeBudgetMs?: number;
   modelDir?: string;
   threads?: number;
   executionProvider?: ExecutionProviderSetting;
@@ -55,7 +58,7 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
   }
   const at = cursorContext(text, o.line, o.col, o.file);
   const request: CompleteRequest = {
-    ...buildRequest(at, { policy: o.policy ?? DEFAULT_POLICY, endOfTextPrediction: o.eotp ?? true, singleLineSlots: o.slots, multiLineSlots: o.slots }),
+    ...buildRequest(at, { policy: o.policy ?? DEFAULT_POLICY, endOfTextPrediction: o.eotp ?? true, singleLineSlots: o.slots, multiLineSlots: o.slots, timeBudgetMs: o.timeBudgetMs }),
     ...(o.blockSize ? { blockSize: o.blockSize } : {}), ...(o.maxForwards ? { maxForwards: o.maxForwards } : {}),
   };
   const load = { modelDir: path.resolve(o.modelDir ?? defaultModelDir(ROOT)), executionProvider: o.executionProvider ?? 'cpu', threads: o.threads ?? 0 };
@@ -82,13 +85,27 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
   }
 }
 
-/** The visualizer page when its bundle is built, else a plain table of the steps. */
-export function traceHtml(trace: Trace): { html: string; note?: string } {
-  try {
-    return { html: renderStandaloneHtml(trace) };
-  } catch (e) {
-    return { html: renderStepTable(trace), note: `${(e as Error).message}; wrote a plain table of the steps instead` };
+/** The visualizer page; builds the webview bundle first (the project's own esbuild.js) when it is not built yet. */
+export function traceHtml(trace: Trace, log: (line: string) => void = () => {}): string {
+  if (!visualizerBundleDir()) {
+    log('building the visualizer bundle (node esbuild.js) for --html');
+    const built = spawnSync(process.execPath, ['esbuild.js'], { cwd: ROOT, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`--html: building the visualizer bundle failed (node esbuild.js in ${ROOT}): ${(built.stderr || built.stdout || '').trim().slice(-500)}`);
   }
+  return renderStandaloneHtml(trace);
+}
+
+/** What the editor would show for this trace under the gate, and one line for stderr that says so and why. */
+export function gateVerdict(trace: Trace, minConfidence: number): { shown: boolean; line: string } {
+  const { confidence, stoppedBy, text } = trace.result;
+  const s = trace.stats;
+  const facts = `confidence ${Number.isFinite(confidence) ? confidence.toFixed(2) : String(confidence)}, stopped by ${stoppedBy}, `
+    + `${s.forwards} forwards, ${s.tokens} tokens, ${Math.round(s.msTotal)} ms`;
+  if (!text) return { shown: false, line: `${facts}; nothing to show: the completion is empty` };
+  const shown = Number.isFinite(confidence) && confidence >= minConfidence;
+  return shown ? { shown, line: facts }
+    : { shown, line: `${facts}; not shown: confidence below --min-confidence ${minConfidence} (the editor's unmask.minConfidence), `
+      + `as the editor would not show it; --min-confidence 0 prints it: ${JSON.stringify(text)}` };
 }
 
 const USAGE = `usage: npm run complete -- --file F --line L --col C [options]
@@ -98,8 +115,11 @@ and prints the completion.
   --slots N         mask slots (default: the model folder's budget, ${DEFAULT_SLOTS.singleLine} inside a line and ${DEFAULT_SLOTS.multiLine} at a line's end for the bundled model)
   --block N         semi-autoregressive blocks of N slots
   --max-forwards N  stop after N forward passes
+  --min-confidence X  print the completion only when its confidence is at least X, as the editor's gate
+                    (default ${DEFAULT_GATE.minConfidence}, unmask.minConfidence; 0 prints every completion)
+  --time-budget MS  stop decoding after MS milliseconds, as the editor (default ${DEFAULT_GATE.timeBudgetMs}, unmask.timeBudgetMs; 0: none)
   --no-eotp         end-of-text prediction off
-  --json            print the whole trace as JSON
+  --json            print the whole trace as JSON, whatever the gate (\`npm run -s\` keeps npm's banner off stdout)
   --html OUT        write the visualizer page for this completion to OUT
   --model DIR       model folder (default: the bundled model)
   --threads N       onnxruntime threads (default: half the cores, 1 to 4)
@@ -113,6 +133,7 @@ export async function main(argv: string[]): Promise<number> {
       file: { type: 'string' }, line: { type: 'string' }, col: { type: 'string' },
       policy: { type: 'string' },
       slots: { type: 'string' }, block: { type: 'string' }, 'max-forwards': { type: 'string' }, 'no-eotp': { type: 'boolean' },
+      'min-confidence': { type: 'string' }, 'time-budget': { type: 'string' },
       json: { type: 'boolean' }, html: { type: 'string' }, model: { type: 'string' }, threads: { type: 'string' },
       server: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -134,17 +155,21 @@ export async function main(argv: string[]): Promise<number> {
   // numbers outside src/engine/bounds.ts are refused naming the flag (a million threads never loads)
   const flags: [BoundName, string][] = [['slots', 'slots'], ['blockSize', 'block'], ['maxForwards', 'max-forwards'], ['threads', 'threads']];
   for (const [bound, flag] of flags) if (v[flag as keyof typeof v] !== undefined) checkBound(bound, num(flag, v[flag as keyof typeof v] as string), `--${flag}`);
+  const minConfidence = num('min-confidence', v['min-confidence']) ?? DEFAULT_GATE.minConfidence;
+  checkBound('minConfidence', minConfidence, '--min-confidence');
+  const timeBudgetMs = num('time-budget', v['time-budget'], true) ?? DEFAULT_GATE.timeBudgetMs;
+  if (timeBudgetMs !== 0) checkBound('settingsTimeBudgetMs', timeBudgetMs, '--time-budget');
   const trace = await completeFile({
     file: v.file, line: num('line', v.line, true)!, col: num('col', v.col, true)!, policy,
     slots: num('slots', v.slots, true), blockSize: num('block', v.block, true), maxForwards: num('max-forwards', v['max-forwards'], true),
-    eotp: !v['no-eotp'], modelDir: v.model, threads: num('threads', v.threads, true), server: v.server,
+    eotp: !v['no-eotp'], modelDir: v.model, threads: num('threads', v.threads, true), server: v.server, timeBudgetMs,
   });
-  if (v.html) {
-    const { html, note } = traceHtml(trace);
-    fs.writeFileSync(v.html, html);
-    if (note) process.stderr.write(`note: ${note}\n`);
-  }
-  process.stdout.write(v.json ? `${JSON.stringify(trace, null, 2)}\n` : `${trace.result.text}\n`);
+  const stderr = (line: string) => process.stderr.write(`${line}\n`);
+  if (v.html) fs.writeFileSync(v.html, traceHtml(trace, stderr));
+  const verdict = gateVerdict(trace, minConfidence);
+  stderr(verdict.line);
+  if (v.json) process.stdout.write(`${JSON.stringify(trace, null, 2)}\n`);
+  else if (verdict.shown) process.stdout.write(`${trace.result.text}\n`);
   return 0;
 }
 

@@ -8,9 +8,16 @@ import { describeTrace } from "./describe";
 import { jsonForScript, makeNonce, visualizerDocument } from "./html";
 
 /** Where `node esbuild.js` puts the webview bundle, from this file in src/ or from the bundle in dist/. */
+const BUNDLE_CANDIDATES = [join(__dirname, "media"), join(__dirname, "..", "..", "dist", "media")];
+
+/** The folder of the built webview bundle (visualizer.js and .css), or undefined when it is not built. */
+export function visualizerBundleDir(): string | undefined {
+  return BUNDLE_CANDIDATES.find((d) => existsSync(join(d, "visualizer.js")) && existsSync(join(d, "visualizer.css")));
+}
+
 function bundleDir(): string {
-  const candidates = [join(__dirname, "media"), join(__dirname, "..", "..", "dist", "media")];
-  const dir = candidates.find((d) => existsSync(join(d, "visualizer.js")) && existsSync(join(d, "visualizer.css")));
+  const candidates = BUNDLE_CANDIDATES;
+  const dir = visualizerBundleDir();
   if (!dir) throw new Error(`the visualizer bundle is not built: expected visualizer.js and visualizer.css in ${candidates.join(" or ")}; run \`npm run build\``);
   return dir;
 }

@@ -50,7 +50,7 @@ describe('complete CLI: on the shipped model', function () {
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
 
   it('prints the trace with --json', () => {
-    const r = cli('--file', FIB, '--line', '10', '--col', '30', '--json', '--policy', 'fixed:3', '--slots', '12');
+    const r = cli('--file', FIB, '--line', '10', '--col', '30', '--json', '--policy', 'fixed:3', '--slots', '12', '--time-budget', '0');
     assert.equal(r.status, 0, r.stderr);
     const trace = JSON.parse(r.stdout);
     assert.deepEqual(trace.policy, { name: 'fixed', k: 3, eotp: true });
@@ -58,10 +58,34 @@ describe('complete CLI: on the shipped model', function () {
   });
 
   it('a --json trace larger than a pipe buffer reaches the reader whole', () => {
-    const r = cli('--file', FIB, '--line', '7', '--col', '1', '--json', '--policy', 'sequential', '--no-eotp', '--slots', '64');
+    const r = cli('--file', FIB, '--line', '7', '--col', '1', '--json', '--policy', 'sequential', '--no-eotp', '--slots', '64', '--time-budget', '0');
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.stdout.length > 65_536, `only ${r.stdout.length} characters: too small to test the pipe`);
     assert.equal(JSON.parse(r.stdout).stats.forwards, 64);
+  });
+
+  it('shows what the editor would: the gate decides, stderr says the confidence and why nothing was printed', () => {
+    const at = ['--file', FIB, '--line', '9', '--col', '20', '--policy', 'sequential', '--time-budget', '0'];
+    const open = cli(...at, '--min-confidence', '0');
+    assert.equal(open.status, 0, open.stderr);
+    const text = open.stdout.replace(/\n$/, '');
+    assert.ok(text.trim() !== '', 'with the gate open the completion is printed');
+    const confidence = Number(/confidence ([0-9.]+), stopped by (\w+)/.exec(open.stderr)?.[1]);
+    assert.ok(confidence > 0 && confidence < 1, open.stderr);
+    const shut = cli(...at, '--min-confidence', '1');
+    assert.equal(shut.status, 0, shut.stderr);
+    assert.equal(shut.stdout, '', 'nothing printed below the gate');
+    assert.match(shut.stderr, /not shown: confidence below --min-confidence 1 \(the editor's unmask\.minConfidence\)/);
+    assert.ok(shut.stderr.includes(JSON.stringify(text)), 'stderr names the hidden completion');
+  });
+
+  it('refuses a gate or time budget out of range, naming the flag', () => {
+    const r = cli('--file', FIB, '--line', '9', '--col', '20', '--min-confidence', '2');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--min-confidence/);
+    const t = cli('--file', FIB, '--line', '9', '--col', '20', '--time-budget', '5');
+    assert.equal(t.status, 1);
+    assert.match(t.stderr, /--time-budget/);
   });
 
   it('a broken model folder: one clear line and exit code 1', () => {
