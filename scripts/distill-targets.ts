@@ -27,8 +27,6 @@ async function main(): Promise<void> {
   const loaded = await loadModel(values.model ?? defaultModelDir(root), { executionProvider: 'cpu', threads: Number(values.threads) });
   const policy = { name: 'sequential' } as PolicySpec;
   const { model, tokenizer } = loaded;
-  const isEnd = (t: number) => t === model.tokens.pad || t === model.tokens.eos;
-  const textOf = (id: number) => tokenizer.decode([id]);
 
   // the canvas as the engine fed it to the first forward of a decode (the caller reuses its array: copy it)
   let first: { ids: number[]; positions: number[] } | undefined;
@@ -64,16 +62,10 @@ async function main(): Promise<void> {
       const order = new Array<number>(trace.slots).fill(-1);
       trace.steps.forEach((s, k) => s.unmasked.forEach((u) => (order[u.slot] = k)));
       const final = trace.slotTokens;
-      const keep: number[] = [];
-      let length = 0;
-      const want = trace.result.text.replace(/\r\n/g, '\n').length;
-      for (let s = 0; s < final.length && length < want; s++) {
-        keep.push(s);
-        if (final[s] >= 0 && !isEnd(final[s])) length += textOf(final[s]).length;
-      }
+      const keep = Math.max(-1, ...trace.keptSlots) + 1; // slots up to the last one whose text shaping kept
       fs.writeSync(fd, JSON.stringify({
         file: file.name, taskId: task.task_id, singleLine: file.singleLine, canvas: ids, slotStart, slots: trace.slots,
-        final, order, keep: keep.length, forwards: trace.stats.forwards, stoppedBy: trace.result.stoppedBy, text: trace.result.text,
+        final, order, keep, forwards: trace.stats.forwards, stoppedBy: trace.result.stoppedBy, text: trace.result.text,
       }) + '\n');
       n++;
       forwards += trace.stats.forwards;

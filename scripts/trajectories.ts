@@ -32,8 +32,6 @@ async function main(): Promise<void> {
   const width = FEATURE_COUNT + EXTRA.length;
   const chunks: Float32Array[] = [];
   const samples: { file: string; taskId: string; forwards: number; slots: number; text: string }[] = [];
-  const textOf = (id: number) => model.tokenizer.decode([id]);
-  const isEnd = (t: number) => t === model.model.tokens.pad || t === model.model.tokens.eos;
   const t0 = performance.now();
   let rows = 0;
   for (const file of files) {
@@ -44,20 +42,14 @@ async function main(): Promise<void> {
         onSignals: (_, candidates, features) => steps.push({ candidates: candidates.map((c) => ({ ...c })), features: features.slice() }),
       });
       const final = trace.slotTokens;
-      // the slots whose text shaping keeps: real slots in order until the shaped text's length is reached
-      const keep = new Set<number>();
-      let length = 0;
-      const want = trace.result.text.replace(/\r\n/g, '\n').length;
-      for (let s = 0; s < final.length && length < want; s++) {
-        keep.add(s);
-        if (final[s] >= 0 && !isEnd(final[s])) length += textOf(final[s]).length;
-      }
+      // the slots up to the last one whose text shaping kept (the engine records them in the trace)
+      const keepUpTo = Math.max(-1, ...trace.keptSlots) + 1;
       steps.forEach(({ candidates, features }, step) => {
         const out = new Float32Array(candidates.length * width);
         candidates.forEach((c, j) => {
           out.set(features.subarray(j * FEATURE_COUNT, (j + 1) * FEATURE_COUNT), j * width);
           out[j * width + FEATURE_COUNT] = c.token === final[c.slot] ? 1 : 0;
-          out[j * width + FEATURE_COUNT + 1] = keep.has(c.slot) ? 1 : 0;
+          out[j * width + FEATURE_COUNT + 1] = c.slot < keepUpTo ? 1 : 0;
           out[j * width + FEATURE_COUNT + 2] = samples.length;
           out[j * width + FEATURE_COUNT + 3] = step;
         });

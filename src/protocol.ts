@@ -105,6 +105,10 @@ export interface Trace {
   suffixText: string;
   /** The final token of every slot, pads included, in slot order. */
   slotTokens: number[];
+  /** The token ids that end a completion (the model's pad and eos): a slot holding one is a pad, whatever its text. */
+  endTokens: number[];
+  /** The real slots whose text `result.text` holds, in order (result shaping may cut the rest). */
+  keptSlots: number[];
   /** The decoded slots before result shaping (pads removed, not cut). */
   rawText: string;
   singleLine: boolean;

@@ -65,11 +65,9 @@ export interface TraceView {
   matchesResult: boolean;
 }
 
-const SPECIAL_TEXT = /^<\|?(pad|eos|endoftext|eot)\|?>$/i;
-
-/** A slot filled with pad or end-of-text: the engine decodes special tokens as their text. */
-export function isPadToken(u: Unmasked): boolean {
-  return u.text === "" || SPECIAL_TEXT.test(u.text);
+/** A slot filled with an end token (pad or eos): the trace names those ids (`endTokens`), whatever their text. */
+export function isPadToken(u: Unmasked, trace: Pick<Trace, "endTokens">): boolean {
+  return trace.endTokens.includes(u.token);
 }
 
 function alternativesOf(u: Unmasked): Alternative[] {
@@ -87,7 +85,7 @@ export function buildTraceView(trace: Trace): TraceView {
     let real = 0;
     let pads = 0;
     for (const u of s.unmasked) {
-      const pad = isPadToken(u);
+      const pad = isPadToken(u, trace);
       if (pad) pads++;
       else real++;
       Object.assign(slots[u.slot], {
@@ -113,24 +111,24 @@ export function buildTraceView(trace: Trace): TraceView {
     if (view.step >= 0) view.history.push({ step: view.step, p: view.p, top1: view.token, final: true });
   }
 
-  // Result shaping may cut the text (a single-line completion stops at the line's end): mark
-  // what lies past result.text as cut, so the tokens shown as the completion spell it exactly.
+  // Result shaping may cut the text (a single-line completion stops at the line's end): the engine records which
+  // slots' text the completion holds (`keptSlots`); the others are cut, and the last kept one may be cut inside.
   const tokenText = slots.filter((v) => v.kind === "token").map((v) => v.text).join("");
   const result = trace.result.text;
-  let matchesResult = tokenText === result;
-  if (!matchesResult && tokenText.startsWith(result)) {
-    let offset = 0;
-    for (const v of slots) {
-      if (v.kind !== "token") continue;
-      const keep = Math.max(0, Math.min(v.text.length, result.length - offset));
-      offset += v.text.length;
-      v.keep = keep;
-      if (keep === 0) v.kind = "cut";
+  const kept = new Set(trace.keptSlots);
+  let offset = 0;
+  let shown = "";
+  for (const v of slots) {
+    if (v.kind !== "token") continue;
+    if (!kept.has(v.slot)) {
+      v.kind = "cut";
+      continue;
     }
-    matchesResult = true;
-  } else {
-    for (const v of slots) if (v.kind === "token") v.keep = v.text.length;
+    v.keep = Math.max(0, Math.min(v.text.length, result.length - offset));
+    offset += v.text.length;
+    shown += v.text.slice(0, v.keep);
   }
+  const matchesResult = shown === result;
   return { trace, slots, steps, tokenText, matchesResult };
 }
 

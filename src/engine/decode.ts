@@ -51,7 +51,8 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
   if (spec.name === 'learned' && !filter) throw new Error(LEARNED_UNAVAILABLE);
   const eotThreshold = options.eotThreshold ?? DEFAULT_EOT_THRESHOLD;
   const maxForwards = request.maxForwards && request.maxForwards > 0 ? Math.floor(request.maxForwards) : Infinity;
-  const isEnd = (token: number) => token === model.tokens.pad || token === model.tokens.eos;
+  const endTokens = endTokensOf(model.tokens);
+  const isEnd = (token: number) => endTokens.includes(token);
 
   // tokenizing a whole file costs more than a forward; far more text than can fit is never needed
   const chars = contextChars(model.maxSequence);
@@ -144,7 +145,8 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
   const text = shapeCompletion({ text: rawText, prefix: request.prefix, suffix: request.suffix, singleLine: request.singleLine });
   // each slot's probability when it was unmasked, from the trace
   const unmaskedP = new Map(steps.flatMap((s) => s.unmasked.map((u) => [u.slot, u.p] as const)));
-  const confidence = completionConfidence(keptSlots(realSlots, slotTokens, text, textOf).map((i) => ({ p: unmaskedP.get(i) ?? 0 })));
+  const kept = keptSlots(realSlots, slotTokens, text, textOf);
+  const confidence = completionConfidence(kept.map((i) => ({ p: unmaskedP.get(i) ?? 0 })));
   const msTotal = now() - t0;
   return {
     model: model.name,
@@ -165,6 +167,8 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
     prefixText: tokenizer.decode(canvas.prefixIds),
     suffixText: tokenizer.decode(canvas.suffixIds),
     slotTokens,
+    endTokens,
+    keptSlots: kept,
     rawText,
     singleLine: request.singleLine,
   };
@@ -244,6 +248,11 @@ export function lineSettled(slotTokens: readonly number[], unmask: readonly numb
 }
 
 /** The real slots whose text makes up the shaped result (a prefix of them: shaping only cuts at the end). */
+/** The token ids that end a completion (pad and eos): what the trace's readers must not guess from token text. */
+export function endTokensOf(tokens: { pad: number; eos: number }): number[] {
+  return tokens.pad === tokens.eos ? [tokens.pad] : [tokens.pad, tokens.eos];
+}
+
 function keptSlots(realSlots: readonly number[], slotTokens: readonly number[], shaped: string, textOf: (id: number) => string): number[] {
   const want = shaped.replace(/\r\n/g, '\n').length;
   const kept: number[] = [];

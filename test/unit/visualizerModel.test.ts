@@ -8,12 +8,13 @@ function unmasked(slot: number, text: string, p: number): UnmaskedSlot {
   return { slot, token: 100 + slot, text, p, entropy: 0.1, alternatives: [[100 + slot, p], [7, 1 - p]], alternativeTexts: [text, "x"] };
 }
 
-function trace(steps: Trace["steps"], result: string, slots: number): Trace {
+/** A trace whose end token is 103 (slot 3's token below), `kept` the slots whose text the result holds. */
+function trace(steps: Trace["steps"], result: string, slots: number, kept: number[] = []): Trace {
   return {
     model: "test", policy: { name: "threshold", tau: 0.9, eotp: true }, slots, prefixTokens: 3, suffixTokens: 2, steps,
     result: { text: result, stoppedBy: "complete", confidence: 0.5 },
     stats: { forwards: steps.length, tokens: 0, tokensPerForward: 0, msTotal: 1, msModel: 1 },
-    prefixText: "x = ", suffixText: "\n", slotTokens: [], rawText: "", singleLine: true,
+    prefixText: "x = ", suffixText: "\n", slotTokens: [], endTokens: [103], keptSlots: kept, rawText: "", singleLine: true,
   };
 }
 
@@ -23,7 +24,7 @@ describe("visualizer trace model", () => {
     { at: 0, ms: 1, msModel: 1, unmasked: [unmasked(0, "foo", 0.95), unmasked(3, "<|pad|>", 0.99)], pending: [[1, 5, 0.4], [2, 102, 0.3]] },
     { at: 0, ms: 1, msModel: 1, unmasked: [unmasked(1, "(1)", 0.7)], pending: [[2, 102, 0.6]] },
     { at: 0, ms: 1, msModel: 1, unmasked: [unmasked(2, "\nbar", 0.8)], pending: [] },
-  ], "foo(1)", 4);
+  ], "foo(1)", 4, [0, 1]);
   const view = buildTraceView(t);
 
   it("maps each slot to the step that filled it, pads and cut text marked", () => {
@@ -41,7 +42,7 @@ describe("visualizer trace model", () => {
   });
 
   it("cuts a token in the middle when shaping ended the text inside it", () => {
-    const v = buildTraceView(trace([{ at: 0, ms: 1, msModel: 1, unmasked: [unmasked(0, "ab", 0.9), unmasked(1, "c\nd", 0.9)], pending: [] }], "abc", 2));
+    const v = buildTraceView(trace([{ at: 0, ms: 1, msModel: 1, unmasked: [unmasked(0, "ab", 0.9), unmasked(1, "c\nd", 0.9)], pending: [] }], "abc", 2, [0, 1]));
     assert.deepEqual(v.slots.map((s) => [s.kind, s.keep]), [["token", 2], ["token", 1]]);
   });
 
@@ -51,8 +52,15 @@ describe("visualizer trace model", () => {
   });
 
   it("carries the learned filter's score of a slot when the policy had one (learned), null otherwise", () => {
-    const scored = trace([{ at: 0, ms: 1, msModel: 1, unmasked: [{ ...unmasked(0, "a", 0.6), score: 0.93 }, unmasked(1, "b", 0.9)], pending: [] }], "ab", 2);
+    const scored = trace([{ at: 0, ms: 1, msModel: 1, unmasked: [{ ...unmasked(0, "a", 0.6), score: 0.93 }, unmasked(1, "b", 0.9)], pending: [] }], "ab", 2, [0, 1]);
     assert.deepEqual(buildTraceView(scored).slots.map((s) => s.score), [0.93, null]);
+  });
+
+  it("tells pads by the trace's end tokens, not by their text (DiffuCoder's <|dlm_pad|>, a real token that looks special)", () => {
+    const v = buildTraceView(trace([{ at: 0, ms: 1, msModel: 1, pending: [], unmasked: [
+      unmasked(0, "<|eot|>", 0.9), unmasked(1, "x", 0.9), unmasked(3, "<|dlm_pad|>", 0.9)] }], "<|eot|>x", 4, [0, 1]));
+    assert.deepEqual(v.slots.map((s) => s.kind), ["token", "token", "masked", "pad"]);
+    assert.equal(v.matchesResult, true);
   });
 
   it("names a policy with its parameters", () => {
