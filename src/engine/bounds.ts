@@ -47,7 +47,8 @@ export const BOUNDS = {
 export type BoundName = keyof typeof BOUNDS;
 
 /** The most bytes each model-folder file may have: read by the server's loader and the extension's pre-check. */
-export const FILE_LIMITS = { manifest: 1 << 20, tokenizer: 64 << 20, model: 4 * 1024 ** 3 } as const;
+// weights: a graph's external data (model.onnx.data); a 7B model's int8 weights are about 7.5 GiB, fp16 14
+export const FILE_LIMITS = { manifest: 1 << 20, tokenizer: 64 << 20, model: 4 * 1024 ** 3, weights: 32 * 1024 ** 3 } as const;
 
 /** A number outside its bound; `field` is the name the caller knows it by (a CLI flag, a JSON field, a setting). */
 export class BoundError extends Error {
