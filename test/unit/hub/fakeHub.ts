@@ -1,0 +1,149 @@
+// A real HTTP server on 127.0.0.1 that answers as the Hugging Face Hub does for the two endpoints Unmask uses:
+// the file list (`/api/models/REPO/revision/REV?blobs=true`: sizes, git blob ids, LFS sha256) and
+// `/REPO/resolve/REV/FILE`, which redirects LFS files (302) to a second path that honours Range (206) and sends an
+// ETag, with `X-Repo-Commit`. Repositories are folders on disk in the Hub's layout. It can gate a repository behind a
+// token, cut the connection once mid-file, and lie about a hash; it logs every request and the body bytes it sent.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+
+export interface FakeRepo {
+  dir: string;
+  commit: string;
+  /** Requests need `Authorization: Bearer <token>`. */
+  token?: string;
+  /** File list entries to announce a wrong sha256 for. */
+  wrongSha256?: string[];
+}
+
+export interface Served {
+  path: string;
+  status: number;
+  range?: string;
+  authorization?: string;
+  /** Body bytes written. */
+  bytes: number;
+}
+
+/** LFS files, as the Hub stores them: weights and the large tokenizer. */
+const isLfs = (file: string) => file.endsWith('.safetensors') || file === 'tokenizer.json';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const blobId = (data: Buffer) => createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
+
+export class FakeHub {
+  readonly repos = new Map<string, FakeRepo>();
+  readonly log: Served[] = [];
+  /** Cut the connection once after this many body bytes of this file. */
+  cut?: { file: string; after: number };
+  private server = http.createServer((req, res) => this.handle(req, res));
+  /** The CDN that LFS files redirect to: another origin, as on the real Hub, so it must not get the token. */
+  private cdnServer = http.createServer((req, res) => this.handle(req, res));
+
+  async start(): Promise<string> {
+    for (const s of [this.server, this.cdnServer]) await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return this.endpoint;
+  }
+
+  private get cdnOrigin(): string {
+    return `http://127.0.0.1:${(this.cdnServer.address() as AddressInfo).port}`;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of [this.server, this.cdnServer]) {
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+  }
+
+  bytesSent(file: string): number {
+    return this.log.filter((l) => l.path.endsWith(`/${file}`)).reduce((n, l) => n + l.bytes, 0);
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.endpoint);
+    const entry: Served = { path: url.pathname, status: 0, bytes: 0, ...(req.headers.range ? { range: req.headers.range } : {}),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+    this.log.push(entry);
+    const send = (status: number, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}) => {
+      entry.status = status;
+      res.writeHead(status, headers);
+      entry.bytes += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      res.end(body);
+    };
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
+    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
+    const cdn = /^\/cdn\/([^/]+\/[^/]+)\/(.+)$/.exec(url.pathname);
+    const repoId = decodeURIComponent((api ?? resolve ?? cdn)?.[1] ?? '');
+    const repo = this.repos.get(repoId);
+    if (!repo) return send(404, JSON.stringify({ error: 'Repository not found' }), { 'x-error-code': 'RepoNotFound', 'content-type': 'application/json' });
+    if (repo.token && req.headers.authorization !== `Bearer ${repo.token}` && !cdn) {
+      return send(401, JSON.stringify({ error: 'Access to this model is restricted: you must be authenticated.' }), { 'x-error-code': 'GatedRepo', 'content-type': 'application/json' });
+    }
+    const revision = decodeURIComponent((api ?? resolve)?.[2] ?? repo.commit);
+    if ((api || resolve) && revision !== 'main' && revision !== repo.commit) {
+      return send(404, JSON.stringify({ error: `Invalid rev id: ${revision}` }), { 'x-error-code': 'RevisionNotFound', 'content-type': 'application/json' });
+    }
+    if (api) {
+      const siblings = fs.readdirSync(repo.dir).sort().map((name) => {
+        const data = fs.readFileSync(path.join(repo.dir, name));
+        return isLfs(name)
+          ? { rfilename: name, size: data.length, blobId: blobId(Buffer.from(`lfs pointer ${name}`)),
+            lfs: { sha256: repo.wrongSha256?.includes(name) ? sha256(Buffer.from('not this')) : sha256(data), size: data.length, pointerSize: 134 } }
+          : { rfilename: name, size: data.length, blobId: blobId(data) };
+      });
+      return send(200, JSON.stringify({ id: repoId, sha: repo.commit, siblings }), { 'content-type': 'application/json' });
+    }
+    const file = decodeURIComponent((resolve ?? cdn)![resolve ? 3 : 2]);
+    const full = path.join(repo.dir, file);
+    if (!fs.existsSync(full) || file.includes('..')) return send(404, JSON.stringify({ error: 'Entry not found' }), { 'x-error-code': 'EntryNotFound' });
+    const data = fs.readFileSync(full);
+    const etag = `"${isLfs(file) ? sha256(data) : blobId(data)}"`;
+    if (resolve && isLfs(file)) {
+      return send(302, '', { location: `${this.cdnOrigin}/cdn/${repoId}/${encodeURIComponent(file)}?signed=1`, 'x-repo-commit': repo.commit, 'x-linked-etag': etag, 'x-linked-size': data.length });
+    }
+    const headers: http.OutgoingHttpHeaders = { etag, 'accept-ranges': 'bytes', 'x-repo-commit': repo.commit, 'content-type': 'application/octet-stream' };
+    let start = 0;
+    let status = 200;
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (range) {
+      start = Number(range[1]);
+      if (start >= data.length) return send(416, '', { 'content-range': `bytes */${data.length}` });
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
+    }
+    const body = data.subarray(start);
+    headers['content-length'] = body.length;
+    entry.status = status;
+    res.writeHead(status, headers);
+    if (this.cut && this.cut.file === file) {
+      const n = Math.max(0, this.cut.after - start);
+      this.cut = undefined;
+      entry.bytes += n;
+      res.write(body.subarray(0, n), () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
+    entry.bytes += body.length;
+    res.end(body);
+  }
+}
+
+/** A checkpoint in the Hub's layout made of plain files: two weight shards and their index, a config, a tokenizer. */
+export function writePlainCheckpoint(dir: string, shardBytes = 300_000): void {
+  fs.mkdirSync(dir, { recursive: true });
+  let seed = 7;
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'qwen2', hidden_size: 64 }));
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {} } }));
+  fs.writeFileSync(path.join(dir, 'model-00001-of-00002.safetensors'), bytes(shardBytes));
+  fs.writeFileSync(path.join(dir, 'model-00002-of-00002.safetensors'), bytes(shardBytes / 2));
+  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }));
+  fs.writeFileSync(path.join(dir, 'README.md'), '# not needed\n');
+  fs.writeFileSync(path.join(dir, 'generation_config.json'), '{}');
+}
