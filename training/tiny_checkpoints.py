@@ -1,0 +1,188 @@
+"""Tiny random checkpoints of every family the converter reads, in the Hub's layout (config.json, tokenizer.json,
+*.safetensors), for the converter's tests and the Get Model download tests.
+
+    python training/tiny_checkpoints.py OUT_DIR [--family NAME]
+
+writes OUT_DIR/<family> for each family (or only NAME):
+* qwen2: transformers' Qwen2ForCausalLM, tied, bf16, sharded (model-0000N-of-0000M.safetensors + model.safetensors.index.json),
+  mask <|mask|>;
+* dream: the same architecture under Dream's config (model_type "Dream", mask_token_id), untied, fp32, one file;
+* llama: transformers' LlamaForCausalLM, untied, f16, mask <|mdm_mask|>, bos <s>;
+* llada: a LlamaForCausalLM's weights under LLaDA's names (model.transformer.blocks.N.q_proj … ff_out) and LLaDA's
+  config fields (d_model, n_layers, n_heads, n_kv_heads, mlp_hidden_size, layer_norm_type "rms", mask_token_id), fp32;
+  `llada_to_llama(state)` gives transformers' names back, so LlamaForCausalLM is its reference;
+* unmask: training/model.py's Denoiser (to_safetensors.py's layout), fp32.
+2 layers, hidden 64, 4 query / 2 key-value heads (the bundled model's own has 4/4), a byte-level BPE vocabulary of about
+1,000 tokens trained on this repository's sources. Weights are scaled so that predictions are peaked, not uniform.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+VOCAB = 1000
+HIDDEN, LAYERS, HEADS, KV_HEADS, FFN = 64, 2, 4, 2, 128
+FAMILIES = ("qwen2", "dream", "llama", "llada", "unmask")
+SPECIALS = {
+    "qwen2": ["<|endoftext|>", "<|mask|>"],
+    "dream": ["<|endoftext|>", "<|mask|>"],
+    "llama": ["<s>", "</s>", "<|mdm_mask|>"],
+    "llada": ["<|startoftext|>", "<|endoftext|>", "<|mdm_mask|>"],
+}
+# LLaDA's block names for transformers' Llama ones (LLaDA's modelling code: ff_proj is the gate, ff_out the down projection)
+LLADA_NAMES = {
+    "model.embed_tokens.weight": "model.transformer.wte.weight", "model.norm.weight": "model.transformer.ln_f.weight",
+    "lm_head.weight": "model.transformer.ff_out.weight", "input_layernorm": "attn_norm", "post_attention_layernorm": "ff_norm",
+    "self_attn.q_proj": "q_proj", "self_attn.k_proj": "k_proj", "self_attn.v_proj": "v_proj", "self_attn.o_proj": "attn_out",
+    "mlp.gate_proj": "ff_proj", "mlp.up_proj": "up_proj", "mlp.down_proj": "ff_out",
+}
+
+
+def corpus() -> list[str]:
+    files = sorted((ROOT / "src").rglob("*.ts")) + sorted(HERE.glob("*.py"))
+    return [f.read_text(encoding="utf-8") for f in files]
+
+
+def make_tokenizer(specials: list[str], first: bool = False):
+    """Byte-level BPE; special tokens after the learnt vocabulary (as Qwen's and LLaDA's), or at ids 0… when `first`
+    (as the bundled model's)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB - (0 if first else len(specials)), min_frequency=2, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=specials if first else [])
+    tok.train_from_iterator(corpus(), trainer=trainer)
+    tok.add_special_tokens(specials)   # appended, or (when `first`) the trainer's ids 0… marked as special added tokens
+    return tok
+
+
+def peaked(model: torch.nn.Module, seed: int) -> None:
+    """Weights far from the default init's near-uniform predictions: peaked distributions make top-1 a real test."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or name.split(".")[-2] in ("ln1", "ln2", "ln_f"):
+                p.copy_((1 + 0.2 * torch.randn(p.shape, generator=g)) if name.endswith("weight") else 0.1 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) / p.shape[-1] ** 0.5 * (3.0 if "embed" in name else 1.0))
+
+
+def hf_model(family: str, tok, seed: int):
+    import transformers
+
+    specials = SPECIALS[family]
+    ids = {s: tok.token_to_id(s) for s in specials}
+    vocab = tok.get_vocab_size(with_added_tokens=True)
+    eos = ids["<|endoftext|>"] if "<|endoftext|>" in ids else ids["</s>"]
+    bos = ids.get("<s>", ids.get("<|startoftext|>"))
+    common = dict(vocab_size=vocab, hidden_size=HIDDEN, intermediate_size=FFN, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+                  num_key_value_heads=KV_HEADS, max_position_embeddings=128, rms_norm_eps=1e-6, tie_word_embeddings=family == "qwen2",
+                  eos_token_id=eos, pad_token_id=eos, bos_token_id=bos)
+    if family in ("qwen2", "dream"):
+        model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**common, rope_theta=10000.0))
+    else:
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**common, rope_theta=500000.0, attention_bias=False))
+    peaked(model, seed)
+    return model, ids
+
+
+def llada_to_llama(state: dict) -> dict:
+    """LLaDA's tensor names back to transformers' Llama ones (the reference model for the llada checkpoint)."""
+    back = {v: k for k, v in LLADA_NAMES.items()}
+    out = {}
+    for name, t in state.items():
+        if name in back:
+            out[back[name]] = t
+            continue
+        i, rest = name[len("model.transformer.blocks."):].split(".", 1)
+        part, kind = rest.rsplit(".", 1)
+        out[f"model.layers.{i}.{back[part]}.{kind}"] = t
+    return out
+
+
+def llama_to_llada(state: dict) -> dict:
+    out = {}
+    for name, t in state.items():
+        if name in LLADA_NAMES:
+            out[LLADA_NAMES[name]] = t
+            continue
+        i, rest = name[len("model.layers."):].split(".", 1)
+        part, kind = rest.rsplit(".", 1)
+        out[f"model.transformer.blocks.{i}.{LLADA_NAMES[part]}.{kind}"] = t
+    return out
+
+
+def make(family: str, out: Path) -> Path:
+    from safetensors.torch import save_file
+
+    dest = out / family
+    dest.mkdir(parents=True, exist_ok=True)
+    seed = FAMILIES.index(family) + 1
+    if family == "unmask":
+        from model import Config, Denoiser
+        from rules import SPECIALS as UNMASK_SPECIALS
+        from to_safetensors import write_checkpoint
+
+        tok = make_tokenizer(list(UNMASK_SPECIALS), first=True)
+        config = Config(vocab=tok.get_vocab_size(with_added_tokens=True), d_model=HIDDEN, layers=LAYERS, heads=HEADS, ffn=4 * HIDDEN, max_seq=128)
+        torch.manual_seed(seed)
+        model = Denoiser(config)
+        peaked(model, seed)
+        tok.save(str(dest / "tokenizer.json"))
+        write_checkpoint(model.state_dict(), config, dest, None)
+        return dest
+    tok = make_tokenizer(SPECIALS[family])
+    model, ids = hf_model(family, tok, seed)
+    tok.save(str(dest / "tokenizer.json"))
+    if family == "qwen2":
+        model.to(torch.bfloat16).save_pretrained(str(dest), safe_serialization=True, max_shard_size="100KB")
+    elif family == "llama":
+        model.to(torch.float16).save_pretrained(str(dest), safe_serialization=True)
+    elif family == "dream":
+        model.save_pretrained(str(dest), safe_serialization=True)
+        config = json.loads((dest / "config.json").read_text())
+        # Dream's own config class (configuration_dream.py): Qwen2's fields under model_type "Dream", with the mask id
+        config.update(model_type="Dream", architectures=["DreamModel"], mask_token_id=ids["<|mask|>"],
+                      auto_map={"AutoConfig": "configuration_dream.DreamConfig", "AutoModel": "modeling_dream.DreamModel"})
+        (dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    else:
+        state = llama_to_llada({k: v.contiguous() for k, v in model.state_dict().items()})
+        save_file(state, str(dest / "model.safetensors"), metadata={"format": "pt"})
+        c = model.config
+        config = {
+            "model_type": "llada", "architectures": ["LLaDAModelLM"], "d_model": HIDDEN, "n_layers": LAYERS, "n_heads": HEADS,
+            "n_kv_heads": KV_HEADS, "mlp_hidden_size": FFN, "vocab_size": c.vocab_size, "embedding_size": c.vocab_size,
+            "max_sequence_length": 128, "rope": True, "rope_theta": 500000.0, "alibi": False, "weight_tying": False,
+            "block_type": "llama", "activation_type": "silu", "layer_norm_type": "rms", "rms_norm_eps": 1e-6,
+            "include_bias": False, "include_qkv_bias": False, "input_emb_norm": False, "attention_layer_norm": False,
+            "clip_qkv": None, "scale_logits": False, "mask_token_id": ids["<|mdm_mask|>"], "eos_token_id": c.eos_token_id,
+            "pad_token_id": c.pad_token_id, "bos_token_id": c.bos_token_id,
+        }
+        (dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    for f in dest.iterdir():
+        f.chmod(0o644)
+    return dest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", help="folder to write the checkpoints into")
+    ap.add_argument("--family", choices=FAMILIES, help="only this family")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    for family in [args.family] if args.family else FAMILIES:
+        print(make(family, Path(args.out)))
+
+
+if __name__ == "__main__":
+    main()
