@@ -41,7 +41,7 @@ def hub_config(config: Config, state: dict | None = None) -> dict:
 
 
 def write_checkpoint(weights: dict, config: Config, out: Path, tokenizer: Path | None, state: dict | None = None) -> None:
-    """Writes config.json, model.safetensors (and tokenizer.json, copied) into `out`."""
+    """Writes config.json, model.safetensors (and tokenizer.json, copied when that file exists) into `out`."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +51,7 @@ def write_checkpoint(weights: dict, config: Config, out: Path, tokenizer: Path |
     tmp.chmod(0o644)   # as any other file of the folder (safetensors creates it private)
     tmp.replace(out / "model.safetensors")
     (out / "config.json").write_text(json.dumps(hub_config(config, state), indent=2) + "\n")
-    if tokenizer is not None:
+    if tokenizer is not None and tokenizer.is_file():
         shutil.copyfile(tokenizer, out / "tokenizer.json")
 
 

@@ -25,6 +25,7 @@ from tokenizers import Tokenizer
 from infill import Sampler, load_stream
 from rules import EOS, MASK, PAD, SLOTS
 from model import Config, Denoiser
+from to_safetensors import write_checkpoint
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs"
@@ -224,9 +225,11 @@ def json_lines(path: Path, mode: str = "a") -> Callable[[dict], None]:
 
 
 def save_weights(model: Denoiser, state: dict, config: Config, path: Path) -> None:
-    """Compact weights-only checkpoint (fp16): small enough to commit, enough to export or resume."""
-    torch.save({"model": {k: v.half() for k, v in model.state_dict().items()}, "state": state,
-                "config": config.as_dict()}, path)
+    """Compact weights-only checkpoint (fp16): small enough to commit, enough to resume; beside it the same weights as a
+    checkpoint folder (config.json + model.safetensors + tokenizer.json) that `npm run convert` turns into a model."""
+    weights = {k: v.half() for k, v in model.state_dict().items()}
+    torch.save({"model": weights, "state": state, "config": config.as_dict()}, path)
+    write_checkpoint(weights, config, path.parent / "checkpoint", HERE / ".work" / "tokenizer.json", state)
 
 
 if __name__ == "__main__":
