@@ -1,0 +1,192 @@
+// The editor's side of getting models: Unmask: Get Model… (a quick pick of the catalog or any Hub repository, a
+// cancellable progress notification), Unmask: Manage Models (use, delete) and the one-time notice that the bundled
+// model is only a demonstrator. Downloads run here, on node's https, so VS Code's proxy settings apply to them;
+// converting runs in a child process (installer.ts).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Context } from '../context';
+import { CATALOG, formatBytes, type CatalogEntry } from './catalog';
+import { getModel, modelsDir, ORIGIN_FILE, type GetModelProgress, type Origin } from './getModel';
+import { HubError } from './hubClient';
+import { forkInstaller } from './installer';
+
+/** SecretStorage key of the user's Hugging Face token. */
+const TOKEN_SECRET = 'unmask.huggingFaceToken';
+/** globalState key: the demonstrator notice was shown once. */
+const NOTICE_SHOWN = 'unmask.demonstratorNoticeShown';
+
+function storageDir(ctx: Context): string {
+  return ctx.extension.globalStorageUri.fsPath;
+}
+
+function describeEntry(e: CatalogEntry): string {
+  const est = (field: string) => (e.estimated.includes(field) ? '~' : '');
+  return `download ${est('downloadGB')}${e.downloadGB} GB · on disk ${est('convertedGB')}${e.convertedGB} GB · memory ${est('memoryGB')}${e.memoryGB} GB · `
+    + `${e.device === 'cpu' ? 'runs on a CPU' : 'GPU recommended'} · ${e.license}`;
+}
+
+/** Asks which model: a catalog entry, or any repository typed in. */
+async function pickSource(): Promise<string | undefined> {
+  const TYPE = '$(edit) Type any Hub repository…';
+  const picked = await vscode.window.showQuickPick([
+    ...CATALOG.map((e) => ({ label: e.title, description: `${e.repo} · ${e.parameters}B`, detail: describeEntry(e), source: e.repo })),
+    { label: TYPE, description: 'OWNER/NAME of a Qwen2-, Llama- or LLaDA-family diffusion checkpoint with safetensors', detail: '', source: '' },
+  ], { title: 'Unmask: get a model from the Hugging Face Hub', placeHolder: 'Converted on this machine; the smallest runs on a CPU', matchOnDescription: true });
+  if (!picked) return undefined;
+  if (picked.source) return picked.source;
+  return vscode.window.showInputBox({
+    title: 'Unmask: Hub repository', prompt: 'OWNER/NAME, e.g. fredzzp/open-dcoder-0.5B', ignoreFocusOut: true,
+    validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'expected OWNER/NAME'),
+  }).then((v) => v?.trim());
+}
+
+function progressMessage(p: GetModelProgress): string {
+  switch (p.phase) {
+    case 'list': return `listing ${p.repo}…`;
+    case 'download': {
+      const left = p.secondsLeft !== undefined ? `, ${Math.ceil(p.secondsLeft / 60)} min left` : '';
+      return `downloading ${formatBytes(p.bytes)} of ${formatBytes(p.total)} (${formatBytes(p.rate)}/s${left})`;
+    }
+    case 'convert': return `converting: ${p.done} of ${p.total}${p.message ? ` (${p.message})` : ''}`;
+    case 'check': return 'checking the converted model with one forward pass…';
+  }
+}
+
+/** The fraction done, weighting the download and the conversion equally. */
+function fraction(p: GetModelProgress): number | undefined {
+  if (p.phase === 'download') return p.total > 0 ? 0.5 * (p.bytes / p.total) : undefined;
+  if (p.phase === 'convert') return p.total > 0 ? 0.5 + 0.45 * (p.done / p.total) : undefined;
+  if (p.phase === 'check') return 0.95;
+  return undefined;
+}
+
+export function getModelCommand(ctx: Context): (source?: unknown) => Promise<void> {
+  return async (source?: unknown) => {
+    const chosen = typeof source === 'string' && source ? source : await pickSource();
+    if (!chosen) return;
+    const worker = path.join(ctx.extension.extensionPath, 'dist', 'installWorker.js');
+    for (;;) {
+      const token = (await ctx.extension.secrets.get(TOKEN_SECRET)) || undefined;
+      try {
+        const got = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: `Unmask: getting ${chosen}`, cancellable: true },
+          async (progress, cancel) => {
+            const controller = new AbortController();
+            cancel.onCancellationRequested(() => controller.abort());
+            let reported = 0;
+            return getModel({
+              source: chosen, storageDir: storageDir(ctx), ...(token ? { token } : {}), signal: controller.signal,
+              install: forkInstaller(worker, (line) => ctx.log.debug(`converter: ${line}`)),
+              onProgress: (p) => {
+                const f = fraction(p);
+                const increment = f !== undefined && f > reported ? (f - reported) * 100 : undefined;
+                if (f !== undefined && f > reported) reported = f;
+                progress.report({ message: progressMessage(p), ...(increment ? { increment } : {}) });
+              },
+            });
+          });
+        ctx.log.info(`get model: ${got.origin.repo} at ${got.origin.commit} → ${got.folder} (${formatBytes(got.received)} downloaded)`);
+        await ctx.config.update('modelFolder', got.folder);
+        void vscode.window.showInformationMessage(`Unmask: ${got.name} is installed and now in use (${got.folder}).`);
+        return;
+      } catch (error) {
+        if (error instanceof Error && error.name === 'Cancelled') {
+          void vscode.window.showInformationMessage('Unmask: Get Model cancelled; run it again to resume the download.');
+          return;
+        }
+        if (error instanceof HubError && error.kind === 'auth') {
+          const choice = await vscode.window.showErrorMessage(`Unmask: ${error.message}`, 'Enter Token');
+          if (choice && await askToken(ctx)) continue;
+          return;
+        }
+        throw error;
+      }
+    }
+  };
+}
+
+async function askToken(ctx: Context): Promise<boolean> {
+  const token = await vscode.window.showInputBox({
+    title: 'Unmask: Hugging Face token', prompt: 'A read token from huggingface.co/settings/tokens; kept in VS Code\'s secret storage',
+    password: true, ignoreFocusOut: true, validateInput: (v) => (v.trim() ? undefined : 'the token is empty'),
+  });
+  if (!token) return false;
+  await ctx.extension.secrets.store(TOKEN_SECRET, token.trim());
+  return true;
+}
+
+interface Installed {
+  folder: string;
+  name: string;
+  bytes: number;
+  origin?: Origin;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    n += e.isDirectory() ? await folderBytes(p) : e.isFile() ? (await fs.promises.stat(p)).size : 0;
+  }
+  return n;
+}
+
+/** Model folders Get Model installed (each has unmask.json; staging folders start with a dot and are skipped). */
+export async function installedModels(storage: string): Promise<Installed[]> {
+  const dir = modelsDir(storage);
+  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  const found: Installed[] = [];
+  for (const name of names.sort()) {
+    const folder = path.join(dir, name);
+    if (name.startsWith('.') || !fs.existsSync(path.join(folder, 'unmask.json'))) continue;
+    let origin: Origin | undefined;
+    try { origin = JSON.parse(await fs.promises.readFile(path.join(folder, ORIGIN_FILE), 'utf8')) as Origin; } catch { origin = undefined; }
+    found.push({ folder, name, bytes: await folderBytes(folder), ...(origin ? { origin } : {}) });
+  }
+  return found;
+}
+
+export function manageModelsCommand(ctx: Context): () => Promise<void> {
+  return async () => {
+    const models = await installedModels(storageDir(ctx));
+    const inUse = ctx.model.folderFor(ctx.config.current);
+    const GET = '$(cloud-download) Get Model…';
+    const BUNDLED = '$(package) The bundled demonstrator';
+    const picked = await vscode.window.showQuickPick([
+      ...models.map((m) => ({
+        label: m.name, description: `${formatBytes(m.bytes)}${m.folder === inUse ? ' · in use' : ''}`,
+        detail: m.origin ? `${m.origin.repo} at ${m.origin.commit.slice(0, 12)}, ${m.origin.precision}, installed ${m.origin.installed.slice(0, 10)}` : m.folder, model: m,
+      })),
+      { label: BUNDLED, description: ctx.config.current.modelFolder ? '' : 'in use', detail: 'tiny (5M parameters): rarely confident enough to show anything', model: undefined },
+      { label: GET, description: '', detail: '', model: undefined },
+    ], { title: `Unmask: installed models (${modelsDir(storageDir(ctx))})` });
+    if (!picked) return;
+    if (picked.label === GET) return void vscode.commands.executeCommand('unmask.getModel');
+    if (!picked.model) return ctx.config.update('modelFolder', '');
+    const model = picked.model;
+    const action = await vscode.window.showQuickPick(['Use', 'Delete'], { title: `Unmask: ${model.name}` });
+    if (action === 'Use') return ctx.config.update('modelFolder', model.folder);
+    if (action === 'Delete') {
+      const sure = await vscode.window.showWarningMessage(`Delete ${model.name} (${formatBytes(model.bytes)})?`, { modal: true }, 'Delete');
+      if (sure !== 'Delete') return;
+      // the model in use is switched to the bundled one first, so nothing loads a folder that is going away
+      if (path.resolve(inUse) === path.resolve(model.folder)) await ctx.config.update('modelFolder', '');
+      await fs.promises.rm(model.folder, { recursive: true, force: true });
+      vscode.window.setStatusBarMessage(`Unmask: deleted ${model.name}`, 3000);
+    }
+  };
+}
+
+/** Once per installation: the bundled model is a demonstrator; offers Get Model. */
+export async function showDemonstratorNotice(ctx: Context): Promise<void> {
+  const state = ctx.extension.globalState;
+  if (state.get<boolean>(NOTICE_SHOWN) || ctx.config.current.modelFolder) return;
+  await state.update(NOTICE_SHOWN, true);
+  const first = CATALOG[0];
+  const choice = await vscode.window.showInformationMessage(
+    'Unmask: the bundled model is a tiny demonstrator (5M parameters) and will rarely show a completion. '
+    + `Get a real one: ${first.title} runs on a CPU (${describeEntry(first).split(' · ').slice(0, 3).join(', ')}).`,
+    'Get Model…', 'Not Now');
+  if (choice === 'Get Model…') await vscode.commands.executeCommand('unmask.getModel');
+}
