@@ -22,9 +22,9 @@ const cacheRule = () => ({
 });
 
 async function agreement(dir: string, limit?: number) {
-  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...cacheRule() });
+  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: true, ...cacheRule() });
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
-  if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
+  if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} did not load with the dual cache`);
   const root = path.resolve(__dirname, '..');
   let same = 0, total = 0, msCached = 0, msPlain = 0, forwardsCached = 0, forwardsPlain = 0;
   const perFile: Record<string, [number, number]> = {};
@@ -55,12 +55,12 @@ async function speed(dir: string, lengths: number[], window: number) {
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
   // the step itself, whatever the folder's refresh rule; its window is the block and the margin on each side
-  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2, ...cacheRule(), stepsPerRefresh: Infinity });
+  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: true, ...cacheRule(), stepsPerRefresh: Infinity });
   const loadMs = performance.now() - t0;
   const rssLoaded = process.memoryUsage().rss;
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
   const cached = model.denoiser;
-  if (!(cached instanceof CachedDenoiser)) throw new Error(`${dir} has no dual cache (unmask.json "cache")`);
+  if (!(cached instanceof CachedDenoiser)) throw new Error(`${dir} did not load with the dual cache`);
   const { mask, pad } = model.model.tokens;
   const rows: Record<string, number>[] = [];
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FILE_LIMITS } from './engine/bounds';
+import { MANIFEST_FORMAT } from './model/manifest';
 
 /** The most unmask.json may hold. */
 const MANIFEST_LIMIT = FILE_LIMITS.manifest;
@@ -86,7 +87,8 @@ function checkWith(folder: string, stat: (p: string) => fs.Stats | string, read:
     return `${manifestPath} is not valid JSON (${/end of JSON input|Unterminated/i.test(message) ? 'it ends early' : 'unexpected content'})`;
   }
   const m = manifest as { format?: unknown; files?: { model?: unknown; tokenizer?: unknown } };
-  if (m?.format !== 1) return `${manifestPath}: "format" must be 1, got ${JSON.stringify(m?.format)}`;
+  if (m?.format === 1) return `${manifestPath}: "format" is 1, written by the old Python exporters; convert the checkpoint again with \`npm run convert\``;
+  if (m?.format !== MANIFEST_FORMAT) return `${manifestPath}: "format" must be ${MANIFEST_FORMAT}, got ${JSON.stringify(m?.format)}`;
   for (const field of ['model', 'tokenizer'] as const) {
     const file = m.files?.[field];
     if (typeof file !== 'string') return `${manifestPath}: "files.${field}" must name a file`;

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile } from '../bench/metrics';
-import { createSession, defaultModelDir, OnnxDenoiser, readModelFolder } from '../model';
+import { defaultModelDir, OnnxDenoiser, openGraph, readModelFolder } from '../model';
 import { runMain } from './runMain';
 
 const WANTED = 24;
@@ -18,8 +18,7 @@ const WANTED = 24;
 interface Row { graph: string; threads: number; seq: number; nodeMedianMs: number; nodeP90Ms: number; pythonMedianMs?: number; pythonP90Ms?: number }
 
 async function timeNode(file: string, threads: number, seq: number, topK: number, runs: number): Promise<number[]> {
-  const { session } = await createSession(file, 'cpu', threads);
-  const denoiser = new OnnxDenoiser(session, topK);
+  const denoiser = new OnnxDenoiser((await openGraph(file, 'cpu', threads, topK)).graph);
   const canvas = Array.from({ length: seq }, (_, i) => 4 + ((i * 7919) % 8000));
   const n = Math.min(WANTED, seq);
   const positions = Array.from({ length: n }, (_, i) => Math.floor(seq / 2) - Math.floor(n / 2) + i);

@@ -1,18 +1,15 @@
 // The dual cache (Fast-dLLM, arXiv 2505.22618; docs/model-contract.md, "Dual cache") as a Denoiser: a refresh runs
-// the context graph (model.onnx with its `kv` output) over the whole canvas and keeps every layer's keys and values;
-// the steps after it run the step graph over the open block's rows only, against the cached keys and values of the
-// prefix and suffix. The cache is refreshed once per block (the engine's beginBlock), and whenever the canvas changed
+// the graph over the whole canvas and keeps every layer's keys and values (its `kv` output); the steps after it run
+// the same graph over the open block's rows only, with the cached keys and values of the other rows as `past_kv`. The cache is refreshed once per block (the engine's beginBlock), and whenever the canvas changed
 // outside the block's rows or a token went back to the mask (a new decode): never a stale canvas, only stale keys.
 import * as ort from 'onnxruntime-node';
 import type { Denoiser, Prediction } from '../engine/types';
-import { GRAPH_OUTPUTS } from './onnxDenoiser';
-
-export const STEP_INPUTS = ['input_ids', 'start', 'kv', 'positions'] as const;
+import type { ModelGraph } from './modelGraph';
 
 export interface CacheStats {
-  /** Forwards that ran the context graph (the whole canvas). */
+  /** Forwards over the whole canvas (a refresh of the cache). */
   refreshes: number;
-  /** Forwards that ran the step graph (the open block only). */
+  /** Forwards over the window only, against the cache. */
   steps: number;
 }
 
@@ -23,7 +20,8 @@ interface Rows {
 
 export class CachedDenoiser implements Denoiser {
   readonly stats: CacheStats = { refreshes: 0, steps: 0 };
-  private kv?: ort.Tensor;
+  /** The refresh's keys and values without the window's rows: the past of every step until the next refresh. */
+  private past?: ort.Tensor;
   private cached: number[] = [];
   private last: number[] = [];
   private window?: Rows;
@@ -34,13 +32,12 @@ export class CachedDenoiser implements Denoiser {
 
   /**
    * @param mask the mask id: a row that held another token and holds the mask again means a new canvas
-   * @param stepsPerRefresh at most this many step-graph forwards after a refresh before the next one (the rule that
+   * @param stepsPerRefresh at most this many window forwards after a refresh before the next one (the rule that
    *   bounds how stale the prefix and suffix keys get); 0 refreshes at every forward (the cache then changes nothing)
-   * @param windowMargin rows of the prefix and of the suffix next to the block that the step graph recomputes with it
+   * @param windowMargin rows of the prefix and of the suffix next to the block that each step recomputes with it
    *   (so the keys nearest a commit follow it); 0: the block's rows only
    */
-  constructor(readonly context: ort.InferenceSession, readonly step: ort.InferenceSession, readonly topK: number,
-    readonly kvOutput: string, readonly mask: number, readonly stepsPerRefresh = Infinity, readonly windowMargin = 0) {}
+  constructor(readonly graph: ModelGraph, readonly mask: number, readonly stepsPerRefresh = Infinity, readonly windowMargin = 0) {}
   private sinceRefresh = 0;
 
   beginBlock(start: number, end: number): void {
@@ -60,11 +57,11 @@ export class CachedDenoiser implements Denoiser {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.context.release(), this.step.release()]);
+    await this.graph.release();
   }
 
   private needsRefresh(canvas: readonly number[], positions: readonly number[]): boolean {
-    if (this.sinceRefresh >= this.stepsPerRefresh || !this.kv || !this.window || this.announced || canvas.length !== this.cached.length) return true;
+    if (this.sinceRefresh >= this.stepsPerRefresh || !this.past || !this.window || this.announced || canvas.length !== this.cached.length) return true;
     const { start, end } = this.window;
     for (let i = 0; i < canvas.length; i++) {
       if (canvas[i] === this.mask && this.last[i] !== this.mask) return true; // re-masked: another decode
@@ -74,14 +71,14 @@ export class CachedDenoiser implements Denoiser {
   }
 
   private async refresh(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]> {
-    const out = await this.context.run({ input_ids: ids(canvas), positions: ids(positions) }, [...GRAPH_OUTPUTS, this.kvOutput]);
-    this.kv = out[this.kvOutput];
+    const { predictions, kv } = await this.graph.run({ ids: ids(canvas), start: 0, positions, withKv: true, copy: true });
     this.cached = [...canvas];
     const spanEnd = positions.length ? Math.max(...positions) + 2 : canvas.length;
     this.window = this.announced ?? { start: positions.length ? Math.min(...positions) : 0, end: spanEnd };
     this.window = { start: Math.max(0, this.window.start - this.windowMargin), end: Math.min(canvas.length, this.window.end + this.windowMargin) };
     this.announced = undefined;
-    const predictions = readPredictions(out, positions.length, this.topK, true);
+    // built once per refresh: the window is fixed until the next one, and so are the rows outside it
+    this.past = this.graph.pastWithout(kv!, this.window.start, this.window.end);
     this.stale = new Map(positions.map((p, j) => [p, predictions[j]]));
     this.stats.refreshes++;
     this.sinceRefresh = 0;
@@ -93,11 +90,7 @@ export class CachedDenoiser implements Denoiser {
     const inside = positions.filter((p) => p >= start && p < end);
     let fresh: Prediction[] = [];
     if (inside.length) {
-      const out = await this.step.run({
-        input_ids: ids(canvas.slice(start, end)), start: new ort.Tensor('int64', BigInt64Array.from([BigInt(start)]), [1]),
-        kv: this.kv!, positions: ids(inside),
-      }, [...GRAPH_OUTPUTS]);
-      fresh = readPredictions(out, inside.length, this.topK, false);
+      fresh = (await this.graph.run({ ids: ids(canvas.slice(start, end)), start, past: this.past, positions: inside })).predictions;
       this.stats.steps++;
       this.sinceRefresh++;
     }
@@ -108,22 +101,4 @@ export class CachedDenoiser implements Denoiser {
 
 function ids(xs: readonly number[]): ort.Tensor {
   return new ort.Tensor('int64', BigInt64Array.from(xs, (x) => BigInt(x)), [1, xs.length]);
-}
-
-/** The contract's outputs as Predictions; `copy` when they are kept past the next run. */
-export function readPredictions(out: ort.InferenceSession.OnnxValueMapType, n: number, k: number, copy: boolean): Prediction[] {
-  const topIds = out.top_ids?.data as BigInt64Array | undefined;
-  const probs = out.top_probs?.data as Float32Array | undefined;
-  const entropy = out.entropy?.data as Float32Array | undefined;
-  if (!topIds || !probs || !entropy || topIds.length !== n * k || probs.length !== n * k || entropy.length !== n) {
-    throw new Error(`the graph's outputs do not have the contract's shapes ([1, ${n}, ${k}] and [1, ${n}])`);
-  }
-  const result: Prediction[] = [];
-  for (let j = 0; j < n; j++) {
-    const rowIds = new Int32Array(k);
-    for (let i = 0; i < k; i++) rowIds[i] = Number(topIds[j * k + i]);
-    const p = probs.subarray(j * k, (j + 1) * k);
-    result.push({ ids: rowIds, probs: copy ? Float32Array.from(p) : p, entropy: entropy[j] });
-  }
-  return result;
 }

@@ -4,3 +4,4 @@ export * from './onnxDenoiser';
 export * from './loadModel';
 export * from './cachedDenoiser';
 export * from './slotFilter';
+export * from './modelGraph';

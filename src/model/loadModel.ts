@@ -2,22 +2,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { GRAPH } from '../convert/spec';
 import { FILE_LIMITS } from '../engine/bounds';
 import type { ModelSpec } from '../engine/types';
 import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
 import { MANIFEST_FILE, ModelFolderError, parseManifest, type Manifest } from './manifest';
-import { createSession, GRAPH_INPUTS, GRAPH_OUTPUTS, OnnxDenoiser } from './onnxDenoiser';
+import { createSession, OnnxDenoiser } from './onnxDenoiser';
+import { GRAPH_INPUTS, GRAPH_OUTPUTS, GraphContractError, kvShapeOf, ModelGraph } from './modelGraph';
 import { CodeTokenizer } from './tokenizer';
-import { CachedDenoiser, STEP_INPUTS } from './cachedDenoiser';
+import { CachedDenoiser } from './cachedDenoiser';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../engine/signals';
 import { OnnxSlotFilter } from './slotFilter';
 
 export interface LoadOptions {
   executionProvider?: ExecutionProviderSetting;
   threads?: number;
-  /** Use the folder's dual cache (unmask.json `cache`) when it has one; default true. */
+  /** Decode with the dual cache: true or false; absent: when the manifest has `cache` (the model's choice). */
   cache?: boolean;
-  /** With the cache: at most this many step-graph forwards between two refreshes (default: the manifest's
+  /** With the cache: at most this many window forwards between two refreshes (default: the manifest's
    * `cache.stepsPerRefresh`, else once per block only). */
   stepsPerRefresh?: number;
   /** With the cache: rows next to the block that each step recomputes (default: the manifest's `cache.windowMargin`, else 0). */
@@ -52,6 +54,9 @@ export function readModelFolder(modelDir: string): { manifest: Manifest; tokeniz
 
   const modelFile = path.join(dir, manifest.files.model);
   checkRegularFile(modelFile, FILE_LIMITS.model, `${MANIFEST_FILE} files.model`, 'files.model');
+  // the graph's weights, beside it (onnxruntime would otherwise fail later with a message that names neither file)
+  checkRegularFile(path.join(dir, GRAPH.weightsFile(manifest.files.model)), FILE_LIMITS.weights,
+    `${MANIFEST_FILE} files.model: the graph's weights, as external data beside it`, 'files.model');
   const tokenizerFile = path.join(dir, manifest.files.tokenizer);
   let tokenizerJson: unknown;
   try {
@@ -103,16 +108,17 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   const { manifest, tokenizer, modelFile } = readModelFolder(dir);
   const manifestFile = path.join(dir, MANIFEST_FILE);
 
-  const cache = options.cache === false ? undefined : manifest.cache;
+  const cached = options.cache ?? manifest.cache !== undefined;
   let choice;
   try {
-    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0, !cache);
+    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0);
   } catch (e) {
     throw new ModelFolderError(modelFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`);
   }
   const { session } = choice;
+  let graph: ModelGraph;
   try {
-    await checkGraph(session, manifest, modelFile, manifestFile);
+    graph = await checkGraph(session, manifest, modelFile, manifestFile);
   } catch (e) {
     await session.release().catch(() => undefined);
     throw e;
@@ -124,17 +130,11 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     await session.release().catch(() => undefined);
     throw e;
   }
-  let denoiser: OnnxDenoiser | CachedDenoiser = new OnnxDenoiser(session, manifest.topK);
-  if (cache) {
-    try {
-      denoiser = await loadCache(session, manifest, dir, choice.executionProvider, choice.threads,
-        options.stepsPerRefresh ?? cache.stepsPerRefresh ?? Infinity, options.windowMargin ?? cache.windowMargin ?? 0);
-    } catch (e) {
-      await filter?.dispose().catch(() => undefined);
-      await session.release().catch(() => undefined);
-      throw e;
-    }
-  }
+  // one session either way: the cached step is the same graph as the full forward
+  const denoiser = cached
+    ? new CachedDenoiser(graph, manifest.tokens.mask, options.stepsPerRefresh ?? manifest.cache?.stepsPerRefresh ?? Infinity,
+      options.windowMargin ?? manifest.cache?.windowMargin ?? 0)
+    : new OnnxDenoiser(graph);
   const model: ModelSpec = { name: manifest.name, maxSequence: manifest.maxSequence, logitsShift: manifest.logitsShift, tokens: manifest.tokens,
     ...(manifest.slots ? { slots: manifest.slots } : {}) };
   const info: ModelInfo = {
@@ -173,41 +173,6 @@ async function loadFilter(file: string, m: Manifest, manifestFile: string): Prom
   return filter;
 }
 
-/** The dual cache's step graph beside the context graph (model.onnx with the `kv` output), checked by a probe. */
-async function loadCache(session: ort.InferenceSession, m: Manifest, dir: string, provider: string, threads: number,
-  stepsPerRefresh: number, windowMargin: number): Promise<CachedDenoiser> {
-  const cache = m.cache!;
-  const manifestFile = path.join(dir, MANIFEST_FILE);
-  const stepFile = path.join(dir, cache.step);
-  checkRegularFile(stepFile, FILE_LIMITS.model, `${MANIFEST_FILE} cache.step`, 'cache.step');
-  if (!session.outputNames.includes(cache.kvOutput)) {
-    throw new ModelFolderError(manifestFile, `field "cache.kvOutput" is ${JSON.stringify(cache.kvOutput)}, but the graph's outputs are [${session.outputNames.join(', ')}]`, 'cache.kvOutput');
-  }
-  let step: ort.InferenceSession;
-  try {
-    step = (await createSession(stepFile, provider as ExecutionProviderSetting, threads, false)).session;
-  } catch (e) {
-    throw new ModelFolderError(stepFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`, 'cache.step');
-  }
-  const denoiser = new CachedDenoiser(session, step, m.topK, cache.kvOutput, m.tokens.mask, stepsPerRefresh, windowMargin);
-  try {
-    const missing = STEP_INPUTS.filter((n) => !step.inputNames.includes(n));
-    if (missing.length) throw new Error(`its inputs are [${step.inputNames.join(', ')}]; missing ${missing.join(', ')}`);
-    // probe: a refresh, then a step over a window of it, must answer the contract's shapes
-    const canvas = [m.tokens.pad, m.tokens.mask, m.tokens.mask, m.tokens.mask, m.tokens.pad];
-    denoiser.beginBlock(1, 4);
-    await denoiser.forward(canvas, [1, 2, 3]);
-    canvas[2] = m.tokens.pad;
-    const answer = await denoiser.forward(canvas, [1, 3]);
-    if (answer.length !== 2 || denoiser.stats.steps !== 1) throw new Error('the probe did not run the step graph');
-    denoiser.stats.refreshes = denoiser.stats.steps = 0;
-  } catch (e) {
-    await step.release().catch(() => undefined);
-    throw new ModelFolderError(stepFile, `does not work as the dual cache's step graph (docs/model-contract.md): ${firstLine(e)}`, 'cache.step');
-  }
-  return denoiser;
-}
-
 function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: string, tokenizerFile: string): void {
   if (tok.vocabSize !== m.vocabSize) {
     // both ways: a smaller tokenizer leaves ids the model predicts without text (docs/model-contract.md: they must agree)
@@ -240,7 +205,8 @@ function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: str
   }
 }
 
-async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile: string, manifestFile: string): Promise<void> {
+/** The graph's names, sizes and answers against the manifest, by probes on tiny canvases; the checked graph. */
+async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile: string, manifestFile: string): Promise<ModelGraph> {
   const missingIn = GRAPH_INPUTS.filter((n) => !session.inputNames.includes(n));
   if (missingIn.length) {
     throw new ModelFolderError(modelFile, `graph inputs are [${session.inputNames.join(', ')}]; missing ${missingIn.join(', ')} (docs/model-contract.md)`);
@@ -249,52 +215,54 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
   if (missingOut.length) {
     throw new ModelFolderError(modelFile, `graph outputs are [${session.outputNames.join(', ')}]; missing ${missingOut.join(', ')} (docs/model-contract.md)`);
   }
-  const topIds = session.outputMetadata?.find((o) => o.name === 'top_ids');
+  const topIds = session.outputMetadata?.find((o) => o.name === GRAPH.outputs.topIds);
   const k = topIds && topIds.isTensor ? topIds.shape[2] : undefined;
   if (typeof k === 'number' && k !== m.topK) {
-    throw new ModelFolderError(manifestFile, `field "topK" is ${m.topK}, but the graph's top_ids has ${k} per position`, 'topK');
+    throw new ModelFolderError(manifestFile, `field "topK" is ${m.topK}, but the graph's ${GRAPH.outputs.topIds} has ${k} per position`, 'topK');
   }
+  let graph: ModelGraph;
+  try {
+    graph = new ModelGraph(session, m.topK, kvShapeOf(session));
+  } catch (e) {
+    throw new ModelFolderError(modelFile, `${firstLine(e)} (docs/model-contract.md)`);
+  }
+  const quiet = { logSeverityLevel: 4 as const }; // a failing probe may be expected: keep onnxruntime from logging it
+  const idsOf = (xs: number[]) => new ort.Tensor('int64', BigInt64Array.from(xs, BigInt), [1, xs.length]);
 
   // probe: the largest id must embed, one past it must not (the graph's vocabulary is vocabSize)
-  const probe = async (id: number) => {
-    const canvas = [m.tokens.pad, id, m.tokens.mask, m.tokens.mask].map(BigInt);
-    return session.run({
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(canvas), [1, canvas.length]),
-      positions: new ort.Tensor('int64', BigInt64Array.from([2n, 3n]), [1, 2]),
-    }, { logSeverityLevel: 4 }); // the failing probe is expected: keep onnxruntime from logging it
-  };
+  const canvasWith = (id: number) => [m.tokens.pad, id, m.tokens.mask, m.tokens.mask];
+  const probe = (id: number) => graph.run({ ids: idsOf(canvasWith(id)), start: 0, positions: [2, 3], withKv: true, runOptions: quiet });
   let out;
   try {
     out = await probe(m.vocabSize - 1);
   } catch (e) {
+    if (e instanceof GraphContractError) throw new ModelFolderError(modelFile, `${e.message} (docs/model-contract.md)`);
     throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph fails on token id ${m.vocabSize - 1}: ${firstLine(e)}`, 'vocabSize');
   }
-  const ids = out.top_ids?.data as BigInt64Array | undefined;
-  if (!ids || out.top_ids.type !== 'int64' || out.top_probs?.type !== 'float32' || out.entropy?.type !== 'float32') {
-    throw new ModelFolderError(modelFile, 'graph outputs must be top_ids int64, top_probs float32, entropy float32 (docs/model-contract.md)');
-  }
-  if (ids.length !== 2 * m.topK) {
-    throw new ModelFolderError(manifestFile, `field "topK" is ${m.topK}, but the graph answered ${ids.length / 2} per position`, 'topK');
-  }
-  if ([...ids].some((id) => id < 0n || id >= BigInt(m.vocabSize))) {
+  const predicted = out.predictions.flatMap((p) => Array.from(p.ids));
+  if (predicted.some((id) => id < 0 || id >= m.vocabSize)) {
     throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph predicts token ids beyond it`, 'vocabSize');
   }
-  const probs = out.top_probs.data as Float32Array;
-  const entropy = out.entropy.data as Float32Array;
-  if ([...probs, ...entropy].some((x) => !Number.isFinite(x) || x < 0) || [...probs].some((p) => p > 1 + 1e-3)) {
+  const probs = out.predictions.flatMap((p) => Array.from(p.probs));
+  const entropy = out.predictions.map((p) => p.entropy);
+  if ([...probs, ...entropy].some((x) => !Number.isFinite(x) || x < 0) || probs.some((p) => p > 1 + 1e-3)) {
     throw new ModelFolderError(modelFile, 'the graph answers probabilities or entropies that are not finite numbers in range (NaN weights?)');
+  }
+  // probe: the cached step (rows 1…2 against the keys and values of rows 0 and 3) runs and answers the contract
+  try {
+    const past = graph.pastWithout(out.kv!, 1, 3);
+    const step = await graph.run({ ids: idsOf(canvasWith(m.vocabSize - 1).slice(1, 3)), start: 1, past, positions: [2], runOptions: quiet });
+    if (!(step.predictions[0].probs[0] >= 0 && step.predictions[0].probs[0] <= 1 + 1e-3)) throw new Error('its answer is not a probability');
+  } catch (e) {
+    throw new ModelFolderError(modelFile, `does not run a cached step (${GRAPH.inputs.pastKv} of other rows, docs/model-contract.md): ${firstLine(e)}`);
   }
   // the longest canvas the manifest promises must run (a bounded maxSequence, so this probe is bounded too)
   try {
     const n = m.maxSequence;
-    const ids = new BigInt64Array(n).fill(BigInt(m.tokens.pad));
-    ids[n - 1] = BigInt(m.tokens.mask);
-    const long = await session.run({
-      input_ids: new ort.Tensor('int64', ids, [1, n]),
-      positions: new ort.Tensor('int64', BigInt64Array.from([BigInt(n - 1)]), [1, 1]),
-    }, { logSeverityLevel: 4 });
-    const p = long.top_probs?.data as Float32Array | undefined;
-    if (!p || [...p].some((x) => !Number.isFinite(x))) throw new Error('its answer is not finite');
+    const canvas = new Array<number>(n).fill(m.tokens.pad);
+    canvas[n - 1] = m.tokens.mask;
+    const long = await graph.run({ ids: idsOf(canvas), start: 0, positions: [n - 1], runOptions: quiet });
+    if (Array.from(long.predictions[0].probs).some((x) => !Number.isFinite(x))) throw new Error('its answer is not finite');
   } catch (e) {
     throw new ModelFolderError(manifestFile, `field "maxSequence" is ${m.maxSequence}, but the graph fails on a canvas that long: ${firstLine(e)}`, 'maxSequence');
   }
@@ -307,6 +275,7 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
   if (embedsBeyond) {
     throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph embeds token ids beyond it (its vocabulary is larger)`, 'vocabSize');
   }
+  return graph;
 }
 
 /** The text of a regular file of at most `limit` bytes (read no further than that, whatever the file does). */

@@ -1,9 +1,12 @@
-// unmask.json, version 1 (docs/model-contract.md): parsing and the checks that need neither the graph nor the tokenizer.
+// unmask.json, format 2 (docs/model-contract.md): parsing and the checks that need neither the graph nor the tokenizer.
 import { BOUNDS, type BoundName } from '../engine/bounds';
 import type { SpecialTokens } from '../engine/types';
 
+/** The manifest format this version reads: 2, the one graph with its weights beside it (format 1 had a second graph). */
+export const MANIFEST_FORMAT = 2;
+
 export interface Manifest {
-  format: 1;
+  format: typeof MANIFEST_FORMAT;
   name: string;
   architecture?: string;
   vocabSize: number;
@@ -13,19 +16,20 @@ export interface Manifest {
   logitsShift: number;
   /** Slot budgets for this model; absent: the engine's defaults (src/engine/defaults.json). */
   slots?: { singleLine: number; multiLine: number };
-  /** `filter`: the learned unmasking filter graph (docs/model-contract.md), optional; without it the `learned` policy is unavailable. */
+  /**
+   * `model`: the graph (its weights in `<model>.data` beside it); `filter`: the learned unmasking filter graph
+   * (docs/model-contract.md), optional; without it the `learned` policy is unavailable.
+   */
   files: { model: string; tokenizer: string; filter?: string };
   /** The signal names the filter graph was trained on, in input order (must equal src/engine/signals.ts FEATURE_NAMES). */
   filterFeatures?: string[];
   /**
-   * The dual cache (docs/model-contract.md, "Dual cache"), optional: `files.model` also returns every layer's keys and
-   * values as output `kvOutput`, and the graph `step` runs a window of the canvas against them.
+   * The dual cache (docs/model-contract.md, "Dual cache"), optional: present, the model decodes with it by default
+   * (every graph can; this says the model should) with this refresh rule.
    */
   cache?: {
-    step: string;
-    kvOutput: string;
     /**
-     * The model's refresh rule: at most this many step-graph forwards between two refreshes of the cache; absent:
+     * The model's refresh rule: at most this many window forwards between two refreshes of the cache; absent:
      * once per block only. A model whose predictions are near ties needs fresh keys often (docs/benchmarks.md).
      */
     stepsPerRefresh?: number;
@@ -76,7 +80,11 @@ export function parseManifest(text: string, file: string): Manifest {
     return typeof v === 'string' && v.length > 0 ? v : fail(path, 'a non-empty string', v);
   };
 
-  if (raw.format !== 1) fail('format', '1 (this version of Unmask reads manifest format 1)', raw.format);
+  if (raw.format === 1) {
+    throw new ModelFolderError(file, 'field "format" is 1: this folder was written by the old Python exporters (a second graph for the '
+      + 'cache, each graph holding the weights); convert its checkpoint again with `npm run convert -- CHECKPOINT_DIR --out MODEL_DIR`', 'format');
+  }
+  if (raw.format !== MANIFEST_FORMAT) fail('format', `${MANIFEST_FORMAT} (this version of Unmask reads manifest format ${MANIFEST_FORMAT})`, raw.format);
   const name = str(raw, 'name', 'name');
   const bounded = (field: BoundName & keyof typeof raw): number => {
     const v = raw[field];
@@ -118,14 +126,11 @@ export function parseManifest(text: string, file: string): Manifest {
 
   let cache: Manifest['cache'];
   if (raw.cache !== undefined) {
-    if (!isObject(raw.cache)) fail('cache', 'an object { step, kvOutput }', raw.cache);
+    if (!isObject(raw.cache)) fail('cache', 'an object { stepsPerRefresh?, windowMargin? }', raw.cache);
     const c = raw.cache as Record<string, unknown>;
-    cache = { step: str(c, 'step', 'cache.step'), kvOutput: str(c, 'kvOutput', 'cache.kvOutput'),
+    cache = {
       ...(c.stepsPerRefresh !== undefined ? { stepsPerRefresh: int(c, 'stepsPerRefresh', 'cache.stepsPerRefresh', 1) } : {}),
       ...(c.windowMargin !== undefined ? { windowMargin: int(c, 'windowMargin', 'cache.windowMargin', 0) } : {}) };
-    if (cache.step.includes('/') || cache.step.includes('\\') || cache.step === '.' || cache.step === '..' || cache.step.includes('\0')) {
-      fail('cache.step', 'a file name inside the model folder', cache.step);
-    }
   }
 
   if (raw.vocabDigest !== undefined && !(typeof raw.vocabDigest === 'string' && /^sha256:[0-9a-f]{64}$/.test(raw.vocabDigest))) {
@@ -141,7 +146,7 @@ export function parseManifest(text: string, file: string): Manifest {
   }
 
   return {
-    ...(raw as object), format: 1, name, ...(slots ? { slots } : {}), ...(cache ? { cache } : {}), vocabSize, maxSequence, topK, tokens, logitsShift, files,
+    ...(raw as object), format: MANIFEST_FORMAT, name, ...(slots ? { slots } : {}), ...(cache ? { cache } : {}), vocabSize, maxSequence, topK, tokens, logitsShift, files,
   } as Manifest;
 }
 

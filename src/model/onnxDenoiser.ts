@@ -1,4 +1,5 @@
-// The Denoiser of the engine over one onnxruntime-node InferenceSession (graph contract: docs/model-contract.md).
+// The onnxruntime-node session of a model's graph (provider choice and fallback), and the engine's Denoiser over it
+// without the cache (graph contract: docs/model-contract.md).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,9 +7,8 @@ import * as ort from 'onnxruntime-node';
 import { resolveThreads } from '../engine/bounds';
 import type { Denoiser, Prediction } from '../engine/types';
 import type { ExecutionProviderSetting } from '../protocol';
+import { kvShapeOf, ModelGraph } from './modelGraph';
 
-export const GRAPH_INPUTS = ['input_ids', 'positions'] as const;
-export const GRAPH_OUTPUTS = ['top_ids', 'top_probs', 'entropy'] as const;
 
 export interface SessionChoice {
   session: ort.InferenceSession;
@@ -45,17 +45,11 @@ function cudaInstalled(): boolean {
 }
 
 /** Creates the session on the requested provider, falling back to CPU with the reason. */
-/**
- * @param spin let the session's threads busy-wait between runs (onnxruntime's default: lower latency for one session
- *   run back to back); false for the dual cache's two sessions, which take turns: one's spinning pool took the cores
- *   from the other, and a cached decode ran slower than an uncached one (docs/benchmarks.md, "The bundled model with the cache")
- */
-export async function createSession(modelFile: string, setting: ExecutionProviderSetting, threads: number, spin = true): Promise<SessionChoice> {
+export async function createSession(modelFile: string, setting: ExecutionProviderSetting, threads: number): Promise<SessionChoice> {
   const n = threadsFor(threads);
   const options = (ep: string): ort.InferenceSession.SessionOptions => ({
     executionProviders: [ep], intraOpNumThreads: n, interOpNumThreads: 1, graphOptimizationLevel: 'all',
     executionMode: 'sequential', logSeverityLevel: 3,
-    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
   });
   const tries = setting === 'auto' ? autoProviders() : setting === 'cpu' ? [] : [setting];
   const failures: string[] = [];
@@ -71,30 +65,38 @@ export async function createSession(modelFile: string, setting: ExecutionProvide
     ...(failures.length ? { fallbackReason: `fell back to cpu (${failures.join('; ')})` } : {}) };
 }
 
+/** The graph of `modelFile` in a session (see createSession), its past_kv sizes read from the graph itself. */
+export async function openGraph(modelFile: string, setting: ExecutionProviderSetting, threads: number, topK: number): Promise<SessionChoice & { graph: ModelGraph }> {
+  const choice = await createSession(modelFile, setting, threads);
+  try {
+    return { ...choice, graph: new ModelGraph(choice.session, topK, kvShapeOf(choice.session)) };
+  } catch (e) {
+    await choice.session.release().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The full forward: the whole canvas from row 0 with no past rows, as the engine's Denoiser. */
 export class OnnxDenoiser implements Denoiser {
   private ids = new BigInt64Array(0);
   private idsTensor?: ort.Tensor;
   private readonly lastCanvas: number[] = [];
-  private positions = new BigInt64Array(0);
   private busy = false;
 
-  constructor(readonly session: ort.InferenceSession, readonly topK: number) {}
+  constructor(readonly graph: ModelGraph) {}
 
   async forward(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]> {
     if (this.busy) throw new Error('OnnxDenoiser: one forward at a time');
     this.busy = true;
     try {
-      const feeds = { input_ids: this.canvasTensor(canvas), positions: this.positionsTensor(positions) };
-      // only the contract's outputs: a context graph's `kv` (the dual cache's) is not wanted here
-      const out = await this.session.run(feeds, [...GRAPH_OUTPUTS]);
-      return this.predictions(out, positions.length);
+      return (await this.graph.run({ ids: this.canvasTensor(canvas), start: 0, positions })).predictions;
     } finally {
       this.busy = false;
     }
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.graph.release();
   }
 
   /** The input tensor is kept between steps; only the slots that changed are written. */
@@ -113,29 +115,6 @@ export class OnnxDenoiser implements Denoiser {
       }
     }
     return this.idsTensor;
-  }
-
-  private positionsTensor(positions: readonly number[]): ort.Tensor {
-    if (this.positions.length < positions.length) this.positions = new BigInt64Array(Math.max(positions.length, 64));
-    for (let i = 0; i < positions.length; i++) this.positions[i] = BigInt(positions[i]);
-    return new ort.Tensor('int64', this.positions.subarray(0, positions.length), [1, positions.length]);
-  }
-
-  private predictions(out: ort.InferenceSession.OnnxValueMapType, n: number): Prediction[] {
-    const ids = out.top_ids?.data as BigInt64Array | undefined;
-    const probs = out.top_probs?.data as Float32Array | undefined;
-    const entropy = out.entropy?.data as Float32Array | undefined;
-    if (!ids || !probs || !entropy || ids.length !== n * this.topK || probs.length !== n * this.topK || entropy.length !== n) {
-      throw new Error(`the graph's outputs do not have the contract's shapes ([1, ${n}, ${this.topK}] and [1, ${n}])`);
-    }
-    const k = this.topK;
-    const result: Prediction[] = [];
-    for (let j = 0; j < n; j++) {
-      const rowIds = new Int32Array(k);
-      for (let i = 0; i < k; i++) rowIds[i] = Number(ids[j * k + i]);
-      result.push({ ids: rowIds, probs: probs.subarray(j * k, (j + 1) * k), entropy: entropy[j] });
-    }
-    return result;
   }
 }
 

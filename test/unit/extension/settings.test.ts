@@ -69,7 +69,7 @@ describe('checkModelFolder', () => {
 
   it('says which manifest field names a missing file, then accepts the folder once it is there', async () => {
     assert.match((await checkModelFolder(folder))!, /has no unmask\.json/);
-    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ format: 1, files: { model: 'model.onnx', tokenizer: 'tokenizer.json' } }));
+    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ format: 2, files: { model: 'model.onnx', tokenizer: 'tokenizer.json' } }));
     fs.writeFileSync(path.join(folder, 'tokenizer.json'), '{}');
     assert.match((await checkModelFolder(folder))!, /"files\.model" names model\.onnx, which is not in/);
     fs.writeFileSync(path.join(folder, 'model.onnx'), '');

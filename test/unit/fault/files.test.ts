@@ -84,6 +84,8 @@ describe('fault: hostile model folders through the real server', function () {
   it('"model..onnx" is a file name, not a path escape', async () => {
     const folder = hostileCopy((d) => {
       fs.renameSync(path.join(d, 'model.onnx'), path.join(d, 'model..onnx'));
+      // the loader checks the weights by the graph's name; the graph itself still names model.onnx.data inside
+      fs.symlinkSync(path.join(MODEL_DIR, 'model.onnx.data'), path.join(d, 'model..onnx.data'));
       editManifest((m) => (m.files.model = 'model..onnx'))(d);
     });
     try {

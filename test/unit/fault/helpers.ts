@@ -37,6 +37,7 @@ export function rawServer(): { child: ChildProcess; connection: MessageConnectio
 export function hostileCopy(edit: (dir: string) => void): { dir: string; remove(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-fault-'));
   fs.symlinkSync(path.join(MODEL_DIR, 'model.onnx'), path.join(dir, 'model.onnx'));
+  fs.symlinkSync(path.join(MODEL_DIR, 'model.onnx.data'), path.join(dir, 'model.onnx.data')); // the graph's weights
   fs.symlinkSync(path.join(MODEL_DIR, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
   // the learned filter graph (files.filter), when the bundled model has one
   if (fs.existsSync(path.join(MODEL_DIR, 'filter.onnx'))) fs.symlinkSync(path.join(MODEL_DIR, 'filter.onnx'), path.join(dir, 'filter.onnx'));

@@ -13,7 +13,7 @@ function brokenCopy(edit: (dir: string) => void): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-model-'));
   for (const f of fs.readdirSync(MODEL_DIR)) {
     const src = path.join(MODEL_DIR, f);
-    if (f.endsWith('.onnx')) fs.symlinkSync(src, path.join(dir, f));
+    if (f.endsWith('.onnx') || f.endsWith('.onnx.data')) fs.symlinkSync(src, path.join(dir, f));
     else fs.copyFileSync(src, path.join(dir, f));
   }
   edit(dir);
@@ -28,6 +28,9 @@ const editManifest = (change: (m: Record<string, any>) => void) => (dir: string)
 const replaceGraph = (dir: string, bytes: Buffer) => {
   fs.unlinkSync(path.join(dir, 'model.onnx'));
   fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
+  // onnxruntime refuses weights whose real path leaves the graph's folder: a link no longer will do
+  fs.unlinkSync(path.join(dir, 'model.onnx.data'));
+  fs.copyFileSync(path.join(MODEL_DIR, 'model.onnx.data'), path.join(dir, 'model.onnx.data'));
 };
 
 async function assertRefused(edit: (dir: string) => void, message: RegExp) {
@@ -115,9 +118,13 @@ describe('model folder: a broken folder is refused, naming the problem', functio
   });
   it('a missing manifest', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'unmask.json')), /unmask\.json: missing/));
   it('a manifest that is not JSON', () => assertRefused((d) => fs.writeFileSync(path.join(d, 'unmask.json'), '{ "format": 1,'), /unmask\.json: not valid JSON/));
-  it('a manifest of another format version', () => assertRefused(editManifest((m) => (m.format = 2)), /field "format" is 2, expected 1/));
+  it('a manifest of another format version', () => assertRefused(editManifest((m) => (m.format = 3)), /field "format" is 3, expected 2/));
+  it('a folder of the old Python exporters (format 1): convert it again', () =>
+    assertRefused(editManifest((m) => (m.format = 1)), /unmask\.json: field "format" is 1: .*convert its checkpoint again with `npm run convert/));
   it('a missing field', () => assertRefused(editManifest((m) => delete m.maxSequence), /field "maxSequence" is missing/));
   it('a missing graph file', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'model.onnx')), /model\.onnx: missing \(named by unmask\.json files\.model\)/));
+  it('a missing weights file beside the graph', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'model.onnx.data')),
+    /model\.onnx\.data: missing \(named by unmask\.json files\.model: the graph's weights, as external data beside it\)/));
   it('a missing tokenizer file', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'tokenizer.json')), /tokenizer\.json: missing/));
   it('a tokenizer that is not JSON', () => assertRefused((d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), 'oops'), /tokenizer\.json: not valid JSON/));
   it('a vocabulary smaller than the tokenizer\'s', () => assertRefused(editManifest((m) => (m.vocabSize = 4096)), /field "vocabSize" is 4096, but tokenizer\.json has \d+ tokens/));
@@ -126,13 +133,13 @@ describe('model folder: a broken folder is refused, naming the problem', functio
   it('a token id outside the vocabulary', () => assertRefused(editManifest((m) => (m.tokens.mask = 9999)), /field "tokens\.mask" is 9999, expected a token id in 0…/));
   it('a token id that is not a special token of the tokenizer', () => assertRefused(editManifest((m) => (m.tokens.mask = 500)), /field "tokens\.mask" is 500, but tokenizer\.json has no special token/));
   it('special tokens swapped', () => assertRefused(editManifest((m) => ([m.tokens.pad, m.tokens.eos] = [m.tokens.eos, m.tokens.pad])), /field "tokens\.pad" is 1, but that is "<\|eos\|>"/));
-  it('a negative window margin of the dual cache', () => assertRefused(editManifest((m) => (m.cache = { step: 'model.onnx', kvOutput: 'kv', windowMargin: -1 })),
+  it('a negative window margin of the dual cache', () => assertRefused(editManifest((m) => (m.cache = { windowMargin: -1 })),
     /field "cache\.windowMargin" is -1/));
   it('a wrong top-K', () => assertRefused(editManifest((m) => (m.topK = 4)), /field "topK" is 4/));
-  it('a truncated graph', () => assertRefused((d) => replaceGraph(d, fs.readFileSync(path.join(MODEL_DIR, 'model.onnx')).subarray(0, 1_000_000)),
+  it('a truncated graph', () => assertRefused((d) => replaceGraph(d, ((g) => g.subarray(0, g.length >> 1))(fs.readFileSync(path.join(MODEL_DIR, 'model.onnx')))),
     /model\.onnx: is not a loadable ONNX graph/));
   it('a graph whose input is not named input_ids', () => assertRefused((d) => {
     const bytes = fs.readFileSync(path.join(MODEL_DIR, 'model.onnx'));
     replaceGraph(d, Buffer.from(bytes.toString('latin1').replaceAll('input_ids', 'token_ids'), 'latin1'));
-  }, /graph inputs are \[token_ids, positions\]; missing input_ids/));
+  }, /graph inputs are \[token_ids, start, past_kv, positions\]; missing input_ids/));
 });
