@@ -1,0 +1,196 @@
+// convert(): a checkpoint folder into a model folder (docs/model-contract.md). Everything is read and checked before
+// anything is written; the folder is built beside the destination under a temporary name and renamed into place only
+// when complete, so a failed or cancelled conversion never leaves something that looks like a model. No console
+// output: progress goes to onProgress (the command line and the Get Model feature print it their own way).
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import defaults from '../engine/defaults.json';
+import { BOUNDS } from '../engine/bounds';
+import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, type Manifest } from '../model/manifest';
+import { openCheckpoint, type Checkpoint } from './checkpoint';
+import { buildGraph } from './graph';
+import { CheckpointError } from './safetensors';
+import { GRAPH, type Precision, type TensorSource } from './spec';
+import { TOKENIZER_FILE } from './tokenizerPrep';
+
+export { openCheckpoint, type Checkpoint } from './checkpoint';
+export { CheckpointError } from './safetensors';
+
+export const PRECISIONS: readonly Precision[] = ['int8', 'int4', 'fp16', 'fp32'];
+export const GRAPH_FILE = 'model.onnx';
+/** The longest canvas written into a manifest unless asked otherwise (the checkpoint's own may be far longer). */
+export const DEFAULT_MAX_SEQUENCE = 2048;
+
+const PRECISION_TEXT: Record<Precision, string> = {
+  int8: 'int8 weights (MatMulNBits, blocks of 32; embedding and output projection too)',
+  int4: 'int4 weights (MatMulNBits, blocks of 32; embedding and output projection too)',
+  fp16: 'fp16 weights',
+  fp32: 'fp32',
+};
+
+export interface ConvertOptions {
+  precision?: Precision;
+  /** The mask token's text when the checkpoint names none; added as a special token when the tokenizer lacks it. */
+  maskToken?: string;
+  /** The manifest's name (default: the checkpoint's _name_or_path, else its folder's name). */
+  name?: string;
+  /** The manifest's maxSequence, at most the checkpoint's own (default DEFAULT_MAX_SEQUENCE). */
+  maxSequence?: number;
+  /** Replace `outDir` when it exists (it is replaced only once the new folder is complete). */
+  replace?: boolean;
+  /** done of total steps (reading, each weight group of the graph, the folder's other files). */
+  onProgress?: (done: number, total: number, message?: string) => void;
+  /** Cancels between two tensors; the partial folder is removed and the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface ConvertResult {
+  folder: string;
+  manifest: Manifest;
+  /** Size of each file of the folder. */
+  bytes: Record<string, number>;
+  checkpoint: Pick<Checkpoint, 'spec' | 'tokens' | 'checkpointVocab' | 'parameters' | 'addedMask' | 'tokenizerConverted'>;
+}
+
+export async function convert(checkpointDir: string, outDir: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+  const precision = options.precision ?? 'int8';
+  if (!PRECISIONS.includes(precision)) {
+    throw new CheckpointError('--precision', `is ${JSON.stringify(precision)}; expected one of ${PRECISIONS.join(', ')}`, 'precision');
+  }
+  const out = resolve(outDir);
+  if (existsSync(out) && !options.replace) {
+    const empty = statSync(out).isDirectory() && readdirSync(out).length === 0;
+    if (!empty) throw new CheckpointError(out, 'already exists (pass --force to replace it)');
+  }
+  const { signal, onProgress } = options;
+  const cancelled = () => {
+    if (signal?.aborted) throw Object.assign(new Error(`conversion of ${checkpointDir} cancelled`), { name: 'AbortError' });
+  };
+  cancelled();
+
+  const ckpt = await openCheckpoint(checkpointDir, { maskToken: options.maskToken });
+  const { spec, tokens, config } = ckpt;
+  const maxSequence = Math.min(spec.maxPositions, options.maxSequence ?? DEFAULT_MAX_SEQUENCE, BOUNDS.maxSequence.max);
+  if (maxSequence < BOUNDS.maxSequence.min) {
+    throw new CheckpointError(ckpt.configFile, `the longest canvas is ${maxSequence} tokens; a model folder needs at least ${BOUNDS.maxSequence.min}`);
+  }
+  const name = options.name ?? displayName(config, ckpt.dir);
+  const slots = defaults.slots;
+  for (const [k, v] of Object.entries(slots)) {
+    if (v >= maxSequence) throw new CheckpointError(ckpt.configFile, `the longest canvas (${maxSequence} tokens) leaves no room for ${v} ${k} slots`);
+  }
+  const graphSteps = spec.layers + 2;   // buildGraph's progress: the embedding, each layer, the head
+  const total = 1 + graphSteps + 1;
+  onProgress?.(1, total, `read ${basename(ckpt.dir)}: ${spec.family} (${spec.modelType}), ${spec.layers} layers, hidden ${spec.hidden}`);
+  cancelled();
+
+  // a cancellation point before every tensor: buildGraph reads them one at a time
+  const tensors: TensorSource = {
+    has: (n) => ckpt.tensors.has(n),
+    shape: (n) => ckpt.tensors.shape(n),
+    read: async (n) => {
+      cancelled();
+      return ckpt.tensors.read(n);
+    },
+  };
+
+  const parent = dirname(out);
+  if (!existsSync(parent)) throw new CheckpointError(parent, 'the folder to write the model into does not exist');
+  const tmp = mkdtempSync(join(parent, `.${basename(out)}.partial-`));
+  let manifest: Manifest;
+  try {
+    await buildGraph(spec, tensors, {
+      precision, graphFile: join(tmp, GRAPH_FILE),
+      onProgress: (done) => onProgress?.(1 + done, total, done === graphSteps ? 'graph written' : `weights ${done} of ${graphSteps}`),
+    });
+    cancelled();
+
+    // the checkpoint's own file when it is used as it is, byte for byte
+    if (ckpt.tokenizerConverted || ckpt.addedMask) writeFileSync(join(tmp, TOKENIZER_FILE), JSON.stringify(ckpt.tokenizerJson, null, 2) + '\n');
+    else writeFileSync(join(tmp, TOKENIZER_FILE), readFileSync(ckpt.tokenizerFile));
+
+    manifest = {
+      format: MANIFEST_FORMAT, name, architecture: `bidirectional-${spec.family}`, vocabSize: spec.vocabSize, maxSequence,
+      topK: GRAPH.topK, tokens, slots, logitsShift: spec.logitsShift, files: { model: GRAPH_FILE, tokenizer: TOKENIZER_FILE },
+      vocabDigest: ckpt.tokenizer.vocabDigest(),
+      license: typeof config.license === 'string' ? config.license : 'see the checkpoint\'s own licence',
+      training: config.training ?? { tokens: 0, corpus: 'pretrained checkpoint (see its own model card)' },
+      ...{
+        precision: PRECISION_TEXT[precision], parameters: ckpt.parameters,
+        source: { checkpoint: basename(ckpt.dir), modelType: spec.modelType, spec, checkpointVocab: ckpt.checkpointVocab,
+          ...(ckpt.addedMask ? { addedMaskToken: options.maskToken } : {}), ...(ckpt.tokenizerConverted ? { tokenizerConvertedFrom: 'vocab.json + merges.txt' } : {}) },
+      },
+    };
+    const manifestText = JSON.stringify(manifest, null, 2) + '\n';
+    parseManifest(manifestText, join(out, MANIFEST_FILE));   // what the loader will read: refused here rather than there
+    writeFileSync(join(tmp, MANIFEST_FILE), manifestText);
+    writeFileSync(join(tmp, 'README.md'), card(manifest, ckpt, precision, sizes(tmp)));
+
+    // mkdtemp makes the folder private; a model folder is meant to be readable like any other
+    const umask = process.umask();
+    chmodSync(tmp, 0o777 & ~umask);
+    for (const f of readdirSync(tmp)) chmodSync(join(tmp, f), 0o666 & ~umask);
+    cancelled();
+    if (existsSync(out)) {
+      const old = `${out}.old-${process.pid}`;
+      renameSync(out, old);
+      renameSync(tmp, out);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, out);
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const bytes = sizes(out);
+  onProgress?.(total, total, `wrote ${out}`);
+  return {
+    folder: out, manifest, bytes,
+    checkpoint: { spec, tokens, checkpointVocab: ckpt.checkpointVocab, parameters: ckpt.parameters, addedMask: ckpt.addedMask, tokenizerConverted: ckpt.tokenizerConverted },
+  };
+}
+
+function displayName(config: Record<string, unknown>, dir: string): string {
+  const n = typeof config._name_or_path === 'string' ? config._name_or_path.replace(/\/+$/, '').split('/').pop() : undefined;
+  return n || basename(dir);
+}
+
+function sizes(dir: string): Record<string, number> {
+  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, statSync(join(dir, f)).size]));
+}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** README.md: what the folder is and where it came from (the checkpoint's own card has its data, licence and quality). */
+function card(m: Manifest, ckpt: Checkpoint, precision: Precision, files: Record<string, number>): string {
+  const s = ckpt.spec;
+  const cut = ckpt.checkpointVocab > s.vocabSize
+    ? `The checkpoint's embedding has ${ckpt.checkpointVocab} rows; the ${ckpt.checkpointVocab - s.vocabSize} beyond the tokenizer's ${s.vocabSize} `
+      + 'tokens (padding, never a token) are left out, so the softmax is over the tokenizer\'s vocabulary.\n\n'
+    : '';
+  const added = ckpt.addedMask ? `The mask token ${JSON.stringify(ckpt.tokenizer.idToToken(m.tokens.mask))} was added to the tokenizer (id ${m.tokens.mask}).\n\n` : '';
+  const converted = ckpt.tokenizerConverted ? 'tokenizer.json was converted from the checkpoint\'s vocab.json and merges.txt (byte-level BPE as Qwen2\'s).\n\n' : '';
+  return `# ${m.name} (converted for Unmask)
+
+Converted by \`npm run convert\` from the checkpoint \`${basename(ckpt.dir)}\` (model_type \`${s.modelType}\`). Its weights,
+training data, licence and measured quality are those of the original checkpoint: read its own model card. Licence
+field of its config: ${m.license}.
+
+| | |
+| --- | --- |
+| family | ${s.family}, bidirectional attention (no causal mask) |
+| layers, hidden, heads (query/key-value), head size, MLP | ${s.layers}, ${s.hidden}, ${s.heads}/${s.kvHeads}, ${s.headDim}, ${s.intermediate} (${s.mlp}) |
+| norm | ${s.norm === 'rms' ? 'RMSNorm' : 'LayerNorm'} (eps ${s.normEps}) |
+| parameters | ${(ckpt.parameters / 1e6).toFixed(1)}M |
+| vocabulary | ${s.vocabSize} |
+| special tokens | mask ${m.tokens.mask}, pad ${m.tokens.pad}, eos ${m.tokens.eos}, bos ${m.tokens.bos} |
+| logitsShift | ${m.logitsShift} (${m.logitsShift ? 'prediction for position i read at row i − 1' : 'prediction read at its own row'}) |
+| maxSequence | ${m.maxSequence} |
+| precision | ${PRECISION_TEXT[precision]} |
+
+${cut}${added}${converted}| file | size |
+| --- | --- |
+${Object.entries(files).map(([f, b]) => `| \`${f}\` | ${mib(b)} |`).join('\n')}
+`;
+}
