@@ -6,6 +6,7 @@
 import type { CompleteRequest, PendingSlot, StopReason, Trace, TraceStep, UnmaskedSlot } from '../protocol';
 import { buildCanvas, contextChars, slotBudget } from './canvas';
 import { completionConfidence } from './gate';
+import { assertFinitePredictions } from './finite';
 import { makePolicy, type Policy } from './policies';
 import { resolvePolicy } from './policyTable';
 import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
@@ -95,6 +96,7 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
     if (predictions.length !== masked.length) {
       throw new Error(`the denoiser answered ${predictions.length} predictions for ${masked.length} positions`);
     }
+    assertFinitePredictions(predictions, masked.map((s) => canvas.slotStart + s));
     const bySlot = new Map(masked.map((s, j) => [s, predictions[j]]));
     const candidates: Candidate[] = masked.map((slot, j) => ({
       slot, token: predictions[j].ids[0], p: predictions[j].probs[0], entropy: predictions[j].entropy, p2: predictions[j].probs[1] ?? 0,

@@ -7,3 +7,4 @@ export * from './shaping';
 export * from './decode';
 export * from './request';
 export * from './gate';
+export * from './finite';

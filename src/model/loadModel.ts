@@ -13,6 +13,8 @@ import { CodeTokenizer } from './tokenizer';
 import { CachedDenoiser } from './cachedDenoiser';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../engine/signals';
 import { OnnxSlotFilter } from './slotFilter';
+import { withinJsonBudget } from './jsonBudget';
+import { checkFiniteOutputs } from './probe';
 
 export interface LoadOptions {
   executionProvider?: ExecutionProviderSetting;
@@ -50,7 +52,7 @@ export function readModelFolder(modelDir: string): { manifest: Manifest; tokeniz
   if (!dirStat.ok) throw new ModelFolderError(dir, dirStat.code === 'ELOOP' ? 'is a symlink loop' : 'model folder not found');
   if (!dirStat.stat.isDirectory()) throw new ModelFolderError(dir, 'model folder not found (it is not a folder)');
   const manifestFile = path.join(dir, MANIFEST_FILE);
-  const manifest = parseManifest(readText(manifestFile, FILE_LIMITS.manifest), manifestFile);
+  const manifest = parseManifest(withinJsonBudget(readText(manifestFile, FILE_LIMITS.manifest), manifestFile), manifestFile);
 
   const modelFile = path.join(dir, manifest.files.model);
   checkRegularFile(modelFile, FILE_LIMITS.model, `${MANIFEST_FILE} files.model`, 'files.model');
@@ -60,7 +62,7 @@ export function readModelFolder(modelDir: string): { manifest: Manifest; tokeniz
   const tokenizerFile = path.join(dir, manifest.files.tokenizer);
   let tokenizerJson: unknown;
   try {
-    tokenizerJson = JSON.parse(readText(tokenizerFile, FILE_LIMITS.tokenizer, `${MANIFEST_FILE} files.tokenizer`));
+    tokenizerJson = JSON.parse(withinJsonBudget(readText(tokenizerFile, FILE_LIMITS.tokenizer, `${MANIFEST_FILE} files.tokenizer`), tokenizerFile));
   } catch (e) {
     if (e instanceof ModelFolderError) throw e;
     throw new ModelFolderError(tokenizerFile, `not valid JSON (${jsonProblem(e)})`);
@@ -135,6 +137,11 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     ? new CachedDenoiser(graph, manifest.tokens.mask, options.stepsPerRefresh ?? manifest.cache?.stepsPerRefresh ?? Infinity,
       options.windowMargin ?? manifest.cache?.windowMargin ?? 0)
     : new OnnxDenoiser(graph);
+  // every token id's answer must be finite (src/model/probe.ts: partly NaN weights passed the probes above)
+  await checkFiniteOutputs(denoiser, manifest, modelFile).catch(async (e) => {
+    await Promise.all([denoiser.dispose(), filter?.dispose()]).catch(() => undefined);
+    throw e;
+  });
   const model: ModelSpec = { name: manifest.name, maxSequence: manifest.maxSequence, logitsShift: manifest.logitsShift, tokens: manifest.tokens,
     ...(manifest.slots ? { slots: manifest.slots } : {}) };
   const info: ModelInfo = {
