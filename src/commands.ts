@@ -132,6 +132,8 @@ export function showMenu(): Command {
       ['unmask.compareDecoding', 'Compare Decoding Policies on the Last Completion'],
       ['unmask.choosePolicy', 'Choose Decoding Policy'],
       ['unmask.chooseModelFolder', 'Choose Model Folder'],
+      ['unmask.getModel', 'Get Model…'],
+      ['unmask.manageModels', 'Manage Models'],
       ['unmask.copyDebugInfo', 'Copy Debug Info'],
       ['unmask.showLog', 'Show Log'],
     ].map(([command, label]) => ({ label, command }));

@@ -4,6 +4,7 @@ import * as commands from './commands';
 import { CompletionProvider, completionSelector } from './completionProvider';
 import { Context } from './context';
 import { fillSelection } from './fillSelection';
+import { getModelCommand, manageModelsCommand, showDemonstratorNotice } from './hub/editorCommands';
 import { StatusBar } from './statusBar';
 
 let ctx: Context | undefined;
@@ -18,6 +19,8 @@ export function activate(extension: vscode.ExtensionContext): void {
   ctx.registerCommand('unmask.toggleInlineCompletions', commands.toggleInlineCompletions(ctx));
   ctx.registerCommand('unmask.choosePolicy', commands.choosePolicy(ctx));
   ctx.registerCommand('unmask.chooseModelFolder', commands.chooseModelFolder(ctx));
+  ctx.registerCommand('unmask.getModel', getModelCommand(ctx));
+  ctx.registerCommand('unmask.manageModels', manageModelsCommand(ctx));
   ctx.registerCommand('unmask.openVisualizer', commands.openVisualizer(ctx));
   ctx.registerCommand('unmask.compareDecoding', commands.compareDecoding(ctx));
   ctx.registerCommand('unmask.copyDebugInfo', commands.copyDebugInfo(ctx));
@@ -27,7 +30,7 @@ export function activate(extension: vscode.ExtensionContext): void {
   ctx.pushCleanup(vscode.languages.registerInlineCompletionItemProvider(completionSelector, new CompletionProvider(ctx)));
   ctx.pushCleanup(new StatusBar(ctx));
 
-  void ctx.model.load();
+  void ctx.model.load().then((info) => { if (info) void showDemonstratorNotice(ctx!); });
 }
 
 export function deactivate(): void {

@@ -34,6 +34,7 @@ export class StatusBar implements vscode.Disposable {
     if (state.kind === 'ready') {
       text += ` ${state.info.name} (${state.info.executionProvider})`;
       tooltip.appendMarkdown(`Model: ${state.info.name}, ${state.info.executionProvider}, ${state.info.threads} threads\n\n`);
+      if (!config.current.modelFolder) tooltip.appendMarkdown('The bundled model is a tiny demonstrator; **Unmask: Get Model…** gets a real one.\n\n');
     } else if (state.kind === 'loading') {
       text += ' loading…';
       tooltip.appendMarkdown(`Loading the model from ${state.folder}\n\n`);
