@@ -11,6 +11,16 @@ import numpy as np
 import onnxruntime as ort
 
 
+# the full forward of the model graph (docs/model-contract.md): no past rows, the predictions only (as OnnxDenoiser)
+WANTED = ["top_ids", "top_probs", "entropy"]
+
+
+def empty_past(sess: ort.InferenceSession) -> np.ndarray:
+    """past_kv [layers, 2, batch 1, kvHeads, 0 rows, headDim], its sizes read from the graph."""
+    shape = next(i.shape for i in sess.get_inputs() if i.name == "past_kv")
+    return np.zeros([1 if k == 2 else 0 if k == 4 else d for k, d in enumerate(shape)], np.float32)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", required=True)
@@ -29,13 +39,13 @@ def main() -> None:
                 ids = (4 + (np.arange(seq) * 7919) % 8000).astype(np.int64)[None]
                 n = min(args.wanted, seq)
                 pos = (np.arange(n) + seq // 2 - n // 2).astype(np.int64)[None]
-                feeds = {"input_ids": ids, "positions": pos}
+                feeds = {"input_ids": ids, "start": np.zeros(1, np.int64), "past_kv": empty_past(sess), "positions": pos}
                 for _ in range(5):
-                    sess.run(None, feeds)
+                    sess.run(WANTED, feeds)
                 times = []
                 for _ in range(args.runs):
                     t = time.perf_counter()
-                    sess.run(None, feeds)
+                    sess.run(WANTED, feeds)
                     times.append((time.perf_counter() - t) * 1000)
                 out[f"{model}|{threads}|{seq}"] = {"medianMs": round(float(np.median(times)), 2),
                                                    "p90Ms": round(float(np.percentile(times, 90)), 2)}

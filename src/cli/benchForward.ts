@@ -76,7 +76,7 @@ async function measure(values: { model?: string; fp32?: string; runs?: string; o
   const graphs: [string, string][] = [[`shipped (${(manifest as { precision?: string }).precision ?? 'as exported'})`, modelFile]];
   const fp32 = values.fp32 ?? path.resolve(__dirname, '..', '..', 'training', '.work', 'model.fp32.onnx');
   if (fs.existsSync(fp32)) graphs.push(['fp32', fp32]);
-  else console.error(`no fp32 graph at ${fp32} (written by training/export.py); measuring the shipped graph only`);
+  else console.error(`no fp32 graph at ${fp32} (npm run convert -- CHECKPOINT --out DIR --precision fp32 writes one: pass --fp32 DIR/model.onnx); measuring the shipped graph only`);
   const lengths = [...new Set([128, 256, 512, manifest.maxSequence])].filter((n) => n <= manifest.maxSequence);
 
   const python = timePython(graphs.map(([, f]) => f), lengths, runs);
