@@ -124,7 +124,7 @@ describe('convert: openCheckpoint', () => {
     const c = await openCheckpoint(dir);
     const { hidden, layers, heads, kvHeads, headDim, ffn } = TINY;
     assert.deepEqual(c.spec, { family: 'qwen2', modelType: 'qwen2', vocabSize: c.tokenizer.vocabSize, hidden, layers, heads, kvHeads, headDim,
-      intermediate: ffn, norm: 'rms', normEps: 1e-6, mlp: 'swiglu', qkvBias: true, ropeTheta: 10000, tiedEmbeddings: true, maxPositions: 64,
+      intermediate: ffn, norm: 'rms', normEps: 1e-6, mlp: 'swiglu', qkvBias: true, ropeTheta: 10000, tiedEmbeddings: true, maxPositions: 256,
       logitsShift: 1 });
     const mask = c.tokenizer.vocabSize - 1;   // <|mask|> is the last added token
     assert.deepEqual(c.tokens, { mask, pad: mask - 1, eos: mask - 1, bos: null });

@@ -140,7 +140,7 @@ export function writeCheckpoint(dir: string, family: FixtureFamily, opts: Fixtur
   if (family === 'qwen2' || family === 'llama' || family === 'dream') {
     config = { model_type: family === 'dream' ? 'Dream' : family, hidden_size: h, num_hidden_layers: layers, num_attention_heads: heads,
       num_key_value_heads: kvHeads, intermediate_size: ffn, vocab_size: vocab, hidden_act: 'silu', rms_norm_eps: 1e-6,
-      rope_parameters: { rope_theta: 10000, rope_type: 'default' }, max_position_embeddings: 64, tie_word_embeddings: family === 'qwen2',
+      rope_parameters: { rope_theta: 10000, rope_type: 'default' }, max_position_embeddings: 256, tie_word_embeddings: family === 'qwen2',
       eos_token_id: idOf('<|endoftext|>') ?? 0 };
     put('model.embed_tokens.weight', [vocab, h]);
     put('model.norm.weight', [h]);
@@ -166,7 +166,7 @@ export function writeCheckpoint(dir: string, family: FixtureFamily, opts: Fixtur
     config = { model_type: 'llada', d_model: h, n_layers: layers, n_heads: heads, n_kv_heads: kvHeads, mlp_hidden_size: ffn,
       vocab_size: vocab, embedding_size: vocab, rope: true, rope_theta: 500000, alibi: false, weight_tying: false, block_type: 'llama',
       activation_type: 'silu', layer_norm_type: 'rms', rms_norm_eps: 1e-5, include_bias: false, include_qkv_bias: false,
-      input_emb_norm: false, attention_layer_norm: false, clip_qkv: null, scale_logits: false, max_sequence_length: 64,
+      input_emb_norm: false, attention_layer_norm: false, clip_qkv: null, scale_logits: false, max_sequence_length: 256,
       eos_token_id: idOf('<|endoftext|>') ?? 0 };
     const t = 'model.transformer.';
     put(t + 'wte.weight', [vocab, h]);
@@ -186,7 +186,7 @@ export function writeCheckpoint(dir: string, family: FixtureFamily, opts: Fixtur
     }
   } else {
     config = { model_type: 'unmask', vocab_size: vocab, hidden_size: h, num_hidden_layers: layers, num_attention_heads: heads,
-      intermediate_size: ffn, max_position_embeddings: 64, rope_theta: 10000, norm: 'layer_norm', layer_norm_eps: 1e-5,
+      intermediate_size: ffn, max_position_embeddings: 256, rope_theta: 10000, norm: 'layer_norm', layer_norm_eps: 1e-5,
       hidden_act: 'gelu', qkv: 'fused', tie_word_embeddings: true, mask_token_id: idOf('<|mask|>'), pad_token_id: idOf('<|pad|>'),
       eos_token_id: idOf('<|eos|>'), bos_token_id: null };
     put('embed.weight', [vocab, h]);
