@@ -13,15 +13,21 @@ export interface BlockQuantized {
   data: Uint8Array;
   /** [rows * blocks] one scale per block. */
   scales: Float32Array;
+  /**
+   * 4 bits: [rows, ceil(blocks / 2)] each block's zero code, two a byte as the codes. 8 bits: none (symmetric, the
+   * implied zero code 128).
+   */
+  zeroPoints?: Uint8Array;
 }
 
-/** The code of zero: MatMulNBits' implied zero point when none is given (2^(bits − 1)). */
+/** The code of zero when no zero points are stored: MatMulNBits' implied 2^(bits − 1). */
 export const zeroPoint = (bits: 4 | 8): number => 1 << (bits - 1);
 
 /**
- * Quantizes a row-major [rows, cols] matrix block by block along each row: code = round(w / scale) + zeroPoint with
- * scale = max |w| of the block / (2^(bits−1) − 1), so the block's largest weight is exact and the grid is symmetric
- * (the most negative code is left unused). A last block shorter than blockSize is padded with zeros.
+ * Quantizes a row-major [rows, cols] matrix block by block along each row (w ≈ (code − zero) · scale). 8 bits:
+ * symmetric, scale = max |w| / 127. 4 bits: asymmetric over the block's [min, max] (16 levels are too few to leave
+ * one side's unused), and of a few narrower ranges the one with the least squared error. A last block shorter than
+ * blockSize is padded with zeros.
  */
 export function quantizeBlocks(w: Float32Array, rows: number, cols: number, bits: 4 | 8, blockSize: number): BlockQuantized {
   if (w.length !== rows * cols) throw new Error(`quantizeBlocks: ${w.length} values for a [${rows}, ${cols}] matrix`);
@@ -30,42 +36,80 @@ export function quantizeBlocks(w: Float32Array, rows: number, cols: number, bits
   const blob = (blockSize * bits) / 8;
   const data = new Uint8Array(rows * blocks * blob);
   const scales = new Float32Array(rows * blocks);
-  const zp = zeroPoint(bits);
-  const top = zp - 1;
+  const zpBytes = Math.ceil(blocks / 2);
+  const zeroPoints = bits === 4 ? new Uint8Array(rows * zpBytes) : undefined;
+  const levels = (1 << bits) - 1;
   for (let r = 0; r < rows; r++) {
     const row = r * cols;
     for (let b = 0; b < blocks; b++) {
       const from = b * blockSize;
       const to = Math.min(cols, from + blockSize);
-      let amax = 0;
-      for (let c = from; c < to; c++) amax = Math.max(amax, Math.abs(w[row + c]));
-      const scale = amax / top;
+      let lo = 0;
+      let hi = 0;
+      for (let c = from; c < to; c++) {
+        lo = Math.min(lo, w[row + c]);
+        hi = Math.max(hi, w[row + c]);
+      }
+      let scale: number;
+      let zero: number;
+      if (bits === 8) {
+        scale = Math.max(-lo, hi) / 127;
+        zero = 128;
+      } else {
+        [scale, zero] = bestRange(w, row + from, row + to, lo, hi, levels);
+      }
       const inv = scale > 0 ? 1 / scale : 0;
       scales[r * blocks + b] = scale;
+      if (zeroPoints) zeroPoints[r * zpBytes + (b >> 1)] |= b & 1 ? zero << 4 : zero;
       const out = (r * blocks + b) * blob;
       for (let j = 0; j < blockSize; j++) {
         const c = from + j;
-        const q = c < to ? Math.max(-top, Math.min(top, Math.round(w[row + c] * inv))) + zp : zp;
+        const q = c < to ? Math.max(0, Math.min(levels, Math.round(w[row + c] * inv) + zero)) : zero;
         if (bits === 8) data[out + j] = q;
         else data[out + (j >> 1)] |= j & 1 ? q << 4 : q;
       }
     }
   }
-  return { bits, blockSize, rows, cols, blocks, data, scales };
+  return { bits, blockSize, rows, cols, blocks, data, scales, zeroPoints };
+}
+
+/** Ranges tried per 4-bit block: [lo, hi] shrunk by up to a quarter. */
+const SEARCH = 8;
+
+/** Scale and zero code for values w[from, to) (range [lo, hi], holding 0) with the least squared error. */
+function bestRange(w: Float32Array, from: number, to: number, lo: number, hi: number, levels: number): [number, number] {
+  if (hi - lo === 0) return [0, 0];
+  let best = Infinity;
+  let result: [number, number] = [0, 0];
+  for (let k = 0; k <= SEARCH; k++) {
+    const shrink = 1 - (0.25 * k) / SEARCH;
+    const scale = ((hi - lo) * shrink) / levels;
+    const zero = Math.max(0, Math.min(levels, Math.round((-lo * shrink) / scale)));
+    const inv = 1 / scale;
+    let err = 0;
+    for (let c = from; c < to; c++) {
+      const q = Math.max(0, Math.min(levels, Math.round(w[c] * inv) + zero));
+      const d = w[c] - (q - zero) * scale;
+      err += d * d;
+    }
+    if (err < best) [best, result] = [err, [scale, zero]];
+  }
+  return result;
 }
 
 /** The matrix a BlockQuantized stands for, as float32 [rows, cols] (for tests and error measurements). */
 export function dequantizeBlocks(q: BlockQuantized): Float32Array {
   const out = new Float32Array(q.rows * q.cols);
   const blob = (q.blockSize * q.bits) / 8;
-  const zp = zeroPoint(q.bits);
+  const zpBytes = Math.ceil(q.blocks / 2);
   for (let r = 0; r < q.rows; r++) {
     for (let c = 0; c < q.cols; c++) {
       const b = Math.floor(c / q.blockSize);
       const j = c % q.blockSize;
       const at = (r * q.blocks + b) * blob;
       const code = q.bits === 8 ? q.data[at + j] : (q.data[at + (j >> 1)] >> ((j & 1) * 4)) & 15;
-      out[r * q.cols + c] = (code - zp) * q.scales[r * q.blocks + b];
+      const zero = q.zeroPoints ? (q.zeroPoints[r * zpBytes + (b >> 1)] >> ((b & 1) * 4)) & 15 : zeroPoint(q.bits);
+      out[r * q.cols + c] = (code - zero) * q.scales[r * q.blocks + b];
     }
   }
   return out;
