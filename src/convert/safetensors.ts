@@ -34,6 +34,8 @@ export interface SafetensorsFile {
   tensors: Map<string, TensorEntry>;
 }
 
+// elements of a 16-bit tensor converted per read (8 MiB of file at a time)
+export const HALF_CHUNK = 4 * 1024 * 1024;
 // a header is JSON text of a few hundred bytes per tensor; anything far larger is a corrupt length, not a header
 const MAX_HEADER = 256 * 1024 * 1024;
 
@@ -122,15 +124,16 @@ export async function readFloat32(file: SafetensorsFile, entry: TensorEntry, fir
       await readFully(fh, new Uint8Array(out.buffer), position, file.path);
       return out;
     }
-    const half = new Uint16Array(n);
-    await readFully(fh, new Uint8Array(half.buffer), position, file.path);
+    // 16-bit values are read through a small buffer, so that only the float32 result is ever held whole
+    const half = new Uint16Array(Math.min(n, HALF_CHUNK));
     const bits = new Uint32Array(out.buffer);
-    if (entry.dtype === 'BF16') {
+    const table = entry.dtype === 'F16' ? f16Table() : undefined;
+    for (let at = 0; at < n; at += half.length) {
+      const m = Math.min(half.length, n - at);
+      await readFully(fh, new Uint8Array(half.buffer, 0, 2 * m), position + 2 * at, file.path);
       // bfloat16 is the upper half of a float32: exact
-      for (let i = 0; i < n; i++) bits[i] = half[i] << 16;
-    } else {
-      const table = f16Table();
-      for (let i = 0; i < n; i++) out[i] = table[half[i]];
+      if (!table) for (let i = 0; i < m; i++) bits[at + i] = half[i] << 16;
+      else for (let i = 0; i < m; i++) out[at + i] = table[half[i]];
     }
     return out;
   } finally {

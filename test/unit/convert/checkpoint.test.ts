@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../../src/convert/checkpoint';
-import { f16Table, openSafetensors, readFloat32 } from '../../../src/convert/safetensors';
+import { f16Table, HALF_CHUNK, openSafetensors, readFloat32 } from '../../../src/convert/safetensors';
 import { MERGES, tokenizerJson, writeCheckpoint, writeSafetensors, TINY, type FixtureFamily, type FixtureOptions } from './checkpointFixtures';
 
 const ROOT = join(__dirname, '..', '..', '..', '.test-output', 'convert-checkpoint');
@@ -57,6 +57,28 @@ describe('convert: safetensors', () => {
     assert.deepEqual([...(await readFloat32(file, file.tensors.get('f')!))], [...new Float32Array([1.5, -0.1, 3e-39])]);
     // a run of elements from inside a tensor (one part of a fused weight)
     assert.deepEqual([...(await readFloat32(file, file.tensors.get('bf')!, 3, 3))], [0x7f80, 0xff80, 0x8000].map((b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0]));
+  });
+
+  it('converts 16-bit tensors longer than one read buffer, across the buffer\'s edges', async () => {
+    const dir = fresh('chunks');
+    const n = HALF_CHUNK + 5;
+    // finite patterns only (exponent bits never all ones), different on each side of every edge
+    const pattern = (i: number) => (i * 2654435761) & 0x3bff;
+    const values = Array.from({ length: n }, (_, i) => pattern(i));
+    writeSafetensors(join(dir, 'c.safetensors'), [{ name: 'a', dtype: 'F16', shape: [n], values }, { name: 'b', dtype: 'BF16', shape: [n], values }], { bits: true });
+    const file = await openSafetensors(join(dir, 'c.safetensors'));
+    const h = await readFloat32(file, file.tensors.get('a')!);
+    const b = await readFloat32(file, file.tensors.get('b')!);
+    const bf = (bits: number) => new Float32Array(new Uint32Array([bits << 16]).buffer)[0];
+    for (const i of [0, 1, HALF_CHUNK - 1, HALF_CHUNK, HALF_CHUNK + 4]) {
+      assert.equal(h[i], f16Table()[pattern(i)], `F16 element ${i}`);
+      assert.equal(b[i], bf(pattern(i)), `BF16 element ${i}`);
+    }
+    // from inside the tensor, so the edge falls elsewhere
+    const tail = await readFloat32(file, file.tensors.get('b')!, 3, HALF_CHUNK + 1);
+    assert.equal(tail[HALF_CHUNK], bf(pattern(HALF_CHUNK + 3)));
+    assert.equal(tail[HALF_CHUNK - 1], bf(pattern(HALF_CHUNK + 2)));
+    rmSync(dir, { recursive: true });
   });
 
   it('reads one tensor at the far end of a sparse 6 GiB file without reading the rest', async () => {
