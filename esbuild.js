@@ -21,6 +21,9 @@ const builds = [
     format: "cjs", target: "node20", external: ["vscode", "onnxruntime-node"] },
   { ...common, entryPoints: ["src/server/main.ts"], outfile: "dist/server.js", platform: "node",
     format: "cjs", target: "node20", external: ["onnxruntime-node"] },
+  // Get Model's converter runs in this child of the extension host (src/hub/installer.ts says why)
+  { ...common, entryPoints: ["src/hub/installWorker.ts"], outfile: "dist/installWorker.js", platform: "node",
+    format: "cjs", target: "node20", external: ["onnxruntime-node"] },
   { ...common, entryPoints: ["media/src/main.ts"], outfile: "dist/media/visualizer.js", platform: "browser",
     format: "iife", target: "es2022" },
 ];

@@ -13,7 +13,6 @@ import {
   type DownloadProgress, type DownloadRepoOptions, type HubOptions,
 } from './hubClient';
 
-export const PRECISIONS: readonly Precision[] = ['int8', 'int4', 'fp16', 'fp32'];
 /** Written into every model folder Get Model makes: where it came from (Manage Models lists it). */
 export const ORIGIN_FILE = 'origin.json';
 
@@ -105,7 +104,6 @@ function listNames(): string {
 
 export async function getModel(o: GetModelOptions): Promise<GotModel> {
   const precision = o.precision ?? 'int8';
-  if (!PRECISIONS.includes(precision)) throw new HubError('layout', `precision "${precision}" is not one of ${PRECISIONS.join(', ')}`);
   const { repo, revision, name, entry } = resolveSource(o.source, o.revision);
   const report = o.onProgress ?? (() => undefined);
   report({ phase: 'list', repo });
@@ -147,7 +145,8 @@ export async function getModel(o: GetModelOptions): Promise<GotModel> {
   }
   if (!o.keepDownload) {
     await fs.promises.rm(checkpointDir, { recursive: true, force: true });
-    await fs.promises.rmdir(path.dirname(checkpointDir)).catch(() => undefined); // only when no other revision is kept
+    // the repository's and the downloads' folders go too when nothing else is kept in them
+    for (const dir of [path.dirname(checkpointDir), path.dirname(path.dirname(checkpointDir))]) await fs.promises.rmdir(dir).catch(() => undefined);
   }
   return { folder: finalDir, name: job.name, origin, received };
 }

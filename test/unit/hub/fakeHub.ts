@@ -38,12 +38,15 @@ export class FakeHub {
   readonly log: Served[] = [];
   /** Cut the connection once after this many body bytes of this file. */
   cut?: { file: string; after: number };
+  /** Wait this long before each file body (so that an editor test sees the progress notification). */
+  delayMs = 0;
   private server = http.createServer((req, res) => this.handle(req, res));
   /** The CDN that LFS files redirect to: another origin, as on the real Hub, so it must not get the token. */
   private cdnServer = http.createServer((req, res) => this.handle(req, res));
 
-  async start(): Promise<string> {
-    for (const s of [this.server, this.cdnServer]) await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  /** Listens on 127.0.0.1: the Hub on `port` (0: any free one), its CDN on any free port. */
+  async start(port = 0): Promise<string> {
+    for (const [s, p] of [[this.server, port], [this.cdnServer, 0]] as const) await new Promise<void>((resolve) => s.listen(p, '127.0.0.1', resolve));
     return this.endpoint;
   }
 
@@ -120,6 +123,15 @@ export class FakeHub {
     }
     const body = data.subarray(start);
     headers['content-length'] = body.length;
+    if (this.delayMs > 0) {
+      setTimeout(() => this.sendBody(res, entry, status, headers, body, file, start), this.delayMs);
+      return;
+    }
+    this.sendBody(res, entry, status, headers, body, file, start);
+  }
+
+  private sendBody(res: http.ServerResponse, entry: Served, status: number, headers: http.OutgoingHttpHeaders,
+    body: Buffer, file: string, start: number): void {
     entry.status = status;
     res.writeHead(status, headers);
     if (this.cut && this.cut.file === file) {

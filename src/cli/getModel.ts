@@ -1,0 +1,100 @@
+// `npm run get-model -- NAME|OWNER/REPO [--revision REV] [--precision P] [--out DIR]`: downloads a checkpoint from the
+// Hugging Face Hub (HF_ENDPOINT, HF_TOKEN), converts it to a model folder, checks it with a smoke forward and prints
+// the folder. Progress goes to stderr, the folder alone to stdout.
+import { parseArgs } from 'node:util';
+import type { Precision } from '../convert/spec';
+import { CATALOG, formatBytes } from '../hub/catalog';
+import { PRECISIONS } from '../convert';
+import { defaultStorageDir, getModel, type GetModelProgress } from '../hub/getModel';
+import { DEFAULT_ENDPOINT } from '../hub/hubClient';
+import { installCheckpoint } from '../hub/install';
+import { runMain } from './runMain';
+
+const USAGE = `usage: npm run get-model -- NAME|OWNER/REPO [options]
+Downloads a code diffusion model from the Hugging Face Hub, converts it and prints its model folder
+(use it with: npm run complete -- --model FOLDER ...).
+Catalog (NAME):
+${CATALOG.map((e) => `  ${e.name.padEnd(18)} ${e.repo} · ${e.parameters}B · download ${e.estimated.includes('downloadGB') ? '~' : ''}${e.downloadGB} GB, `
+  + `memory ~${e.memoryGB} GB · ${e.device === 'cpu' ? 'runs on a CPU' : 'GPU recommended'} · ${e.license.split(' ')[0]}`).join('\n')}
+Options:
+  --revision REV    branch, tag or commit (default: the catalog's, else main)
+  --precision P     ${PRECISIONS.join(', ')} (default int8)
+  --out DIR         the model folder to write (default: ${defaultStorageDir()}/models/NAME-PRECISION)
+  --storage DIR     where models/ and downloads/ go (default: ${defaultStorageDir()})
+  --keep-download   keep the downloaded checkpoint after converting
+  --force           skip the disk-space and memory checks
+  -h, --help        this text
+Environment: HF_ENDPOINT (a mirror; default ${DEFAULT_ENDPOINT}), HF_TOKEN (gated or private repositories).
+An interrupted download resumes where it stopped when run again.`;
+
+function progressLine(): (p: GetModelProgress) => void {
+  let last = 0;
+  let lastPhase = '';
+  const write = (line: string, final: boolean) => {
+    if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(100)}${final ? '\n' : ''}`);
+    else process.stderr.write(line + '\n');
+  };
+  return (p) => {
+    const now = Date.now();
+    const changed = p.phase !== lastPhase;
+    if (changed && lastPhase === 'download' && process.stderr.isTTY) process.stderr.write('\n');
+    lastPhase = p.phase;
+    if (p.phase === 'list') return write(`get-model: listing ${p.repo}`, true);
+    if (p.phase === 'check') return write('get-model: smoke forward on the converted model', true);
+    const done = p.phase === 'download' ? p.bytes : p.done;
+    const total = p.phase === 'download' ? p.total : p.total;
+    const finished = done >= total;
+    if (!changed && !finished && now - last < (process.stderr.isTTY ? 250 : 5000)) return;
+    last = now;
+    const width = 30;
+    const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+    if (p.phase === 'download') {
+      const eta = p.secondsLeft !== undefined ? ` · ${formatDuration(p.secondsLeft)} left` : '';
+      write(`download ${bar} ${formatBytes(p.bytes)} / ${formatBytes(p.total)} · ${formatBytes(p.rate)}/s${eta} · ${p.file}`, false);
+    } else {
+      write(`convert  ${bar} ${p.done}/${p.total}${p.message ? ` · ${p.message}` : ''}`, false);
+    }
+  };
+}
+
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${Math.ceil(s)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    options: {
+      revision: { type: 'string' }, precision: { type: 'string' }, out: { type: 'string' }, storage: { type: 'string' },
+      'keep-download': { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (v.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new Error(`name one model (a catalog NAME or OWNER/REPO)\n${USAGE}`);
+  if (v.precision !== undefined && !PRECISIONS.includes(v.precision as Precision)) throw new Error(`--precision ${v.precision}: expected one of ${PRECISIONS.join(', ')}`);
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\nget-model: stopping; run the same command again to resume the download\n');
+    controller.abort();
+  });
+  const got = await getModel({
+    source: positionals[0], ...(v.revision ? { revision: v.revision } : {}), ...(v.precision ? { precision: v.precision as Precision } : {}),
+    storageDir: v.storage ?? defaultStorageDir(), ...(v.out ? { outDir: v.out } : {}),
+    keepDownload: v['keep-download'] ?? false, force: v.force ?? false,
+    signal: controller.signal, onProgress: progressLine(), install: installCheckpoint,
+  });
+  process.stderr.write(`get-model: ${got.origin.repo} at ${got.origin.commit.slice(0, 12)} → ${got.name} (${formatBytes(got.received)} downloaded)\n`);
+  process.stdout.write(`${got.folder}\n`);
+  return 0;
+}
+
+if (require.main === module) runMain('get-model', () => main(process.argv.slice(2)));

@@ -1,0 +1,55 @@
+// The install step of Get Model: convert the downloaded checkpoint into a staging folder, record its origin, run a
+// smoke forward on it, and only then rename it to its final name.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { convert } from '../convert';
+import { buildRequest, decode, DEFAULT_POLICY } from '../engine';
+import { loadModel } from '../model';
+import { ORIGIN_FILE, type GetModelProgress, type InstallJob } from './getModel';
+import { cancelled } from './hubClient';
+
+/** Converts the checkpoint into the staging folder, runs a smoke forward on it, then renames it into place. */
+export async function installCheckpoint(job: InstallJob, signal: AbortSignal | undefined, onProgress: (p: GetModelProgress) => void): Promise<void> {
+  try {
+    await convert(job.checkpointDir, job.stagingDir, {
+      precision: job.precision, name: job.name, signal,
+      onProgress: (done, total, message) => onProgress({ phase: 'convert', done, total, ...(message ? { message } : {}) }),
+    });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError' || signal?.aborted) throw cancelled();
+    throw e;
+  }
+  if (signal?.aborted) throw cancelled();
+  await fs.promises.writeFile(path.join(job.stagingDir, ORIGIN_FILE), JSON.stringify(job.origin, null, 2) + '\n');
+  onProgress({ phase: 'check', folder: job.stagingDir });
+  await smokeForward(job.stagingDir);
+  if (signal?.aborted) throw cancelled();
+  await replaceFolder(job.stagingDir, job.finalDir);
+}
+
+/** Loads the folder (the loader's own probe checks the graph against the manifest) and decodes one small infill. */
+export async function smokeForward(folder: string): Promise<void> {
+  const model = await loadModel(folder, { executionProvider: 'cpu', threads: 1 });
+  try {
+    const request = { ...buildRequest({ before: 'def add(a, b):\n    return ', after: '\n' },
+      { policy: DEFAULT_POLICY, endOfTextPrediction: true, singleLineSlots: 4, multiLineSlots: 4 }), maxForwards: 4 };
+    const trace = await decode(model, request);
+    if (!(trace.stats.forwards >= 1)) throw new Error(`${folder}: the smoke forward ran no forward pass`);
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** Puts `from` at `to`, replacing what was there with one rename (the old folder moves aside first, then goes). */
+async function replaceFolder(from: string, to: string): Promise<void> {
+  const old = `${to}.old-${process.pid}`;
+  const had = fs.existsSync(to);
+  if (had) await fs.promises.rename(to, old);
+  try {
+    await fs.promises.rename(from, to);
+  } catch (e) {
+    if (had) await fs.promises.rename(old, to);
+    throw e;
+  }
+  if (had) await fs.promises.rm(old, { recursive: true, force: true });
+}

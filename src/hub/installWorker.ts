@@ -1,0 +1,16 @@
+// The child process of forkInstaller (installer.ts): converts one checkpoint, checks it and renames it into place,
+// reporting progress over IPC; a 'cancel' message aborts the converter.
+import { installCheckpoint } from './install';
+import type { FromWorker, ToWorker } from './installer';
+
+const controller = new AbortController();
+const send = (m: FromWorker) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
+
+process.on('message', (m: ToWorker) => {
+  if (m.type === 'cancel') return controller.abort();
+  installCheckpoint(m.job, controller.signal, (progress) => void send({ type: 'progress', progress })).then(
+    async () => { await send({ type: 'done' }); process.exit(0); },
+    async (e: Error) => { await send({ type: 'error', name: e.name, message: e.message }); process.exit(1); },
+  );
+});
+process.on('disconnect', () => controller.abort());
