@@ -153,7 +153,7 @@ export function readSpecialTokens(dir: string, file: string, json: TokenizerJson
   }
   if (mask === undefined) {
     throw new CheckpointError(file, `no mask token: ${configFile} has no "mask_token_id", and added_tokens has none of ${MASK_NAMES.join(', ')}; `
-      + 'pass --mask-token TEXT (it is added as a special token when the tokenizer lacks it)', 'mask_token_id');
+      + 'pass --mask-token TEXT (it is added as a special token when the tokenizer lacks it; Open-dLLM\'s training adds "<M>" this way)', 'mask_token_id');
   }
   let eos = first(config.eos_token_id) ?? named(tc.eos_token, 'tokenizer_config.json eos_token');
   if (eos === undefined) throw new CheckpointError(configFile, 'field "eos_token_id" is missing (and tokenizer_config.json names no eos_token)', 'eos_token_id');
