@@ -123,7 +123,8 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
     flagOff('alibi', 'ALiBi attention bias');
     flagOff('include_bias', 'a bias on every linear layer');
     flagOff('bias_for_layer_norm', 'a bias on the norms');
-    if (config.rope === false) fail('rope', 'is false; only rotary positions are supported');
+    // LLaDA's (OLMo's) defaults are no rotary positions and a LayerNorm: a config must say rope and rms itself
+    if (config.rope !== true) fail('rope', `is ${JSON.stringify(config.rope) ?? 'missing'}; only rotary positions ("rope": true) are supported`);
     if (config.layer_norm_with_affine === false) fail('layer_norm_with_affine', 'is false; only norms with a weight are supported');
     const hidden = int(['d_model']);
     const heads = int(['n_heads']);

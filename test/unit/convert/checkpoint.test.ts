@@ -284,7 +284,8 @@ describe('convert: refusals name the file and the field', () => {
     await refused(config('llada', { layer_norm_type: 'gemma_rms' }), /field "layer_norm_type" is "gemma_rms"; only "rms"/);
     await refused(config('llada', { layer_norm_type: undefined }), /field "layer_norm_type" is missing; LLaDA's default is a LayerNorm/);
     await refused(config('llada', { block_type: 'sequential' }), /field "block_type" is "sequential"/);
-    await refused(config('llada', { rope: false }), /field "rope" is false/);
+    await refused(config('llada', { rope: false }), /field "rope" is false; only rotary positions/);
+    await refused(config('llada', { rope: undefined }), /field "rope" is missing; only rotary positions/);
   });
 
   it('refuses a bundled-model config that describes another forward', async () => {
