@@ -21,6 +21,12 @@ def empty_past(sess: ort.InferenceSession) -> np.ndarray:
     return np.zeros([1 if k == 2 else 0 if k == 4 else d for k, d in enumerate(shape)], np.float32)
 
 
+def full_forward(sess: ort.InferenceSession, ids: np.ndarray, positions: np.ndarray):
+    """top_ids, top_probs, entropy of one canvas [seq] at `positions` [n], batch 1."""
+    feeds = {"input_ids": ids[None], "start": np.zeros(1, np.int64), "past_kv": empty_past(sess), "positions": positions[None].astype(np.int64)}
+    return sess.run(WANTED, feeds)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", required=True)

@@ -22,8 +22,9 @@ import onnxruntime as ort
 import torch
 from tokenizers import Tokenizer
 
-from export import SHIPPED_MODEL, is_shipped, load_model
+from bench_forward import full_forward
 from infill import Sampler, load_stream
+from model import SHIPPED_MODEL, is_shipped, load_model
 from rules import EOS, MASK, PAD, SLOTS
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +46,7 @@ def masked_accuracy(sess, sampler: Sampler, ratio: float, n: int = 96, seq: int 
         pos = np.sort(rng.choice(seq, size=max(1, int(seq * ratio)), replace=False))
         canvas = ids.copy()
         canvas[pos] = MASK
-        top_ids, _, _ = sess.run(None, {"input_ids": canvas[None], "positions": pos[None]})
+        top_ids, _, _ = full_forward(sess, canvas, pos)
         hits += int((top_ids[0, :, 0] == ids[pos]).sum())
         total += len(pos)
     return hits / total
@@ -72,7 +73,7 @@ def write_fixture(sess, sampler: Sampler, path: Path, n: int = 16, seq: int = 25
         pos = np.sort(rng.choice(seq, size=int(seq * 0.15), replace=False))
         truth = ids[pos].copy()
         ids[pos] = MASK
-        top_ids, _, _ = sess.run(None, {"input_ids": ids[None], "positions": pos[None]})
+        top_ids, _, _ = full_forward(sess, ids, pos)
         hits += int((top_ids[0, :, 0] == truth).sum())
         total += len(pos)
         rows.append({"ids": ids.tolist(), "positions": pos.tolist(), "truth": truth.tolist()})

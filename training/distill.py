@@ -23,7 +23,7 @@ committed from a random step k on, i.e. what the model sees at step k), otherwis
 
     nice python training/distill.py --targets training/.work/distill/targets.jsonl --out training/runs/distill
 
-Writes OUT/weights.pt (the format of export.load_model), OUT/log.jsonl. One CPU thread by default.
+Writes OUT/weights.pt (the format of model.load_model), OUT/log.jsonl. One CPU thread by default.
 """
 import argparse
 import json
@@ -37,8 +37,8 @@ import torch.nn.functional as F
 
 from tokenizers import Tokenizer
 
-from export import SHIPPED_MODEL, load_model
 from infill import Sampler, load_stream
+from model import SHIPPED_MODEL, load_model
 from train import INFILL_SHARE, infill_batch, json_lines, loss_on, mdm_batch
 
 HERE = Path(__file__).resolve().parent

@@ -1,6 +1,7 @@
 """The denoiser: a small bidirectional transformer (pre-LayerNorm, rotary positions,
 tied input/output embeddings). No causal mask: every position sees the whole canvas."""
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -97,20 +98,17 @@ class Denoiser(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-class ContractHead(nn.Module):
-    """The exported graph (docs/model-contract.md): gather the wanted positions before the vocabulary
-    projection, then softmax, top-K and entropy inside the graph."""
+def load_model(weights: Path) -> tuple[Denoiser, dict]:
+    """A train.py checkpoint (weights.pt, ckpt.pt, checkpoints/default.pt) as an fp32 Denoiser in eval mode, and its state."""
+    saved = torch.load(weights, map_location="cpu")
+    model = Denoiser(Config(**saved["config"]))
+    model.load_state_dict({k: v.float() for k, v in saved["model"].items()})
+    return model.eval(), saved.get("state", {})
 
-    def __init__(self, model: Denoiser, top_k: int):
-        super().__init__()
-        self.model, self.top_k = model, top_k
 
-    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor):
-        h = self.model.hidden(input_ids)
-        idx = positions.unsqueeze(-1).expand(-1, -1, h.shape[-1])
-        logits = self.model.logits(torch.gather(h, 1, idx)).float()
-        logp = torch.log_softmax(logits, dim=-1)
-        probs = logp.exp()
-        entropy = -(probs * logp).sum(-1)
-        top_probs, top_ids = torch.topk(probs, self.top_k, dim=-1)
-        return top_ids, top_probs, entropy
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+def is_shipped(model_dir: Path) -> bool:
+    """Whether a model folder is the one bundled with the extension."""
+    return model_dir.resolve() == SHIPPED_MODEL.resolve()

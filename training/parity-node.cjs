@@ -12,10 +12,14 @@ async function main() {
     intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: "all",
   });
   const tensor = (rows) => new ort.Tensor("int64", BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
+  // the full forward of the model graph (docs/model-contract.md): start 0, no past rows (past_kv sized from the graph)
+  const past = session.inputMetadata.find((m) => m.name === "past_kv").shape.map((d, i) => (i === 2 ? 1 : i === 4 ? 0 : d));
+  const full = { start: new ort.Tensor("int64", BigInt64Array.from([0n]), [1]), past_kv: new ort.Tensor("float32", new Float32Array(0), past) };
+  const wanted = ["top_ids", "top_probs", "entropy"];
 
   let agree = 0, total = 0, maxDiff = 0;
   for (const c of data.canvases) {
-    const out = await session.run({ input_ids: tensor([c.ids]), positions: tensor([c.positions]) });
+    const out = await session.run({ input_ids: tensor([c.ids]), positions: tensor([c.positions]), ...full }, wanted);
     const k = out.top_ids.dims[2];
     for (let i = 0; i < c.positions.length; i++) {
       const id = Number(out.top_ids.data[i * k]);
@@ -30,12 +34,12 @@ async function main() {
   for (const seq of data.latencyLengths) {
     const ids = [Array.from({ length: seq }, (_, i) => 4 + (i * 7919) % 8000)];
     const positions = [Array.from({ length: Math.min(24, seq) }, (_, i) => Math.floor(seq / 2) + i - 12)];
-    const feeds = { input_ids: tensor(ids), positions: tensor(positions) };
-    for (let i = 0; i < 5; i++) await session.run(feeds);
+    const feeds = { input_ids: tensor(ids), positions: tensor(positions), ...full };
+    for (let i = 0; i < 5; i++) await session.run(feeds, wanted);
     const times = [];
     for (let i = 0; i < 30; i++) {
       const t = process.hrtime.bigint();
-      await session.run(feeds);
+      await session.run(feeds, wanted);
       times.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
     times.sort((a, b) => a - b);

@@ -1,6 +1,7 @@
 """The infill rules the Python side shares with the engine, defined once: slot budgets, the canvas's suffix share and
 the line cap come from the engine's own src/engine/defaults.json; the special token ids are fixed here (the tokenizer
-puts its special tokens at these ids, export.py writes them into unmask.json, and the engine reads them from there)."""
+puts its special tokens at these ids, to_safetensors.py writes them into the checkpoint's config.json, the converter into
+unmask.json, and the engine reads them from there)."""
 import json
 from pathlib import Path
 

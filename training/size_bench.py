@@ -1,7 +1,6 @@
-"""Choose the model size by measurement (issue 11, item 2): for each candidate size, export a
-random-weight graph with the project's exporter (ContractHead, opset 17, int8 MatMul weights per
-channel as export.py writes them), then time one forward at 256 tokens with 24 wanted positions on
-2 onnxruntime threads, and weigh the file. Latency does not depend on the weights' values, so
+"""Choose the model size by measurement: for each candidate size, convert a random-weight checkpoint with the
+project's converter (`npm run convert`, int8: the precision of the bundled model), then time one forward at 256
+tokens with 24 wanted positions on 2 onnxruntime threads, and weigh the folder's graph and weights. Latency does not depend on the weights' values, so
 random weights give the trained model's latency.
 
 The machine is shared and noisy: the candidates are timed in interleaved rounds (each round runs
@@ -13,6 +12,7 @@ median (the least disturbed) is printed beside it.
 import argparse
 import json
 import random
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -21,8 +21,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from export import export_onnx, quantize
+from bench_forward import WANTED, empty_past
 from model import SIZES, Config, Denoiser
+from to_safetensors import write_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MAX_P50_MS = 15.0
 MAX_MIB = 24.0
@@ -30,6 +33,11 @@ MAX_MIB = 24.0
 
 def config_of(name: str) -> Config:
     return SIZES[name]
+
+
+def graph_bytes(graph: Path) -> int:
+    """The graph and its weights beside it (model.onnx.data)."""
+    return sum(p.stat().st_size for p in (graph, graph.with_name(graph.name + ".data")) if p.exists())
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
@@ -54,22 +62,23 @@ def main() -> None:
     seq, n = args.seq, 24
     ids = (4 + (np.arange(seq) * 7919) % 8000).astype(np.int64)[None]
     pos = (np.arange(n) + seq // 2 - n // 2).astype(np.int64)[None]
-    feeds = {"input_ids": ids, "positions": pos}
+    feeds = lambda sess: {"input_ids": ids, "start": np.zeros(1, np.int64), "past_kv": empty_past(sess), "positions": pos}
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         sessions = {}
         for name in names:
             model = Denoiser(config_of(name)).eval()
-            fp32, int8 = Path(tmp) / f"{name}.fp32.onnx", Path(tmp) / f"{name}.int8.onnx"
-            export_onnx(model, fp32)
-            quantize(fp32, int8)
-            sessions[name] = session(int8, args.threads)
+            checkpoint, folder = Path(tmp) / f"{name}.checkpoint", Path(tmp) / name
+            write_checkpoint(model.state_dict(), config_of(name), checkpoint, ROOT / "models" / "default" / "tokenizer.json")
+            subprocess.run(["npx", "tsx", str(ROOT / "src" / "cli" / "convert.ts"), str(checkpoint), "--out", str(folder)], check=True, cwd=ROOT)
+            graph = folder / "model.onnx"
+            sessions[name] = session(graph, args.threads)
             for _ in range(5):
-                sessions[name].run(None, feeds)
-            rows[name] = {"parameters": model.parameter_count(), "bytes": int8.stat().st_size, "times": [], "roundMedians": []}
+                sessions[name].run(WANTED, feeds(sessions[name]))
+            rows[name] = {"parameters": model.parameter_count(), "bytes": graph_bytes(graph), "times": [], "roundMedians": []}
         if args.reference and Path(args.reference).is_file():
             sessions["shipped"] = session(Path(args.reference), args.threads)
-            rows["shipped"] = {"parameters": 0, "bytes": Path(args.reference).stat().st_size, "times": [], "roundMedians": []}
+            rows["shipped"] = {"parameters": 0, "bytes": graph_bytes(Path(args.reference)), "times": [], "roundMedians": []}
             names.append("shipped")
         order = list(names)
         for r in range(args.rounds):
@@ -78,12 +87,12 @@ def main() -> None:
                 times = []
                 for _ in range(args.runs):
                     t0 = time.perf_counter()
-                    sessions[name].run(None, feeds)
+                    sessions[name].run(WANTED, feeds(sessions[name]))
                     times.append((time.perf_counter() - t0) * 1000)
                 rows[name]["times"] += times
                 rows[name]["roundMedians"].append(float(np.median(times)))
     table = []
-    print(f"| size | parameters | int8 file | p50 ms (all rounds) | p90 ms | best round's median | fits |")
+    print(f"| size | parameters | int8 graph + weights | p50 ms (all rounds) | p90 ms | best round's median | fits |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for name in names:
         r = rows[name]

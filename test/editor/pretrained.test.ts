@@ -1,6 +1,6 @@
-// Issue 13: a pretrained-family export (a tiny random Qwen2 checkpoint, built and exported by
-// training/tiny_pretrained.py, with the dual cache) loads as the model folder and completes. The point is that
-// it loads and decodes, not what it says (random weights). Skips without Python and its packages.
+// A converted pretrained-family checkpoint (a tiny random Qwen2 one made by training/tiny_checkpoints.py, converted by
+// `npm run convert`, decoding with the dual cache) loads as the model folder and completes. The point is that it loads
+// and decodes, not what it says (random weights). Skips without Python and its packages (only the checkpoint needs them).
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,36 +11,43 @@ import { waitFor } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-describe('a pretrained export as the model folder', function () {
+describe('a converted pretrained checkpoint as the model folder', function () {
   this.timeout(600_000);
   let dir = '';
   before(function () {
-    const probe = spawnSync('python3', ['-c', 'import torch, transformers, onnx, onnxruntime, safetensors'], { encoding: 'utf8' });
+    const probe = spawnSync('python3', ['-c', 'import torch, transformers, safetensors, tokenizers'], { encoding: 'utf8' });
     if (probe.status !== 0) {
-      console.log('      skipped: python3 with torch, transformers, onnx, onnxruntime and safetensors is needed (bash training/install.sh)');
+      console.log('      skipped: python3 with torch, transformers, safetensors and tokenizers is needed (bash training/install.sh)');
       this.skip();
     }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-editor-pretrained-'));
-    const run = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_pretrained.py'), dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (run.status !== 0) throw new Error(`training/tiny_pretrained.py failed:\n${run.stderr.slice(-3000)}`);
+    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(dir, 'checkpoints'), '--family', 'qwen2'],
+      { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
+    const converted = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, 'src', 'cli', 'convert.ts'),
+      path.join(dir, 'checkpoints', 'qwen2'), '--out', path.join(dir, 'qwen2'), '--precision', 'fp32'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (converted.status !== 0) throw new Error(`npm run convert failed:\n${converted.stderr.slice(-3000)}`);
+    // decode with the dual cache, as a pretrained model should: the editor then runs the cached step too
+    const manifest = path.join(dir, 'qwen2', 'unmask.json');
+    fs.writeFileSync(manifest, JSON.stringify({ ...JSON.parse(fs.readFileSync(manifest, 'utf8')), cache: {} }, null, 2));
   });
   after(() => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a tiny Qwen2-family export loads through unmask.modelFolder and completes', async () => {
+  it('a tiny converted Qwen2-family checkpoint loads through unmask.modelFolder and completes', async () => {
     const wb = bench();
     const folder = path.join(dir, 'qwen2');
     const name = JSON.parse(fs.readFileSync(path.join(folder, 'unmask.json'), 'utf8')).name as string;
     await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText()), 'the bundled model to be loaded first', 60_000);
     await wb.setSetting('unmask.modelFolder', folder);
     try {
-      await waitFor(async () => (await wb.statusText()).includes(name), `the status bar to show the export ${name} loaded`, 120_000);
+      await waitFor(async () => (await wb.statusText()).includes(name), `the status bar to show the converted ${name} loaded`, 120_000);
       await wb.openFile('main.py');
       const before = traces().length;
-      const trace = await typeOnNewLine('x = ', 'a completion from the exported model', 60_000);
+      const trace = await typeOnNewLine('x = ', 'a completion from the converted model', 60_000);
       assert.ok(traces().length > before);
-      assert.ok(trace.stats.forwards >= 1, `the exported model decoded (${trace.stats.forwards} forwards)`);
+      assert.ok(trace.stats.forwards >= 1, `the converted model decoded (${trace.stats.forwards} forwards)`);
       assert.ok(!/error/i.test(trace.stoppedBy));
     } finally {
       await wb.setSetting('unmask.modelFolder', undefined);
