@@ -8,6 +8,7 @@ import type { Context } from './context';
 import { AdaptiveDebounce, sleep } from './debounce';
 import { BOUNDS } from './engine/bounds';
 import { contextChars } from './engine/canvas';
+import { formatConfidence, passesGate } from './engine/gate';
 import { buildRequest, type CursorText } from './engine/request';
 import { errorMessage, isCancelled } from './modelSession';
 import { isLanguageEnabled } from './settings';
@@ -55,12 +56,12 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       const trace = await this.ctx.model.complete(request, controller.signal);
       const latencyMs = performance.now() - started;
       const { confidence } = trace.result;
-      const shown = confidence >= settings.minConfidence;
+      const shown = passesGate(confidence, settings.minConfidence);
       const suggestion = shown ? trace.result.text : '';
       const label = `${path.basename(document.uri.path)}:${position.line + 1}:${position.character + 1}`;
       this.ctx.history.add({ label, trace, latencyMs, suggestion, minConfidence: settings.minConfidence });
       this.ctx.log.info(`completion ${label}: ${Math.round(latencyMs)} ms, ${trace.stats.forwards} forwards, `
-        + `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}, confidence ${confidence.toFixed(2)}`
+        + `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}, confidence ${formatConfidence(confidence)}`
         + `${shown ? '' : ` below unmask.minConfidence ${settings.minConfidence}: not shown`}: ${JSON.stringify(trace.result.text)}`);
       this.cache.set(text.before, text.after, suggestion);
       if (controller.signal.aborted || !suggestion) return undefined;

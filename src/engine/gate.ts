@@ -9,6 +9,16 @@ export const DEFAULT_GATE = {
   timeBudgetMs: 2000,
 } as const;
 
+/** A confidence for a log line: two decimals, or "unknown" where a trace holds none (JSON sends NaN as null). */
+export function formatConfidence(confidence: unknown): string {
+  return typeof confidence === 'number' && Number.isFinite(confidence) ? confidence.toFixed(2) : 'unknown';
+}
+
+/** Whether a completion of this confidence passes the gate; a confidence that is not a number never does. */
+export function passesGate(confidence: unknown, minConfidence: number): boolean {
+  return typeof confidence === 'number' && Number.isFinite(confidence) && confidence >= minConfidence;
+}
+
 /**
  * The geometric mean of the probabilities with which the completion's tokens were unmasked (pads and eos
  * excluded): exp of the mean log-probability. 0 for an empty completion.

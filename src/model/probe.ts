@@ -37,21 +37,24 @@ export async function checkFiniteOutputs(denoiser: Denoiser, m: Pick<Manifest, '
   budget = FINITE_PROBE_BUDGET): Promise<void> {
   const ids = finiteProbeIds(m.vocabSize, budget);
   const rows = Math.min(FINITE_PROBE_ROWS, m.maxSequence);
-  const bad: number[] = [];
+  // a NaN row reaches the other rows of its canvas through attention: the canvases that answered NaN, not the ids
+  const bad: [number, number][] = [];
   let first: Prediction | undefined;
-  for (let at = 0; at < ids.length; at += rows) {
+  let canvases = 0;
+  for (let at = 0; at < ids.length; at += rows, canvases++) {
     const canvas = ids.slice(at, at + rows);
     const answers = await denoiser.forward(canvas, canvas.map((_, i) => i));
-    for (const j of nonFiniteRows(answers)) {
-      first ??= answers[j];
-      bad.push(canvas[j]);
+    const rowsBad = nonFiniteRows(answers);
+    if (rowsBad.length) {
+      first ??= answers[rowsBad[0]];
+      bad.push([canvas[0], canvas[canvas.length - 1]]);
     }
   }
   resetStats(denoiser);
   if (bad.length) {
-    throw new ModelFolderError(modelFile, `answers non-finite probabilities (p ${first!.probs[0]}, entropy ${first!.entropy}) for ${bad.length} `
-      + `of ${ids.length} token ids read one per position (${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''}): its weights hold NaN `
-      + 'or Inf values (docs/reliability.md)');
+    throw new ModelFolderError(modelFile, `answers non-finite probabilities (p ${first!.probs[0]}, entropy ${first!.entropy}) on ${bad.length} of `
+      + `${canvases} probe canvases that hold ${ids.length === m.vocabSize ? 'all' : `${ids.length} of the`} ${m.vocabSize} token ids (ids `
+      + `${bad.slice(0, 3).map(([a, b]) => `${a}–${b}`).join(', ')}${bad.length > 3 ? ', …' : ''}): its weights hold NaN or Inf values (docs/reliability.md)`);
   }
 }
 
