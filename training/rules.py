@@ -13,19 +13,3 @@ SPECIALS = ("<|pad|>", "<|eos|>", "<|bos|>", "<|mask|>")
 PAD, EOS, BOS, MASK = range(len(SPECIALS))
 MANIFEST_TOKENS = {"mask": MASK, "pad": PAD, "eos": EOS, "bos": None}
 
-
-def vocab_digest(tokenizer_json: Path, vocab_size: int) -> str:
-    """unmask.json's "vocabDigest" (docs/model-contract.md, "Manifest", vocabDigest; the loader's CodeTokenizer.vocabDigest
-    is the same rule): sha256 over every id from 0 to vocab_size - 1 of its token's UTF-8 bytes, each preceded by their
-    length as 4 big-endian bytes (an id without a token: length 0)."""
-    import hashlib
-
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(tokenizer_json))
-    h = hashlib.sha256()
-    for i in range(vocab_size):
-        b = (tok.id_to_token(i) or "").encode("utf-8")
-        h.update(len(b).to_bytes(4, "big"))
-        h.update(b)
-    return "sha256:" + h.hexdigest()

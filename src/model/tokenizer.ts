@@ -55,8 +55,8 @@ export class CodeTokenizer implements TokenizerLike {
   }
 
   /**
-   * The vocabulary digest (docs/model-contract.md, "Manifest", vocabDigest; training/rules.py vocab_digest is the same
-   * rule): sha256 over every id from 0 to vocabSize − 1 of its token's UTF-8 bytes, each preceded by their length
+   * The vocabulary digest (docs/model-contract.md, "Manifest", vocabDigest; the converter writes it with this same
+   * method): sha256 over every id from 0 to vocabSize − 1 of its token's UTF-8 bytes, each preceded by their length
    * as 4 big-endian bytes (an id without a token: length 0).
    */
   vocabDigest(): string {
