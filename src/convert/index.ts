@@ -2,7 +2,7 @@
 // anything is written; the folder is built beside the destination under a temporary name and renamed into place only
 // when complete, so a failed or cancelled conversion never leaves something that looks like a model. No console
 // output: progress goes to onProgress (the command line and the Get Model feature print it their own way).
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import defaults from '../engine/defaults.json';
 import { BOUNDS } from '../engine/bounds';
@@ -95,7 +95,7 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
   };
 
   const parent = dirname(out);
-  if (!existsSync(parent)) throw new CheckpointError(parent, 'the folder to write the model into does not exist');
+  mkdirSync(parent, { recursive: true });
   const tmp = mkdtempSync(join(parent, `.${basename(out)}.partial-`));
   let manifest: Manifest;
   try {

@@ -131,7 +131,7 @@ describe('npm run convert', () => {
   it('converts with no Python on the PATH and prints the folder', () => {
     assert.notEqual(spawnSync('python3', ['--version'], { env }).status, 0, 'python3 is still reachable');
     const ckpt = checkpoint('qwen2');
-    const out = outDir('cli');
+    const out = join(outDir('cli'), 'nested');   // a parent that does not exist yet is made
     const r = run(ckpt, '--out', out, '--precision', 'fp32');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), out);
