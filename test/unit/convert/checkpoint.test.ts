@@ -338,6 +338,14 @@ describe('convert: refusals name the file and the field', () => {
     assert.ok(slow.tokenizer.encode(' tre').length === 1, 'the merges were read');
   });
 
+  it('refuses a missing folder, a missing eos id and a mask id that is also eos', async () => {
+    await refused(join(ROOT, 'nowhere'), /nowhere: checkpoint folder not found/);
+    await refused(make('llama', { config: { eos_token_id: undefined } }).dir, /config\.json: field "eos_token_id" is missing/);
+    const same = make('qwen2');
+    editJson(join(same.dir, 'config.json'), (j) => { j.mask_token_id = j.eos_token_id; });
+    await refused(same.dir, /tokenizer\.json: the mask token id \d+ is also the pad or eos id/);
+  });
+
   it('refuses two files that both hold a tensor when no index says which', async () => {
     const { dir, tensors } = make('llama');
     writeSafetensors(join(dir, 'extra.safetensors'), [tensors.get('model.norm.weight')!]);
