@@ -8,7 +8,7 @@ import defaults from '../engine/defaults.json';
 import { BOUNDS } from '../engine/bounds';
 import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, type Manifest } from '../model/manifest';
 import { openCheckpoint, type Checkpoint } from './checkpoint';
-import { buildGraph } from './graph';
+import { buildGraph, QUANT } from './graph';
 import { CheckpointError } from './safetensors';
 import { GRAPH, type Precision, type TensorSource } from './spec';
 import { TOKENIZER_FILE } from './tokenizerPrep';
@@ -21,9 +21,10 @@ export const GRAPH_FILE = 'model.onnx';
 /** The longest canvas written into a manifest unless asked otherwise (the checkpoint's own may be far longer). */
 export const DEFAULT_MAX_SEQUENCE = 2048;
 
+// what the manifest and the card say about the weights; graph.ts decides which tensors int4 keeps at 8 bits
 const PRECISION_TEXT: Record<Precision, string> = {
-  int8: 'int8 weights (MatMulNBits, blocks of 32; embedding and output projection too)',
-  int4: 'int4 weights (MatMulNBits, blocks of 32; embedding and output projection too)',
+  int8: `int8 weights (MatMulNBits, blocks of ${QUANT.blockSize}; the embedding and the output projection too)`,
+  int4: `int4 weights (MatMulNBits, blocks of ${QUANT.blockSize}; the tensors the converter keeps at 8 bits, at 8 bits)`,
   fp16: 'fp16 weights',
   fp32: 'fp32',
 };
