@@ -108,7 +108,7 @@ export async function openCheckpoint(dir: string, options: OpenOptions = {}): Pr
   };
   function ref(name: string) {
     const r = refs.get(alias(name));
-    if (!r) throw new CheckpointError(dir, `tensor "${name}" is not part of this ${spec.family} checkpoint (tensor "${name}")`, name);
+    if (!r) throw new CheckpointError(dir, `tensor "${name}" is not part of this ${spec.family} checkpoint`, name);
     return r;
   }
 
