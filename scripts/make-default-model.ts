@@ -42,7 +42,11 @@ async function main(): Promise<void> {
     await convert(checkpoint, converted, { precision: values.precision as Precision, name: values.name, ...(maxSequence ? { maxSequence } : {}) });
 
     const manifest = JSON.parse(fs.readFileSync(path.join(converted, MANIFEST_FILE), 'utf8'));
-    for (const field of KEPT_FIELDS) if (before[field] !== undefined) manifest[field] = before[field];
+    // as the folder had them, absent included (the bundled model decodes without the cache unless its manifest asks)
+    for (const field of KEPT_FIELDS) {
+      if (before[field] === undefined) delete manifest[field];
+      else manifest[field] = before[field];
+    }
     for (const file of KEPT_FILES) {
       if (fs.existsSync(path.join(out, file))) fs.copyFileSync(path.join(out, file), path.join(converted, file));
     }
