@@ -104,7 +104,7 @@ describe('policy learned: the shipped filter graph', function () {
       [(_m: unknown, d: string) => fs.writeFileSync(path.join(d, 'broken.onnx'), 'not a graph'), /broken\.onnx: is not a loadable ONNX graph/],
     ] as const) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-badfilter-'));
-      for (const f of ['model.onnx', 'tokenizer.json', 'filter.onnx']) fs.symlinkSync(path.join(src, f), path.join(dir, f));
+      for (const f of ['model.onnx', 'model.onnx.data', 'tokenizer.json', 'filter.onnx']) fs.symlinkSync(path.join(src, f), path.join(dir, f));
       const manifest = JSON.parse(fs.readFileSync(path.join(src, 'unmask.json'), 'utf8'));
       edit(manifest, dir);
       if (/broken/.test(String(expected))) manifest.files.filter = 'broken.onnx';
@@ -120,7 +120,7 @@ describe('policy learned: the shipped filter graph', function () {
   it('a folder without files.filter still loads, without a filter', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-nofilter-'));
     const src = defaultModelDir(path.resolve(__dirname, '..', '..', '..'));
-    for (const f of ['model.onnx', 'tokenizer.json']) fs.symlinkSync(path.join(src, f), path.join(dir, f));
+    for (const f of ['model.onnx', 'model.onnx.data', 'tokenizer.json']) fs.symlinkSync(path.join(src, f), path.join(dir, f));
     const manifest = JSON.parse(fs.readFileSync(path.join(src, 'unmask.json'), 'utf8'));
     delete manifest.files.filter;
     fs.writeFileSync(path.join(dir, 'unmask.json'), JSON.stringify(manifest));
