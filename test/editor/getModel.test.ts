@@ -1,0 +1,84 @@
+// Get Model in the real editor: the fake Hub (test/unit/hub/fakeHub.ts) serves a tiny random Qwen2 checkpoint on
+// 127.0.0.1; Unmask: Get Model… → "Type any Hub repository…" → the progress notification → the converted model is
+// loaded (the status bar names it) and answers a completion. Skips without Python and torch (the checkpoint's maker).
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FakeHub } from '../unit/hub/fakeHub';
+import { bench, traces, typeOnNewLine, unmaskLog } from './hooks';
+import { waitFor } from './workbench';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const REPO = 'tiny-org/tiny-qwen2';
+const MODEL = 'tiny-qwen2-int8';
+
+// The extension host inherits code-server's environment, which the root hook builds from this process's when the
+// suite starts, after every spec file is loaded: so HF_ENDPOINT is set here, on a port found free now, and the fake
+// Hub listens on it in `before`.
+const PORT = Number(spawnSync(process.execPath, ['-e',
+  "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"], { encoding: 'utf8' }).stdout.trim());
+process.env.HF_ENDPOINT = `http://127.0.0.1:${PORT}`;
+
+describe('Get Model', function () {
+  this.timeout(600_000);
+  let tmp = '';
+  let hub: FakeHub | undefined;
+
+  before(async function () {
+    const probe = spawnSync('python3', ['-c', 'import torch, transformers, safetensors, tokenizers'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+      console.log('      skipped: python3 with torch, transformers, safetensors and tokenizers makes the tiny checkpoint (bash training/install.sh)');
+      this.skip();
+    }
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-editor-getmodel-'));
+    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), tmp, '--family', 'qwen2'],
+      { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
+    hub = new FakeHub();
+    hub.repos.set(REPO, { dir: path.join(tmp, 'qwen2'), commit: 'd'.repeat(40) });
+    hub.delayMs = 1500; // each file body waits, so the download's progress notification is on screen a while
+    await hub.start(PORT);
+  });
+  after(async () => {
+    await hub?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('Get Model from a typed repository shows its progress, then the new model answers a completion', async () => {
+    const wb = bench();
+    await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText()), 'the bundled model to be loaded first', 60_000);
+    await wb.clearNotifications();
+    await wb.runCommand('Unmask: Get Model…');
+    const typeAny = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Type any Hub repository' }).first();
+    await typeAny.waitFor({ timeout: 10_000 });
+    assert.ok(await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Open-dCoder 0.5B' }).count() > 0, 'the catalog is offered');
+    await typeAny.click();
+    const input = wb.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible' });
+    await wb.page.keyboard.type(REPO);
+    await wb.page.keyboard.press('Enter');
+    try {
+      const progress = await wb.waitForNotification(`Unmask: getting ${REPO}`, 30_000);
+      assert.match((await progress.textContent()) ?? '', /listing|downloading|converting|checking/);
+      await waitFor(async () => (await wb.statusText()).includes(MODEL), `the status bar to show ${MODEL} loaded`, 180_000);
+      assert.match(unmaskLog(), new RegExp(`get model: ${REPO} at d{40} → \\S+${MODEL}`));
+      await wb.openFile('main.py');
+      const before = traces().length;
+      const trace = await typeOnNewLine('x = ', `a completion from ${MODEL}`, 60_000);
+      assert.ok(traces().length > before);
+      assert.ok(trace.stats.forwards >= 1, `the downloaded model decoded (${trace.stats.forwards} forwards)`);
+    } finally {
+      // back to the bundled model for whatever runs next: Get Model set unmask.modelFolder (machine scope)
+      // (written by the extension to the remote machine settings, or to the user settings where a host puts it there)
+      const user = JSON.parse(fs.readFileSync(wb.server.userSettings, 'utf8')) as Record<string, unknown>;
+      if ('unmask.modelFolder' in user) {
+        delete user['unmask.modelFolder'];
+        fs.writeFileSync(wb.server.userSettings, `${JSON.stringify(user, null, 2)}\n`);
+      }
+      await wb.setSetting('unmask.modelFolder', undefined);
+      await waitFor(async () => (await wb.statusText()).includes('unmask-tiny-code'), 'the bundled model to be loaded again', 60_000);
+    }
+  });
+});
