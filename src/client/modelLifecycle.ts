@@ -7,6 +7,9 @@
 //
 // A crash restart of the server is followed (crashed: loading; restored: ready), each distinct state is
 // reported once, and a failed state is retried on a back-off when a caller asks for the model, never per request.
+// A load that is no longer wanted (a newer load() came while its folder was being pre-checked) asks the server for
+// nothing; a load during which the server crashed is tried once more, and then reported naming its folder, also
+// after the client restored the old model.
 import type { ClientState, ModelClient } from './modelClient';
 import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
 
@@ -39,6 +42,8 @@ export class ModelLifecycle {
   private ownLoads = 0;
   private failures = 0;
   private retryAt = 0;
+  /** Why the wanted folder is not the one in use (a failed load kept the last good model); kept across crash restarts. */
+  private problem?: string;
   private readonly listeners = new Set<(state: LifecycleState) => void>();
   private readonly subscription: { dispose(): void };
   private readonly retryDelays: number[];
@@ -72,6 +77,7 @@ export class ModelLifecycle {
     this.target = target;
     this.failures = 0;
     this.retryAt = 0;
+    this.problem = undefined;
     return this.attempt(target);
   }
 
@@ -97,17 +103,22 @@ export class ModelLifecycle {
     const loaded = (async (): Promise<ModelInfo | undefined> => {
       try {
         const problem = await this.options.precheck?.(target.modelDir);
+        // a newer load() came during the pre-check: this folder is no longer wanted, and the server never hears of it
+        if (this.target !== target) return this.loaded;
         if (problem) throw new Error(problem);
-        this.loadsRequested++;
-        const info = await this.client.load(target);
+        const info = await this.loadOnce(target);
         this.failures = 0;
-        if (this.target === target) this.set({ kind: 'ready', info });
+        if (this.target === target) {
+          this.problem = undefined;
+          this.set({ kind: 'ready', info });
+        }
         return info;
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
         if (this.target !== target) return this.info; // a newer load took over
         const inUse = this.client.modelInfo ?? previous;
         if (inUse) {
+          this.problem = reason;
           this.set({ kind: 'ready', info: inUse, problem: reason });
           return inUse;
         }
@@ -121,6 +132,23 @@ export class ModelLifecycle {
     })();
     this.loaded = loaded;
     return loaded;
+  }
+
+  /**
+   * Asks the client to load `target`; when the server crashes (or hangs and is killed) during the load, once more:
+   * the crash may not be the folder's. A second crash fails naming the folder.
+   */
+  private async loadOnce(target: LoadTarget): Promise<ModelInfo> {
+    for (let attempt = 1; ; attempt++) {
+      this.loadsRequested++;
+      try {
+        return await this.client.load(target);
+      } catch (e) {
+        const crashed = e instanceof Error && (e.name === 'ServerCrashed' || e.name === 'ServerHung');
+        if (!crashed || this.target !== target) throw e;
+        if (attempt >= 2) throw new Error(`loading ${target.modelDir} failed twice, the model server stopping each time (${e.message})`);
+      }
+    }
   }
 
   /** The client's own events: a crash restart, or giving up. Its events during our loads are ours already. */
@@ -137,7 +165,10 @@ export class ModelLifecycle {
         });
       });
     } else if (state === 'ready' && this.client.modelInfo) {
-      this.set({ kind: 'ready', info: this.client.modelInfo });
+      // the client restored the last good model: the wanted folder is still not loaded if a load of it failed
+      const info = this.client.modelInfo;
+      const problem = this.problem !== undefined && info.modelDir !== this.target?.modelDir ? this.problem : undefined;
+      this.set({ kind: 'ready', info, ...(problem !== undefined ? { problem } : {}) });
     } else if (state === 'failed') {
       this.failures++;
       this.retryAt = this.now() + this.retryDelays[Math.min(this.failures, this.retryDelays.length) - 1];
