@@ -9,7 +9,7 @@ export class Config implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   private readonly listener: vscode.Disposable;
 
-  constructor(private readonly reportProblem: (message: string) => void) {
+  constructor(private readonly reportProblem: (message: string) => void, private readonly reportNote: (message: string) => void = () => undefined) {
     this.settings = this.read();
     this.listener = vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('unmask')) return;
@@ -30,8 +30,9 @@ export class Config implements vscode.Disposable {
 
   private read(): Settings {
     const configuration = vscode.workspace.getConfiguration('unmask');
-    const { settings, problems } = readSettings((key) => configuration.get(key), this.settings);
+    const { settings, problems, notes } = readSettings((key) => configuration.get(key), this.settings);
     for (const problem of problems) this.reportProblem(problem);
+    for (const note of notes) this.reportNote(note);
     return settings;
   }
 

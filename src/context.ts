@@ -17,7 +17,7 @@ export class Context implements vscode.Disposable {
     this.config = this.pushCleanup(new Config((problem) => {
       this.log.error(problem);
       void vscode.window.showErrorMessage(`Unmask: ${problem}`);
-    }));
+    }, (note) => this.log.info(note)));
     this.log.level = this.config.current.logLevel;
     this.pushCleanup(this.config.onDidChange(({ current }) => { this.log.level = current.logLevel; }));
     this.model = this.pushCleanup(new ModelSession(extension.extensionPath, this.config, this.log));

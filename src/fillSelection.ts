@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { Context } from './context';
 import { textAround } from './completionProvider';
 import { buildRequest } from './engine/request';
-import { isCancelled } from './modelSession';
+import { errorMessage, isCancelled } from './modelSession';
 
 export async function fillSelection(ctx: Context): Promise<void> {
   const editor = vscode.window.activeTextEditor;
@@ -36,7 +36,11 @@ export async function fillSelection(ctx: Context): Promise<void> {
       },
     );
   } catch (error) {
-    if (isCancelled(error)) return;
+    if (isCancelled(error)) {
+      // the user's own Cancel needs no answer; anything else that stopped the fill is said, or the fill is just gone
+      if (!controller.signal.aborted) void vscode.window.showWarningMessage(fillCancelledMessage(error));
+      return;
+    }
     throw error;
   }
   const suggestion = trace.result.text;
@@ -62,6 +66,13 @@ export async function fillSelection(ctx: Context): Promise<void> {
   } finally {
     preview.dispose();
   }
+}
+
+/** Why a Fill Selection the user did not cancel was cancelled, and that the selection is unchanged. */
+export function fillCancelledMessage(error: unknown): string {
+  const reason = errorMessage(error);
+  const why = reason === 'completion cancelled' || reason === 'Cancelled' ? 'the model server cancelled it' : reason;
+  return `Unmask: Fill Selection was cancelled before it finished (${why}); the selection is unchanged. Run it again to fill it.`;
 }
 
 export function noModelMessage(ctx: Context): string {

@@ -1,6 +1,7 @@
 // The `unmask.*` settings as plain values, and their validation. No `vscode` import: unit-tested on Node.
+import { availableParallelism } from 'node:os';
 import { DEFAULT_POLICY, isPolicyName, parameterProblem, policyParameter, POLICY_NAMES, specParameter, type PolicySpec } from './engine/policyTable';
-import { BOUNDS, type Bound } from './engine/bounds';
+import { BOUNDS, clampThreads, type Bound } from './engine/bounds';
 import { DEFAULT_GATE } from './engine/gate';
 import type { ExecutionProviderSetting } from './protocol';
 
@@ -58,14 +59,17 @@ export interface SettingsResult {
   settings: Settings;
   /** One message per rejected setting, naming it; the previous value of that setting is kept. */
   problems: string[];
+  /** Lines for the log about values used other than as written (threads above the machine's cores). */
+  notes: string[];
 }
 
 /**
  * Reads every setting through `get` (a raw value, or undefined when unset) and keeps, for each one
  * that is invalid, its value from `previous`, so a typo never switches Unmask off.
  */
-export function readSettings(get: (key: string) => unknown, previous: Settings = defaultSettings): SettingsResult {
+export function readSettings(get: (key: string) => unknown, previous: Settings = defaultSettings, cores = availableParallelism()): SettingsResult {
   const problems: string[] = [];
+  const notes: string[] = [];
   function pick<T>(key: keyof Settings, ok: (v: unknown) => v is T, expected: string): T {
     const value = get(key);
     if (value === undefined) return defaultSettings[key] as T;
@@ -97,7 +101,7 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
       logLevel: pick('logLevel', oneOf(logLevels), logLevels.join(', ')),
       modelFolder: modelFolder.trim(),
       executionProvider: pick('executionProvider', oneOf(executionProviders), executionProviders.join(', ')),
-      threads: num('threads'),
+      threads: threadsFor(num('threads'), cores, notes),
       policy,
       endOfTextPrediction: pick('endOfTextPrediction', isBool, 'true or false'),
       singleLineSlots: num('singleLineSlots'),
@@ -107,7 +111,15 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
       timeBudgetMs: num('timeBudgetMs'),
     },
     problems,
+    notes,
   };
+}
+
+/** unmask.threads up to the machine's cores, with a note when it was more. */
+function threadsFor(setting: number, cores: number, notes: string[]): number {
+  const { threads, note } = clampThreads(setting, cores, 'unmask.threads');
+  if (note) notes.push(note);
+  return threads;
 }
 
 /**

@@ -332,7 +332,8 @@ export class ModelClient {
       const job = this.active;
       if (job && job.id === p.id && !job.settled) job.onStep?.(p.step);
     });
-    forwardLines(child.stderr, (line) => this.log(/failed|uncaught|error/i.test(line) ? 'error' : 'debug', line));
+    // the server's warnings (a manifest without vocabDigest, threads clamped to the cores) are shown at the info level
+    forwardLines(child.stderr, (line) => this.log(/failed|uncaught|error/i.test(line) ? 'error' : /\bwarning:/.test(line) ? 'info' : 'debug', line));
     forwardLines(child.stdout, (line) => this.log('debug', line));
     child.on('error', (e) => this.log('error', `model server: ${e.message}`));
     child.once('exit', (code, signal) => this.onExit(child, code, signal));

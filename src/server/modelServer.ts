@@ -4,10 +4,14 @@
 // newer request that has arrived is seen first: a superseded or cancelled request never starts a
 // forward, and a running decode stops at its next step. Transport-agnostic: main.ts wires it to the
 // parent's IPC channel (and supplies the drain that knows the connection's queue).
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import { CancelledError, decode, type Denoiser } from '../engine';
-import { checkCompleteRequest, checkLoadRequest } from '../engine/bounds';
+import { checkCompleteRequest, checkLoadRequest, clampThreads } from '../engine/bounds';
 import { loadModel, type LoadedModel } from '../model';
+import { MANIFEST_FILE } from '../model/manifest';
+import { modelWarnings } from '../model/probe';
 import {
   ErrorCodes, Methods, type CancelParams, type CompleteParams, type LoadRequest, type ModelInfo, type ServerStats, type StepParams, type Trace,
 } from '../protocol';
@@ -63,16 +67,24 @@ export class ModelServer {
     } catch (e) {
       throw new ResponseError(ErrorCodes.invalidRequest, (e as Error).message);
     }
-    this.running?.controller.abort();
+    // A running decode is not cancelled: a Fill Selection or Compare the user is waiting for finishes on the model
+    // it started with, and the new one takes over after it (below); completions sent meanwhile wait for the load.
+    const { threads, note } = clampThreads(params.threads, availableParallelism(), 'load.threads');
+    if (note) this.log(`warning: ${note}`);
     const previous = this.loading;
     const loading = (async () => {
       await previous.catch(() => undefined);
       let next: LoadedModel;
       try {
-        next = await this.load(params.modelDir, { executionProvider: params.executionProvider, threads: params.threads });
+        next = await this.load(params.modelDir, { executionProvider: params.executionProvider, threads });
       } catch (e) {
         this.log(`load failed: ${(e as Error).message}`);
         throw new ResponseError(ErrorCodes.modelLoad, (e as Error).message);
+      }
+      try {
+        for (const warning of await modelWarnings(next, path.join(next.info.modelDir, MANIFEST_FILE))) this.log(`warning: ${warning}`);
+      } catch (e) {
+        this.log(`warning: the load-time probes of ${next.info.modelDir} failed: ${(e as Error).message}`);
       }
       // the old model goes only once the new one is whole
       await this.running?.done.catch(() => undefined);

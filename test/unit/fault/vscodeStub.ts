@@ -41,7 +41,7 @@ export function fakeEditor(text: string, from: number, to: number, fileName = '/
     positionAt, offsetAt, getText: (r: Range) => text.slice(offsetAt(r.start), offsetAt(r.end)),
   };
   const selection = new Range(positionAt(from), positionAt(to));
-  return { document, selection: Object.assign(selection, { isEmpty: from === to }), setDecorations: () => undefined, edit: async () => true };
+  return { document, selection, setDecorations: () => undefined, edit: async () => true };
 }
 
 const stub = {
