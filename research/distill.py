@@ -1,6 +1,6 @@
 """Certainty-forcing distillation (dParallel, arXiv 2509.26488) of a trained denoiser on its own sequential decodes.
 
-The targets come from the engine (scripts/distill-targets.ts): for each infill sample of the TRAINING split, the canvas
+The targets come from the engine (research/distill-targets.ts): for each infill sample of the TRAINING split, the canvas
 the engine decoded (context · mask slots · context), and each slot's final token under `sequential` (pad/eos
 included). A training example masks a subset of the slots (the context never changes) and asks for the final token at
 every masked slot:
@@ -21,7 +21,7 @@ Which slots are masked: with probability --traj-share a state of the sequential 
 committed from a random step k on, i.e. what the model sees at step k), otherwise a uniform random fraction
 (U(--min-ratio, 1)) of the slots.
 
-    nice python training/distill.py --targets training/.work/distill/targets.jsonl --out training/runs/distill
+    nice python research/distill.py --targets training/.work/distill/targets.jsonl --out training/runs/distill
 
 Writes OUT/weights.pt (the format of model.load_model), OUT/log.jsonl. One CPU thread by default.
 """
@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -37,11 +38,12 @@ import torch.nn.functional as F
 
 from tokenizers import Tokenizer
 
+TRAINING = Path(__file__).resolve().parent.parent / "training"
+sys.path.insert(0, str(TRAINING))   # the trainer's modules: this research script reuses its batches and loss
 from infill import Sampler, load_stream
 from model import SHIPPED_MODEL, load_model
 from train import INFILL_SHARE, infill_batch, json_lines, loss_on, mdm_batch
 
-HERE = Path(__file__).resolve().parent
 
 
 def load_targets(path: Path) -> list[dict]:
@@ -134,9 +136,9 @@ def evaluate(model, rows: list[dict], lam: float, mask_id: int, seed: int = 7) -
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--targets", nargs="+", default=[str(HERE / ".work" / "distill" / "targets.jsonl")], help="one or more target files")
-    ap.add_argument("--init", default=str(HERE / "checkpoints" / "default.pt"))
-    ap.add_argument("--out", default=str(HERE / "runs" / "distill"))
+    ap.add_argument("--targets", nargs="+", default=[str(TRAINING / ".work" / "distill" / "targets.jsonl")], help="one or more target files")
+    ap.add_argument("--init", default=str(TRAINING / "checkpoints" / "default.pt"))
+    ap.add_argument("--out", default=str(TRAINING / "runs" / "distill"))
     ap.add_argument("--epochs", type=float, default=3)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
