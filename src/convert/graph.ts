@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { CANONICAL, GRAPH, type ArchSpec, type Precision, type TensorSource } from './spec';
 import { float, MS_DOMAIN, OnnxWriter } from './onnx/writer';
-import { quantizeBlocks, toFloat16, zeroPoint } from './quantize';
+import { quantizeBlocks, quantizeChannels, toFloat16 } from './quantize';
 
 export interface BuildOptions {
   precision: Precision;
@@ -20,22 +20,26 @@ export interface BuildOptions {
 }
 
 /**
- * int8/int4 weights go through onnxruntime's MatMulNBits. Chosen by measurement on the 2-core CPU (docs/benchmarks.md,
- * "One graph"): accuracy level 4 (activations quantized to int8 per block inside the kernel) is the fastest there.
+ * `blocks4`/`blocks8`: onnxruntime's MatMulNBits (blocks of QUANT.blockSize along the inputs, accuracy level 4:
+ * activations quantized to int8 per block inside the kernel, the faster level on the 2-core CPU). `channels8`:
+ * DynamicQuantizeLinear + MatMulInteger, int8 per output feature with the activations quantized per run, which ran the
+ * 0.5B model's MLP product 1.4× (256 rows) to 2.5× (32 rows) faster than MatMulNBits at 8 bits on that CPU
+ * (docs/benchmarks.md, "One graph").
  */
 export const QUANT = { blockSize: 32, accuracyLevel: 4 } as const;
 
 /**
- * Bits of each kind of matrix. int4 keeps the attention's q/k/v projection and the vocabulary table (embedding and
- * output projection) at 8 bits: measured on the bundled trained model (masked code, top-1 agreement with fp32), all
- * at 4 bits gave 83%, the table at 8 bits 93%, the table and qkv at 8 bits 97% (attention scores amplify q·k errors);
- * they are 7% of a 0.5B model's layer weights. Likewise llama.cpp keeps its output matrix at higher precision.
+ * The layout of each kind of matrix; the vocabulary table (embedding and output projection) is `channels8` in both.
+ * Chosen on the bundled trained model (masked code, top-1 agreement with fp32): q/k/v stay 8-bit in blocks in both,
+ * since attention scores amplify q·k errors (int8 97.1% → 97.9% with blocked q/k/v; int4 with everything at 4 bits
+ * 83%, the table at 8 bits 93%, the table and q/k/v at 8 bits 97%). q/k/v are 7% of a 0.5B model's layer weights;
+ * llama.cpp likewise keeps its output matrix at higher precision in its 4-bit types.
  */
-const BITS = {
-  int8: { qkv: 8, o: 8, mlp: 8, table: 8 },
-  int4: { qkv: 8, o: 4, mlp: 4, table: 8 },
+const LAYOUT = {
+  int8: { qkv: 'blocks8', o: 'channels8', mlp: 'channels8' },
+  int4: { qkv: 'blocks8', o: 'blocks4', mlp: 'blocks4' },
 } as const;
-type MatrixKind = keyof typeof BITS.int8;
+type MatrixKind = keyof typeof LAYOUT.int8;
 
 /** A linear layer y = x·Wᵀ (+ b) on the last axis. */
 type Linear = (x: string) => string;
@@ -78,9 +82,14 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
     const linear = (name: string, kind: MatrixKind, weight: Float32Array, out: number, inp: number, bias?: Float32Array): Linear => {
       let apply: Linear;
       if (precision === 'int8' || precision === 'int4') {
-        const q = storeBlocks(w, name, weight, out, inp, BITS[precision][kind], blockSize);
-        apply = (x) => w.node('MatMulNBits', [x, ...q.inputs], { K: inp, N: out, bits: q.bits, block_size: blockSize, accuracy_level: accuracyLevel },
-          { domain: MS_DOMAIN });
+        const layout = LAYOUT[precision][kind];
+        if (layout === 'channels8') apply = storeChannels(w, name, weight, out, inp).apply;
+        else {
+          const bits = layout === 'blocks8' ? 8 : 4;
+          const q = storeBlocks(w, name, weight, out, inp, bits, blockSize);
+          apply = (x) => w.node('MatMulNBits', [x, ...q.inputs], { K: inp, N: out, bits, block_size: blockSize, accuracy_level: accuracyLevel },
+            { domain: MS_DOMAIN });
+        }
       } else {
         const t = transpose(weight, out, inp);
         if (precision === 'fp16') {
@@ -116,7 +125,7 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
     if (embedShape.length !== 2 || embedShape[0] < V || embedShape[1] !== H) {
       throw new Error(`tensor "${CANONICAL.embed}" has shape [${embedShape}]; expected [≥${V}, ${H}]`);
     }
-    const embedTable = await tableWeight(w, 'embed', await matrix(CANONICAL.embed, V, H), V, H, precision, blockSize, accuracyLevel);
+    const embedTable = await tableWeight(w, 'embed', await matrix(CANONICAL.embed, V, H), V, H, precision);
     let x = embedTable.gather(ids);
     progress();
 
@@ -164,12 +173,13 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
       const F = spec.intermediate;
       let mlp: (y: string) => string;
       if (spec.mlp === 'swiglu') {
-        const gateUp = linear(`layers.${i}.gate_up`, 'mlp', concatRows([await matrix(`${part('gate')}.weight`, F, H), await matrix(`${part('up')}.weight`, F, H)]), 2 * F, H);
+        // two products rather than one fused and split: the Split copied 2 × [q, F] floats a layer, more than it saved
+        const gate = linear(`layers.${i}.gate`, 'mlp', await matrix(`${part('gate')}.weight`, F, H), F, H);
+        const up = linear(`layers.${i}.up`, 'mlp', await matrix(`${part('up')}.weight`, F, H), F, H);
         const down = linear(`layers.${i}.down`, 'mlp', await matrix(`${part('down')}.weight`, H, F), H, F);
-        const split = w.ints([F, F]);
         mlp = (y) => {
-          const [g, u] = w.nodeN('Split', [gateUp(y), split], { axis: -1 }, { count: 2 });
-          return down(w.node('Mul', [w.node('Mul', [g, w.node('Sigmoid', [g])]), u]));
+          const g = gate(y);
+          return down(w.node('Mul', [w.node('Mul', [g, w.node('Sigmoid', [g])]), up(y)]));
         };
       } else {
         const up = linear(`layers.${i}.up`, 'mlp', await matrix(`${part('up')}.weight`, F, H), F, H);
@@ -212,7 +222,7 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
     const finalNorm = await norm(CANONICAL.finalNorm);
     let head = embedTable.project;
     if (!spec.tiedEmbeddings) {
-      head = (await tableWeight(w, 'lm_head', await matrix(CANONICAL.lmHead, V, H), V, H, precision, blockSize, accuracyLevel)).project;
+      head = (await tableWeight(w, 'lm_head', await matrix(CANONICAL.lmHead, V, H), V, H, precision)).project;
     }
     const logits = head(finalNorm(wanted));
     progress();
@@ -245,8 +255,7 @@ interface Table {
  * MatMulNBits layout serves the projection, and the embedding gathers the same codes and scales and dequantizes the
  * few rows it needs in the graph.
  */
-async function tableWeight(w: OnnxWriter, name: string, table: Float32Array, V: number, H: number, precision: Precision,
-  blockSize: number, accuracyLevel: number): Promise<Table> {
+async function tableWeight(w: OnnxWriter, name: string, table: Float32Array, V: number, H: number, precision: Precision): Promise<Table> {
   const flatten = (h: string) => w.node('Reshape', [h, w.ints([-1, H])]);
   const unflatten = (logits: string, h: string) => w.node('Reshape', [logits, w.node('Concat', [
     w.node('Slice', [w.node('Shape', [h]), w.ints([0]), w.ints([-1])]), w.ints([V])], { axis: 0 })]);
@@ -264,44 +273,31 @@ async function tableWeight(w: OnnxWriter, name: string, table: Float32Array, V: 
       project: (h) => unflatten(w.node('Cast', [w.node('Gemm', [w.node('Cast', [flatten(h)], { to: 10 }), t], { transB: 1 })], { to: 1 }), h),
     };
   }
-  const q = storeBlocks(w, name, table, V, H, BITS[precision].table, blockSize);
-  const [codes, scales, zeros] = q.inputs;
-  // n consecutive values per id of a flat [V · n] table: [b, q, n]
-  const rowsOf = (flat: string, n: number, ids: string) => w.node('Gather', [flat, w.node('Add', [
-    w.node('Unsqueeze', [w.node('Mul', [ids, w.constant('int64', [], [n])]), w.ints([-1])]), w.ints(Array.from({ length: n }, (_, i) => i))])], { axis: 0 });
-  // bytes [b, q, n] → their two 4-bit codes as int32 [b, q, 2n], the low nibble first
-  let sixteen = '';
-  const nibbles = (bytes: string, n: number) => {
-    sixteen ||= w.constant('int32', [], [16]);
-    const b = w.node('Cast', [bytes], { to: 6 });
-    const high = w.node('Div', [b, sixteen]);
-    const low = w.node('Sub', [b, w.node('Mul', [high, sixteen])]);
-    return w.node('Reshape', [w.node('Concat', [w.node('Unsqueeze', [low, w.ints([-1])]), w.node('Unsqueeze', [high, w.ints([-1])])], { axis: -1 }),
-      w.ints([0, 0, 2 * n])]);
-  };
-  const blob = (blockSize * q.bits) / 8;
+  // `channels8` in both int8 and int4: the projection's [H, V] codes, whose column v is token v's embedding row
+  const q = storeChannels(w, name, table, V, H);
   return {
-    project: (h) => w.node('MatMulNBits', [h, ...q.inputs], { K: H, N: V, bits: q.bits, block_size: blockSize, accuracy_level: accuracyLevel },
-      { domain: MS_DOMAIN }),
+    project: q.apply,
     gather: (ids) => {
-      // the rows' codes [b, q, blocks, blockSize] less their zero codes, times their scales: as MatMulNBits dequantizes.
-      // Only runtime tensors are reshaped: a Reshape of the stored codes would be folded into a second copy at load.
-      let c = w.node('Reshape', [w.node('Gather', [codes, ids], { axis: 0 }), w.ints([0, 0, q.blocks * blob])]);
-      c = q.bits === 4 ? nibbles(c, q.blocks * blob) : w.node('Cast', [c], { to: 6 });
-      c = w.node('Reshape', [c, w.ints([0, 0, q.blocks, blockSize])]);
-      let zero: string;
-      if (!zeros) zero = w.scalar(zeroPoint(q.bits));
-      else {
-        const zpBytes = Math.ceil(q.blocks / 2);
-        const z = w.node('Slice', [nibbles(rowsOf(zeros, zpBytes, ids), zpBytes), w.ints([0]), w.ints([q.blocks]), w.ints([-1])]);
-        zero = w.node('Unsqueeze', [w.node('Cast', [z], { to: 1 }), w.ints([-1])]);
-      }
-      const centred = w.node('Sub', [w.node('Cast', [c], { to: 1 }), zero]);
-      const rowScales = w.node('Unsqueeze', [rowsOf(scales, q.blocks, ids), w.ints([-1])]);
-      const rows = w.node('Reshape', [w.node('Mul', [centred, rowScales]), w.ints([0, 0, q.blocks * blockSize])]);
-      return q.blocks * blockSize === H ? rows : w.node('Slice', [rows, w.ints([0]), w.ints([H]), w.ints([-1])]);
+      const rows = w.node('Transpose', [w.node('Cast', [w.node('Gather', [q.codes, ids], { axis: 1 })], { to: 1 })], { perm: [1, 2, 0] });
+      return w.node('Mul', [rows, w.node('Unsqueeze', [w.node('Gather', [q.scales, ids], { axis: 0 }), w.ints([-1])])]);
     },
   };
+}
+
+/**
+ * Writes an 8-bit matrix for DynamicQuantizeLinear + MatMulInteger (onnxruntime fuses them into one
+ * DynamicQuantizeMatMul): int8 codes [in, out], symmetric per output feature, and activations quantized per run.
+ */
+function storeChannels(w: OnnxWriter, name: string, weight: Float32Array, rows: number, cols: number) {
+  const q = quantizeChannels(weight, rows, cols);
+  const codes = w.weight(`${name}.int8`, 'int8', [cols, rows], q.codes);
+  const scales = w.weight(`${name}.scales`, 'float', [rows], q.scales);
+  const apply = (x: string) => {
+    const [xq, xScale, xZero] = w.nodeN('DynamicQuantizeLinear', [x], {}, { count: 3 });
+    const acc = w.node('MatMulInteger', [xq, codes, xZero]);
+    return w.node('Mul', [w.node('Cast', [acc], { to: 1 }), w.node('Mul', [xScale, scales])]);
+  };
+  return { codes, scales, apply };
 }
 
 /** Quantizes and writes one matrix; `inputs` are MatMulNBits' B, scales and (4 bits) zero points. */

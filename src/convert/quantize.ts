@@ -115,6 +115,28 @@ export function dequantizeBlocks(q: BlockQuantized): Float32Array {
   return out;
 }
 
+/** An 8-bit matrix for MatMulInteger: int8 codes [cols, rows] (transposed), symmetric per row (output feature). */
+export interface ChannelQuantized {
+  codes: Int8Array;
+  scales: Float32Array;
+}
+
+/** Quantizes a row-major [rows, cols] matrix per row: code = round(w / scale), scale = max |w| of the row / 127. */
+export function quantizeChannels(w: Float32Array, rows: number, cols: number): ChannelQuantized {
+  if (w.length !== rows * cols) throw new Error(`quantizeChannels: ${w.length} values for a [${rows}, ${cols}] matrix`);
+  const codes = new Int8Array(rows * cols);
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let amax = 0;
+    for (let c = 0; c < cols; c++) amax = Math.max(amax, Math.abs(w[r * cols + c]));
+    const scale = amax / 127;
+    const inv = scale > 0 ? 1 / scale : 0;
+    scales[r] = scale;
+    for (let c = 0; c < cols; c++) codes[c * rows + r] = Math.round(w[r * cols + c] * inv);
+  }
+  return { codes, scales };
+}
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
