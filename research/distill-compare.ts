@@ -1,30 +1,35 @@
 // Base vs distilled model on the same held-out tasks (evaluation only), per task interleaved so both see the same
 // machine load; adds what `npm run bench` cannot: agreement with the BASE model's sequential text.
-//   npx tsx scripts/distill-compare.ts --tasks bench/tasks --limit 40 --models models/default,DIR \
-//     --policies sequential,factor:2,threshold:0.9 --out docs/bench-distill/compare.json
+//   npx tsx research/distill-compare.ts --tasks bench/tasks --limit 40 --models models/default,DIR \
+//     --policies sequential,factor:2,threshold:0.9 --out research/bench-distill/compare.json
 // Decoding is the engine's (src/engine decode, the request built as src/bench/run.ts builds it); scores are
 // src/bench/run.ts's `score`, the benchmark's own.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseBenchPolicy } from '../src/bench/policyArg';
 import { readTasks } from '../src/bench/tasks';
 import { score, type Outcome } from '../src/bench/run';
 import { buildRequest, decode } from '../src/engine';
 import { loadModel } from '../src/model';
+import { researchArgs, ROOT, run } from './args';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
-    tasks: { type: 'string', default: 'bench/tasks' }, limit: { type: 'string' }, models: { type: 'string' },
-    policies: { type: 'string', default: 'sequential,factor:2,threshold:0.9' }, out: { type: 'string' },
-    threads: { type: 'string', default: '1' },
-  } });
-  const dirs = values.models!.split(',');
-  const policies = values.policies!.split(',').map(parseBenchPolicy);
+  const args = researchArgs({
+    usage: 'Base vs distilled models on the same held-out tasks, interleaved task by task; a markdown table on stdout.\n' +
+      'The first model is the base, the first policy must be sequential. --model is not used: name them all in --models.',
+    defaults: { threads: 1 },
+    options: {
+      models: { help: 'comma-separated model folders, the base first' },
+      policies: { help: 'comma-separated policies, as npm run bench takes them', default: 'sequential,factor:2,threshold:0.9' },
+    },
+  });
+  if (!args.own.models) throw new Error('--models is required (comma-separated model folders, the base first)');
+  const dirs = args.own.models.split(',');
+  const policies = args.own.policies!.split(',').map(parseBenchPolicy);
   if (policies[0].spec.name !== 'sequential') throw new Error('the first policy must be sequential');
-  const files = readTasks(values.tasks!, values.limit ? Number(values.limit) : undefined);
+  const files = readTasks(args.tasks, args.limit);
   const models = [];
-  for (const d of dirs) models.push(await loadModel(d, { executionProvider: 'cpu', threads: Number(values.threads) }));
+  for (const d of dirs) models.push(await loadModel(d, { executionProvider: 'cpu', threads: args.threads }));
   const out: Record<string, Record<string, Record<string, Outcome[]>>> = {};   // file → model → policy → outcomes
   const t0 = Date.now();
   for (const file of files) {
@@ -69,9 +74,9 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (values.out) {
-    fs.mkdirSync(path.dirname(values.out), { recursive: true });
-    fs.writeFileSync(values.out, JSON.stringify({ tasks: values.tasks, limit: values.limit ?? null, models: dirs, table }, null, 1) + '\n');
+  if (args.out) {
+    fs.mkdirSync(path.dirname(args.out), { recursive: true });
+    fs.writeFileSync(args.out, JSON.stringify({ tasks: path.relative(ROOT, args.tasks), limit: args.limit ?? null, models: dirs, table }, null, 1) + '\n');
   }
   const cols = Object.keys(table[0]);
   console.log('| ' + cols.join(' | ') + ' |\n|' + cols.map(() => ' --- |').join(''));
@@ -79,7 +84,4 @@ async function main(): Promise<void> {
   for (const m of models) await m.dispose();
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+run(main);

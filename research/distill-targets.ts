@@ -1,30 +1,29 @@
 // Targets for certainty-forcing distillation (dParallel): decodes infill samples of the TRAINING split
 // (training/filter_samples.py; never bench/tasks) through the engine with `sequential` and saves, per sample, what
-// training/distill.py needs to rebuild the canvas and the targets. The engine is the reference decoder; the canvas
+// research/distill.py needs to rebuild the canvas and the targets. The engine is the reference decoder; the canvas
 // is the one the engine itself fed to its first forward (captured by wrapping the denoiser), so no canvas rule is
 // duplicated here.
-//   npx tsx scripts/distill-targets.ts [--tasks training/.work/distill/tasks] [--out training/.work/distill/targets.jsonl]
-//                                      [--model DIR] [--limit N] [--threads N]
+//   npx tsx research/distill-targets.ts [--tasks DIR] [--out FILE] [--model DIR] [--limit N] [--threads N]
 // One JSON line per sample: {file, taskId, singleLine, canvas (ids before decoding, slots = mask id), slotStart,
 //   slots, final (each slot's final token, pad/eos included; -1 never happens unless decoding ran out of time),
 //   order (the step at which each slot was unmasked), keep (slots whose text shaping keeps), forwards, stoppedBy, text}.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { readTasks } from '../src/bench/tasks';
 import { buildRequest, decode, type Decoder, type Denoiser, type PolicySpec } from '../src/engine';
-import { defaultModelDir, loadModel } from '../src/model';
+import { loadModel } from '../src/model';
+import { researchArgs, run } from './args';
 
 async function main(): Promise<void> {
-  const root = path.resolve(__dirname, '..');
-  const { values } = parseArgs({ options: {
-    tasks: { type: 'string', default: path.join(root, 'training', '.work', 'distill', 'tasks') },
-    out: { type: 'string', default: path.join(root, 'training', '.work', 'distill', 'targets.jsonl') },
-    model: { type: 'string' }, limit: { type: 'string' }, threads: { type: 'string', default: '1' },
-  } });
-  if (/bench[/\\]tasks/.test(path.resolve(values.tasks!))) throw new Error('distillation targets come from the training split, never from bench/tasks');
-  const files = readTasks(values.tasks!, values.limit ? Number(values.limit) : undefined);
-  const loaded = await loadModel(values.model ?? defaultModelDir(root), { executionProvider: 'cpu', threads: Number(values.threads) });
+  const args = researchArgs({
+    usage: 'Targets for certainty-forcing distillation: sequential decodes of training-split infill samples,\n' +
+      'one JSON line per sample (research/distill.py reads them).',
+    defaults: { tasks: 'training/.work/distill/tasks', out: 'training/.work/distill/targets.jsonl', threads: 1 },
+  });
+  const out = args.out!;
+  if (/bench[/\\]tasks/.test(args.tasks)) throw new Error('distillation targets come from the training split, never from bench/tasks');
+  const files = readTasks(args.tasks, args.limit);
+  const loaded = await loadModel(args.model, { executionProvider: 'cpu', threads: args.threads });
   const policy = { name: 'sequential' } as PolicySpec;
   const { model, tokenizer } = loaded;
 
@@ -42,8 +41,8 @@ async function main(): Promise<void> {
     },
   };
 
-  fs.mkdirSync(path.dirname(values.out!), { recursive: true });
-  const fd = fs.openSync(values.out!, 'w');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const fd = fs.openSync(out, 'w');
   const t0 = performance.now();
   let n = 0;
   let forwards = 0;
@@ -73,11 +72,8 @@ async function main(): Promise<void> {
     }
   }
   fs.closeSync(fd);
-  console.log(`${n} samples, ${forwards} forwards in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${values.out}`);
+  console.log(`${n} samples, ${forwards} forwards in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`);
   await loaded.dispose();
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+run(main);

@@ -1,34 +1,42 @@
 // The dual cache's figures (docs/benchmarks.md, "Dual cache and pretrained models"):
-//   npx tsx scripts/measure-cache.ts agreement MODEL_DIR [--limit N] [--steps-per-refresh R] [--window-margin M]
-//                                                                       cached vs uncached decodes on bench/tasks (the default
-//                                                                       policy, as the editor asks; R, M: else the manifest's rule)
-//   npx tsx scripts/measure-cache.ts speed MODEL_DIR [--lengths 256,512,2048] [--window 24] [--reps N] [--window-margin M]
-//                                                                       load time, memory, full forward and cached step
-// Both on 2 threads, CPU.
-import * as path from 'node:path';
+//   npx tsx research/measure-cache.ts agreement [--model DIR] [--limit N] [--steps-per-refresh R] [--window-margin M]
+//       cached vs uncached decodes on bench/tasks (the default policy, as the editor asks; R, M: else the manifest's rule)
+//   npx tsx research/measure-cache.ts speed [--model DIR] [--lengths 256,512,2048] [--window 24] [--reps N] [--window-margin M]
+//       load time, memory, full forward and cached step
+// Both on 2 threads (--threads), CPU.
 import { buildRequest, decode, DEFAULT_POLICY } from '../src/engine';
 import { readTasks } from '../src/bench/tasks';
 import { CachedDenoiser, loadModel } from '../src/model';
+import { researchArgs, run } from './args';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
+const args = researchArgs({
+  usage: 'The cache on a model folder: agreement (cached vs uncached decodes on --tasks, the default policy) or speed\n' +
+    '(load time, memory, full forward and cached step).\n  npx tsx research/measure-cache.ts agreement|speed [options]',
+  defaults: { threads: 2 },
+  positionals: ['agreement|speed'],
+  options: {
+    'steps-per-refresh': { help: 'the refresh rule: steps between refreshes (else the manifest\'s)' },
+    'window-margin': { help: 'rows next to the block recomputed at every step (else the manifest\'s)' },
+    lengths: { help: 'speed: context lengths', default: '128,256,512' },
+    window: { help: 'speed: the block\'s slots', default: '24' },
+    reps: { help: 'speed: timed repetitions (default 5, 3 at 1024 tokens and more)' },
+  },
+});
+const threads = args.threads;
 
 /** `--steps-per-refresh R` and `--window-margin M`, each else the manifest's. */
 const cacheRule = () => ({
-  ...(process.argv.includes('--steps-per-refresh') ? { stepsPerRefresh: Number(arg('steps-per-refresh', 'Infinity')) } : {}),
-  ...(process.argv.includes('--window-margin') ? { windowMargin: Number(arg('window-margin', '0')) } : {}),
+  ...(args.own['steps-per-refresh'] !== undefined ? { stepsPerRefresh: Number(args.own['steps-per-refresh']) } : {}),
+  ...(args.own['window-margin'] !== undefined ? { windowMargin: Number(args.own['window-margin']) } : {}),
 });
 
 async function agreement(dir: string, limit?: number) {
-  const cached = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: true, ...cacheRule() });
-  const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
+  const cached = await loadModel(dir, { executionProvider: 'cpu', threads, cache: true, ...cacheRule() });
+  const plain = await loadModel(dir, { executionProvider: 'cpu', threads, cache: false });
   if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} did not load with the dual cache`);
-  const root = path.resolve(__dirname, '..');
   let same = 0, total = 0, msCached = 0, msPlain = 0, forwardsCached = 0, forwardsPlain = 0;
   const perFile: Record<string, [number, number]> = {};
-  for (const file of readTasks(path.join(root, 'bench', 'tasks'), limit)) {
+  for (const file of readTasks(args.tasks, limit)) {
     for (const task of file.tasks) {
       const request = buildRequest({ before: task.prompt, after: task.suffix }, { policy: DEFAULT_POLICY, endOfTextPrediction: true }, file.singleLine);
       const a = await decode(plain, request);
@@ -55,10 +63,10 @@ async function speed(dir: string, lengths: number[], window: number) {
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
   // the step itself, whatever the folder's refresh rule; its window is the block and the margin on each side
-  const model = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: true, ...cacheRule(), stepsPerRefresh: Infinity });
+  const model = await loadModel(dir, { executionProvider: 'cpu', threads, cache: true, ...cacheRule(), stepsPerRefresh: Infinity });
   const loadMs = performance.now() - t0;
   const rssLoaded = process.memoryUsage().rss;
-  const plain = await loadModel(dir, { executionProvider: 'cpu', threads: 2, cache: false });
+  const plain = await loadModel(dir, { executionProvider: 'cpu', threads, cache: false });
   const cached = model.denoiser;
   if (!(cached instanceof CachedDenoiser)) throw new Error(`${dir} did not load with the dual cache`);
   const { mask, pad } = model.model.tokens;
@@ -79,7 +87,7 @@ async function speed(dir: string, lengths: number[], window: number) {
       }
       return median(ms);
     };
-    const reps = Number(arg('reps', n >= 1024 ? '3' : '5'));
+    const reps = Number(args.own.reps ?? (n >= 1024 ? 3 : 5));
     const full = await time(() => plain.denoiser.forward(canvas, positions), reps);
     cached.beginBlock(start - 1, start + window);
     const refresh = await time(async () => {
@@ -100,13 +108,10 @@ async function speed(dir: string, lengths: number[], window: number) {
 }
 
 async function main() {
-  const [mode, dir] = process.argv.slice(2);
-  if (mode === 'agreement') await agreement(dir, process.argv.includes('--limit') ? Number(arg('limit', '0')) : undefined);
-  else if (mode === 'speed') await speed(dir, arg('lengths', '128,256,512').split(',').map(Number), Number(arg('window', '24')));
-  else throw new Error('usage: measure-cache.ts agreement|speed MODEL_DIR [...]');
+  const [mode] = args.positionals;
+  if (mode === 'agreement') await agreement(args.model, args.limit);
+  else if (mode === 'speed') await speed(args.model, args.own.lengths!.split(',').map(Number), Number(args.own.window));
+  else throw new Error('usage: measure-cache.ts agreement|speed [--model DIR] [...] (--help for the options)');
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

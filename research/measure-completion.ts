@@ -1,22 +1,28 @@
 // Time one single-line infill with about 400 tokens of context on the bundled model, warm, for
 // `sequential` and the default policy: forwards and total ms (median of 20 runs), and the model's load time.
-//   npx tsx scripts/measure-completion.ts [--runs 20]
+//   npx tsx research/measure-completion.ts [--runs 20] [--model DIR] [--threads 2]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { percentile } from '../src/bench/metrics';
 import { decode, DEFAULT_POLICY } from '../src/engine';
-import { defaultModelDir, loadModel } from '../src/model';
+import { loadModel } from '../src/model';
 import type { PolicySpec } from '../src/protocol';
+import { researchArgs, run } from './args';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
-  const runs = Number(values.runs);
+  const args = researchArgs({
+    usage: 'One single-line infill with about 400 tokens of context, warm, with sequential and the default policy: forwards and ms.\n' +
+      'The task is the first of --tasks/python-single-line.jsonl.',
+    defaults: { threads: 2 },
+    options: { runs: { help: 'timed runs of each policy, after two warm-up runs', default: '20' } },
+  });
+  const runs = Number(args.own.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number of at least 1, got ${args.own.runs}`);
   const t0 = performance.now();
-  const model = await loadModel(defaultModelDir(path.resolve(__dirname, '..')), { executionProvider: 'cpu', threads: 2 });
+  const model = await loadModel(args.model, { executionProvider: 'cpu', threads: args.threads });
   const loadMs = performance.now() - t0;
   // a held-out single-line task, its context cut to about 300 tokens before and 100 after the cursor
-  const task = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'bench', 'tasks', 'python-single-line.jsonl'), 'utf8').split('\n')[0]);
+  const task = JSON.parse(fs.readFileSync(path.join(args.tasks, 'python-single-line.jsonl'), 'utf8').split('\n')[0]);
   const prefix = model.tokenizer.decode(model.tokenizer.encode(task.prompt).slice(-300));
   const suffix = model.tokenizer.decode(model.tokenizer.encode(task.suffix).slice(0, 100));
   console.log(`model ${model.info.name}: loaded in ${loadMs.toFixed(0)} ms (${model.info.executionProvider}, ${model.info.threads} threads)`);
@@ -36,7 +42,4 @@ async function main(): Promise<void> {
   await model.dispose();
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

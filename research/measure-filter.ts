@@ -1,20 +1,18 @@
 // The learned filter's cost inside the decode loop (issue 12): decodes training-split samples with `learned` and
 // reports the median milliseconds per step of the filter graph against the model's forward.
-//   npx tsx scripts/measure-filter.ts [--tasks training/.work/filter/tasks] [--limit 10] [--model DIR]
-import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+//   npx tsx research/measure-filter.ts [--tasks DIR] [--limit 10] [--model DIR] [--threads N]
 import { percentile } from '../src/bench/metrics';
 import { readTasks } from '../src/bench/tasks';
 import { buildRequest, decode, type SlotFilter } from '../src/engine';
-import { defaultModelDir, loadModel } from '../src/model';
+import { loadModel } from '../src/model';
+import { researchArgs, run } from './args';
 
 async function main(): Promise<void> {
-  const root = path.resolve(__dirname, '..');
-  const { values } = parseArgs({ options: {
-    tasks: { type: 'string', default: path.join(root, 'training', '.work', 'filter', 'tasks') },
-    limit: { type: 'string', default: '10' }, model: { type: 'string' }, threads: { type: 'string', default: '2' },
-  } });
-  const model = await loadModel(values.model ?? defaultModelDir(root), { executionProvider: 'cpu', threads: Number(values.threads) });
+  const args = researchArgs({
+    usage: 'The learned filter\'s cost per decode step against the model\'s forward, on training-split samples decoded with `learned`.',
+    defaults: { tasks: 'training/.work/filter/tasks', limit: 10, threads: 2 },
+  });
+  const model = await loadModel(args.model, { executionProvider: 'cpu', threads: args.threads });
   if (!model.filter) throw new Error('this model folder has no filter (files.filter)');
   const inner = model.filter;
   const filterMs: number[] = [];
@@ -27,7 +25,7 @@ async function main(): Promise<void> {
     return s;
   } };
   const forwardMs: number[] = [];
-  for (const file of readTasks(values.tasks!, Number(values.limit))) {
+  for (const file of readTasks(args.tasks, args.limit)) {
     for (const task of file.tasks) {
       const trace = await decode({ ...model, filter: timed },
         buildRequest({ before: task.prompt, after: task.suffix }, { policy: { name: 'learned' }, endOfTextPrediction: true }, file.singleLine));
@@ -41,7 +39,4 @@ async function main(): Promise<void> {
   await model.dispose();
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+run(main);

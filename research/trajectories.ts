@@ -2,33 +2,33 @@
 // TRAINING split (training/filter_samples.py; never bench/tasks) through the engine with `sequential`, and saves,
 // for every forward and every still-masked slot, the signals of src/engine/signals.ts and whether that slot's
 // current top-1 is the token it ends up with. The engine is the reference decoder: Python only reads the result.
-//   npx tsx scripts/trajectories.ts [--tasks training/.work/filter/tasks] [--out training/.work/filter/traj] [--limit N]
+//   npx tsx research/trajectories.ts [--tasks DIR] [--out DIR] [--limit N] [--model DIR] [--threads N] [--policy P]
 // Writes OUT/rows.f32 (float32, row-major: the features, then final, keep, sample, step) and OUT/header.json.
 //   final: the slot's current top-1 equals its final token.
 //   keep:  the slot lies within what shaping keeps of the final completion (a slot after it cannot change the text).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { readTasks } from '../src/bench/tasks';
 import { buildRequest, decode, type Candidate, type PolicySpec } from '../src/engine';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../src/engine/signals';
-import { defaultModelDir, loadModel } from '../src/model';
+import { loadModel } from '../src/model';
+import { researchArgs, ROOT, run } from './args';
 
 const EXTRA = ['final', 'keep', 'sample', 'step'] as const;
 
 async function main(): Promise<void> {
-  const root = path.resolve(__dirname, '..');
-  const { values } = parseArgs({ options: {
-    tasks: { type: 'string', default: path.join(root, 'training', '.work', 'filter', 'tasks') },
-    out: { type: 'string', default: path.join(root, 'training', '.work', 'filter', 'traj') },
-    model: { type: 'string' }, limit: { type: 'string' }, threads: { type: 'string', default: '2' },
-    policy: { type: 'string', default: 'sequential' },
-  } });
-  if (/bench[/\\]tasks/.test(path.resolve(values.tasks!))) throw new Error('trajectories come from the training split, never from bench/tasks');
-  const files = readTasks(values.tasks!, values.limit ? Number(values.limit) : undefined);
-  const model = await loadModel(values.model ?? defaultModelDir(root), { executionProvider: 'cpu', threads: Number(values.threads) });
-  const policy = { name: values.policy } as PolicySpec;
-  fs.mkdirSync(values.out!, { recursive: true });
+  const args = researchArgs({
+    usage: 'Decoding trajectories of training-split infill samples, for the learned unmasking filter.\n' +
+      'Writes OUT/rows.f32 and OUT/header.json.',
+    defaults: { tasks: 'training/.work/filter/tasks', out: 'training/.work/filter/traj', threads: 2 },
+    options: { policy: { help: 'the policy that decodes', default: 'sequential' } },
+  });
+  const out = args.out!;
+  if (/bench[/\\]tasks/.test(args.tasks)) throw new Error('trajectories come from the training split, never from bench/tasks');
+  const files = readTasks(args.tasks, args.limit);
+  const model = await loadModel(args.model, { executionProvider: 'cpu', threads: args.threads });
+  const policy = { name: args.own.policy } as PolicySpec;
+  fs.mkdirSync(out, { recursive: true });
   const width = FEATURE_COUNT + EXTRA.length;
   const chunks: Float32Array[] = [];
   const samples: { file: string; taskId: string; forwards: number; slots: number; text: string }[] = [];
@@ -60,18 +60,15 @@ async function main(): Promise<void> {
       if (samples.length % 50 === 0) console.error(`${samples.length} samples, ${rows} rows, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
   }
-  const fd = fs.openSync(path.join(values.out!, 'rows.f32'), 'w');
+  const fd = fs.openSync(path.join(out, 'rows.f32'), 'w');
   for (const c of chunks) fs.writeSync(fd, Buffer.from(c.buffer, c.byteOffset, c.byteLength));
   fs.closeSync(fd);
-  fs.writeFileSync(path.join(values.out!, 'header.json'), JSON.stringify({
-    model: model.info.name, policy: values.policy, tasks: path.relative(root, path.resolve(values.tasks!)),
+  fs.writeFileSync(path.join(out, 'header.json'), JSON.stringify({
+    model: model.info.name, policy: args.own.policy, tasks: path.relative(ROOT, args.tasks),
     columns: [...FEATURE_NAMES, ...EXTRA], features: FEATURE_NAMES, rows, samples,
   }, null, 1) + '\n');
-  console.log(`${samples.length} samples, ${rows} rows (${width} columns) in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${values.out}`);
+  console.log(`${samples.length} samples, ${rows} rows (${width} columns) in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`);
   await model.dispose();
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+run(main);

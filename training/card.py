@@ -192,12 +192,12 @@ def quant_line(metrics: dict) -> str:
             + (f" (fp32: {e['fp32MaskedAccuracyAt0.3']:.1%})." if 'fp32MaskedAccuracyAt0.3' in e else "."))
 
 
-DISTILL = ROOT / "docs" / "bench-distill"
+DISTILL = ROOT / "research" / "bench-distill"
 
 
 def distill_section() -> str:
     """The certainty-forcing variant (issue 12), measured and not shipped: read from the committed benchmark
-    results in docs/bench-distill (run C), so the card never restates a figure by hand."""
+    results in research/bench-distill (run C), so the card never restates a figure by hand."""
     compare, runs = DISTILL / "compare-c-limit20.json", [DISTILL / "distill-c-limit20" / "results.json",
                                                          DISTILL / "distill-c-learned-limit20" / "results.json"]
     if not compare.exists() or not all(r.exists() for r in runs):
@@ -223,7 +223,7 @@ def distill_section() -> str:
     loss = mean(base, "editSimilarity") - mean(distilled, "editSimilarity")
     return f"""## Distilled variant (tried, not shipped)
 Certainty-forcing distillation (dParallel) fine-tuned these weights on their own `sequential` decodes of
-training-split samples (`training/distill.py`, run C in `docs/bench-distill/README.md`). On the first
+training-split samples (`research/distill.py`, run C in `research/bench-distill/README.md`). On the first
 {first['limit']} tasks of each held-out task file ({tasks}), the distilled model's `sequential` gives this model's text on {mean(distilled, 'agreeBaseSequentialPct'):.1f}% of tasks. Its edit
 similarity is **{mean(distilled, 'editSimilarity'):.3f}** against **{mean(base, 'editSimilarity'):.3f}** for the shipped weights. Parallel policies on the distilled
 model, against its own `sequential`:

@@ -1,10 +1,10 @@
 """The learned unmasking filter (issue 12, Learn2PD): a tiny MLP that reads a still-masked slot's per-step signals
-(src/engine/signals.ts, recorded by scripts/trajectories.ts on training-split samples decoded with `sequential`)
+(src/engine/signals.ts, recorded by research/trajectories.ts on training-split samples decoded with `sequential`)
 and predicts whether its current top-1 is already its final token. Trains in seconds to minutes on the CPU and is
 exported as a second ONNX graph of the model folder (features [N, F] float32 → score [N]); unmask.json gets
 files.filter and filterFeatures. The `learned` policy unmasks every slot whose score reaches its threshold θ.
 
-    npx tsx scripts/trajectories.ts                       # training/.work/filter/traj
+    npx tsx research/trajectories.ts                       # training/.work/filter/traj
     python training/filter.py --traj training/.work/filter/traj --model models/default
 
 Labels: `final` (the top-1 equals the final token), or with --label keep also every slot that shaping cuts from the
