@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CodeTokenizer } from '../model/tokenizer';
 import type { SpecialTokens } from '../engine/types';
 import { CheckpointError } from './safetensors';
+import { jsonBudgetProblem } from '../model/jsonBudget';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 /** Mask tokens of the published checkpoints, tried in this order when config.json names no mask_token_id. */
@@ -23,8 +24,16 @@ export interface TokenizerJson { added_tokens?: AddedToken[]; model: { vocab?: R
 export function readJson(path: string, what: string): Record<string, unknown> {
   if (!existsSync(path)) throw new CheckpointError(path, `missing (${what})`);
   let v: unknown;
+  let text: string;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CheckpointError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const over = jsonBudgetProblem(text); // before JSON.parse builds the tree (src/model/jsonBudget.ts)
+  if (over) throw new CheckpointError(path, over);
+  try {
+    v = JSON.parse(text);
   } catch (e) {
     throw new CheckpointError(path, `not valid JSON (${(e as Error).message})`);
   }

@@ -8,6 +8,8 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
+import { readJson } from '../../../src/convert/tokenizerPrep';
 import { JSON_BUDGET, jsonBudgetProblem } from '../../../src/model/jsonBudget';
 import { hostileCopy, LOAD, MODEL_DIR, newClient, ROOT, slow } from './helpers';
 
@@ -66,6 +68,16 @@ describe('fault: JSON files past their budget', function () {
     } finally {
       client.dispose();
       folder.remove();
+    }
+  });
+
+  it('the converter refuses a checkpoint\'s config.json nested 1,000,000 deep naming it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-ckpt-'));
+    try {
+      nestedBrackets(path.join(dir, 'config.json'), 1_000_000);
+      assert.throws(() => readJson(path.join(dir, 'config.json'), 'the configuration'), /config\.json.*nests arrays and objects deeper than 64 levels/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
