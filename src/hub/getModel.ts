@@ -111,6 +111,10 @@ export async function getModel(o: GetModelOptions): Promise<GotModel> {
   const files = selectFiles(listing);
   const finalDir = path.resolve(o.outDir ?? path.join(modelsDir(o.storageDir), `${name}-${precision}`));
   const checkpointDir = path.join(o.storageDir, 'downloads', repo.replace('/', '--'), listing.commit);
+  const installed = await readOrigin(finalDir);
+  if (installed && installed.repo === repo && installed.commit === listing.commit && installed.precision === precision) {
+    return { folder: finalDir, name: `${name}-${precision}`, origin: installed, received: 0 };
+  }
 
   const downloadBytes = files.reduce((n, f) => n + (f.size ?? 0), 0);
   const weightsBytes = files.filter((f) => f.path.endsWith('.safetensors')).reduce((n, f) => n + (f.size ?? 0), 0);
@@ -149,4 +153,14 @@ export async function getModel(o: GetModelOptions): Promise<GotModel> {
     for (const dir of [path.dirname(checkpointDir), path.dirname(path.dirname(checkpointDir))]) await fs.promises.rmdir(dir).catch(() => undefined);
   }
   return { folder: finalDir, name: job.name, origin, received };
+}
+
+/** The origin of an installed model folder, or undefined when there is none (or no model beside it). */
+async function readOrigin(folder: string): Promise<Origin | undefined> {
+  if (!fs.existsSync(path.join(folder, 'unmask.json'))) return undefined;
+  try {
+    return JSON.parse(await fs.promises.readFile(path.join(folder, ORIGIN_FILE), 'utf8')) as Origin;
+  } catch {
+    return undefined;
+  }
 }

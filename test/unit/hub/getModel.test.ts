@@ -48,6 +48,13 @@ describe('get model', () => {
     assert.equal(jobs[0].checkpointDir, path.join(storageDir, 'downloads', 'tiny-org--tiny-coder', COMMIT));
     assert.equal(path.dirname(jobs[0].stagingDir), path.dirname(got.folder), 'staging beside the final folder: one rename');
     assert.ok(!fs.existsSync(jobs[0].checkpointDir), 'the checkpoint is removed once converted');
+    // the same commit and precision again: already installed, nothing downloaded or converted
+    fs.writeFileSync(path.join(got.folder, 'origin.json'), JSON.stringify(got.origin));
+    const before = hub.log.length;
+    const again = await getModel({ source: REPO, storageDir, endpoint, machine: roomy, install: writesFolder });
+    assert.equal(again.folder, got.folder);
+    assert.equal(jobs.length, 1);
+    assert.equal(hub.log.slice(before).filter((l) => l.path.includes('/resolve/')).length, 0);
   });
 
   it('refuses before downloading when the disk is too small, saying how much is needed', async () => {
