@@ -41,6 +41,14 @@ const LAYOUT = {
 } as const;
 type MatrixKind = keyof typeof LAYOUT.int8;
 
+/** What each precision stores, in words (for the manifest and the model card). */
+export const PRECISION_NOTE: Record<Precision, string> = {
+  fp32: 'fp32 weights',
+  fp16: 'fp16 weights (for GPU providers), fp32 activations',
+  int8: `int8 weights: q/k/v in MatMulNBits blocks of ${QUANT.blockSize}, the other matrices and the vocabulary table (embedding and output projection, stored once when tied) per output feature with dynamically quantized activations`,
+  int4: `int4 weights in MatMulNBits blocks of ${QUANT.blockSize} with zero points; q/k/v and the vocabulary table at 8 bits as in int8`,
+};
+
 /** A linear layer y = x·Wᵀ (+ b) on the last axis. */
 type Linear = (x: string) => string;
 
