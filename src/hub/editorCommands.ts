@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Context } from '../context';
 import { CATALOG, formatBytes, type CatalogEntry } from './catalog';
-import { getModel, modelsDir, ORIGIN_FILE, type GetModelProgress, type Origin } from './getModel';
+import { getModel, modelsDir, type GetModelProgress } from './getModel';
 import { HubError } from './hubClient';
+import { installedModels } from './installed';
 import { forkInstaller } from './installer';
 
 /** SecretStorage key of the user's Hugging Face token. */
@@ -114,37 +115,6 @@ async function askToken(ctx: Context): Promise<boolean> {
   if (!token) return false;
   await ctx.extension.secrets.store(TOKEN_SECRET, token.trim());
   return true;
-}
-
-interface Installed {
-  folder: string;
-  name: string;
-  bytes: number;
-  origin?: Origin;
-}
-
-async function folderBytes(dir: string): Promise<number> {
-  let n = 0;
-  for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    n += e.isDirectory() ? await folderBytes(p) : e.isFile() ? (await fs.promises.stat(p)).size : 0;
-  }
-  return n;
-}
-
-/** Model folders Get Model installed (each has unmask.json; staging folders start with a dot and are skipped). */
-export async function installedModels(storage: string): Promise<Installed[]> {
-  const dir = modelsDir(storage);
-  const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
-  const found: Installed[] = [];
-  for (const name of names.sort()) {
-    const folder = path.join(dir, name);
-    if (name.startsWith('.') || !fs.existsSync(path.join(folder, 'unmask.json'))) continue;
-    let origin: Origin | undefined;
-    try { origin = JSON.parse(await fs.promises.readFile(path.join(folder, ORIGIN_FILE), 'utf8')) as Origin; } catch { origin = undefined; }
-    found.push({ folder, name, bytes: await folderBytes(folder), ...(origin ? { origin } : {}) });
-  }
-  return found;
 }
 
 export function manageModelsCommand(ctx: Context): () => Promise<void> {

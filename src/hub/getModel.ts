@@ -156,7 +156,7 @@ export async function getModel(o: GetModelOptions): Promise<GotModel> {
 }
 
 /** The origin of an installed model folder, or undefined when there is none (or no model beside it). */
-async function readOrigin(folder: string): Promise<Origin | undefined> {
+export async function readOrigin(folder: string): Promise<Origin | undefined> {
   if (!fs.existsSync(path.join(folder, 'unmask.json'))) return undefined;
   try {
     return JSON.parse(await fs.promises.readFile(path.join(folder, ORIGIN_FILE), 'utf8')) as Origin;

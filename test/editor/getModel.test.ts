@@ -1,6 +1,6 @@
 // Get Model in the real editor: the fake Hub (test/unit/hub/fakeHub.ts) serves a tiny random Qwen2 checkpoint on
 // 127.0.0.1; Unmask: Get Model… → "Type any Hub repository…" → the progress notification → the converted model is
-// loaded (the status bar names it) and answers a completion. Skips without Python and torch (the checkpoint's maker).
+// loaded (the status bar names it) and answers a completion; Manage Models lists it and switches back. Skips without Python and torch (the checkpoint's maker).
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -69,6 +69,16 @@ describe('Get Model', function () {
       const trace = await typeOnNewLine('x = ', `a completion from ${MODEL}`, 60_000);
       assert.ok(traces().length > before);
       assert.ok(trace.stats.forwards >= 1, `the downloaded model decoded (${trace.stats.forwards} forwards)`);
+
+      // Manage Models lists it, in use, with its origin; picking the bundled demonstrator switches back
+      await wb.runCommand('Unmask: Manage Models');
+      const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: MODEL }).first();
+      await row.waitFor({ timeout: 10_000 });
+      const text = (await row.textContent()) ?? '';
+      assert.match(text, /in use/);
+      assert.match(text, new RegExp(`${REPO} at d{12}, int8`));
+      await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'The bundled demonstrator' }).first().click();
+      await waitFor(async () => (await wb.statusText()).includes('unmask-tiny-code'), 'Manage Models to switch back to the bundled model', 60_000);
     } finally {
       // back to the bundled model for whatever runs next: Get Model set unmask.modelFolder (machine scope)
       // (written by the extension to the remote machine settings, or to the user settings where a host puts it there)

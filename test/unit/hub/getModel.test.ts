@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { getModel, type InstallJob, type Installer } from '../../../src/hub/getModel';
 import { PART_SUFFIX } from '../../../src/hub/hubClient';
+import { installedModels } from '../../../src/hub/installed';
 import { FakeHub, writePlainCheckpoint } from './fakeHub';
 
 const REPO = 'tiny-org/tiny-coder';
@@ -55,6 +56,12 @@ describe('get model', () => {
     assert.equal(again.folder, got.folder);
     assert.equal(jobs.length, 1);
     assert.equal(hub.log.slice(before).filter((l) => l.path.includes('/resolve/')).length, 0);
+    // Manage Models' list: the model with its size and origin, not a staging folder left by a crash
+    fs.mkdirSync(path.join(storageDir, 'models', '.other-int8.staging-1'));
+    fs.writeFileSync(path.join(storageDir, 'models', '.other-int8.staging-1', 'unmask.json'), '{}');
+    const listed = await installedModels(storageDir);
+    assert.deepEqual(listed.map((m) => [m.name, m.origin?.repo, m.origin?.commit]), [['tiny-coder-int8', REPO, COMMIT]]);
+    assert.equal(listed[0].bytes, 2 + fs.statSync(path.join(got.folder, 'origin.json')).size);
   });
 
   it('refuses before downloading when the disk is too small, saying how much is needed', async () => {
