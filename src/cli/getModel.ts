@@ -30,7 +30,10 @@ An interrupted download resumes where it stopped when run again.`;
 function progressLine(): (p: GetModelProgress) => void {
   let last = 0;
   let lastPhase = '';
+  let lastLine = '';
   const write = (line: string, final: boolean) => {
+    if (line === lastLine) return;
+    lastLine = line;
     if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(100)}${final ? '\n' : ''}`);
     else process.stderr.write(line + '\n');
   };
