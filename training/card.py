@@ -171,7 +171,7 @@ def main() -> None:
     state = saved.get("state", {})
     log = [json.loads(l) for l in open(Path(args.weights).parent / "log.jsonl")] if (Path(args.weights).parent / "log.jsonl").exists() else []
     tps = [l["tokensPerSecond"] for l in log if "tokensPerSecond" in l and "event" not in l]
-    gpu = next((l.get("gpu") for l in log if l.get("event") == "start" and l.get("gpu")), None)   # train_gpu.py's log
+    gpu = next((l.get("gpu") for l in log if l.get("event") == "start" and l.get("gpu")), None)   # a run on CUDA
     metrics["training"] = {"tokens": state.get("tokens"), "hours": round(state.get("seconds", 0) / 3600, 2),
                            "tokensPerSecondMedian": int(np.median(tps)) if tps else None, "gpu": gpu}
     report = HERE / ".work" / "export-report.json"
@@ -245,7 +245,7 @@ def write_card(model_dir: Path, m: dict, metrics: dict) -> None:
     acc = metrics["maskedAccuracy"]
     par = metrics["parity"]
     tr = metrics["training"]
-    where = (f"one {tr['gpu']} (training/train_gpu.py: bf16 autocast, fused AdamW, warm-up and cosine over a wall-clock "
+    where = (f"one {tr['gpu']} (training/train.py --preset gpu: bf16 autocast, fused AdamW, warm-up and cosine over a wall-clock "
              f"budget; median {tr['tokensPerSecondMedian']} tokens/s)" if tr.get("gpu") else
              f"{cpu}\n(2 cores, torch CPU, fp32; median {tr['tokensPerSecondMedian']} tokens/s)")
     card = f"""# {m['name']}
