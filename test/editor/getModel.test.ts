@@ -1,6 +1,7 @@
 // Get Model in the real editor: the fake Hub (test/unit/hub/fakeHub.ts) serves a tiny random Qwen2 checkpoint on
 // 127.0.0.1; Unmask: Get Model… → "Type any Hub repository…" → the progress notification → the converted model is
-// loaded (the status bar names it) and answers a completion; Manage Models lists it and switches back. Skips without Python and torch (the checkpoint's maker).
+// loaded (the status bar names it) and answers a completion; Manage Models lists it and switches back. Skips without
+// Python and torch (the checkpoint's maker).
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
