@@ -257,9 +257,10 @@ short completions of common code that are often wrong, not a replacement for a l
 ## Architecture
 Bidirectional transformer (no causal mask), pre-LayerNorm, rotary positions, tied input/output
 embeddings: d_model {c['d_model']}, {c['layers']} layers, {c['heads']} heads, FFN {c['ffn']}, vocabulary {c['vocab']}
-(byte-level BPE), up to {m['maxSequence']} tokens. **{m['parameters']:,} parameters.** Exported as `{m['files']['model']}`
-({m['precision']}, {(model_dir / 'model.onnx').stat().st_size / 2**20:.1f} MiB) with the gathered head of the design: inputs
-`input_ids`, `positions`; outputs `top_ids`, `top_probs` (top-{m['topK']}), `entropy`.
+(byte-level BPE), up to {m['maxSequence']} tokens. **{m['parameters']:,} parameters.** Converted by `npm run convert` to `{m['files']['model']}`
+with its weights in `{m['files']['model']}.data` ({m['precision']}, {sum(f.stat().st_size for f in model_dir.glob('model.onnx*')) / 2**20:.1f} MiB):
+the one graph of `docs/model-contract.md`, with the gathered head of the design: inputs `input_ids`, `start`, `past_kv`,
+`positions`; outputs `top_ids`, `top_probs` (top-{m['topK']}), `entropy`, `kv`.
 Special tokens: pad 0, eos 1, bos 2 (unused), mask 3.
 
 ## Training
