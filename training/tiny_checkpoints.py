@@ -2,6 +2,7 @@
 *.safetensors), for the converter's tests and the Get Model download tests.
 
     python training/tiny_checkpoints.py OUT_DIR [--family NAME]
+    python training/tiny_checkpoints.py --sized OUT_DIR   # random bf16 weights of Open-dCoder 0.5B's shapes, for sizes and speed
 
 writes OUT_DIR/<family> for each family (or only NAME):
 * qwen2: transformers' Qwen2ForCausalLM, tied, bf16, sharded (model-0000N-of-0000M.safetensors + model.safetensors.index.json),
@@ -174,12 +175,64 @@ def make(family: str, out: Path) -> Path:
     return dest
 
 
+# Open-dCoder 0.5B = Qwen2.5-Coder-0.5B's shapes (its config.json); the tokenizer has 151,665 entries, the embedding more rows
+OPEN_DCODER_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                       num_key_value_heads=2, max_position_embeddings=32768, tie_word_embeddings=True)
+
+
+def sized(out: Path, shapes: dict = OPEN_DCODER_05B, tokens: int = 151665) -> Path:
+    """A random-weight bf16 Qwen2 checkpoint of real shapes, written one layer at a time in shards (as the Hub does), with a
+    word-level tokenizer of `tokens` entries whose last ones are the special tokens: for the converter's sizes, memory and
+    speed, not its quality."""
+    from safetensors.torch import save_file
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    out.mkdir(parents=True, exist_ok=True)
+    h, f, layers = shapes["hidden_size"], shapes["intermediate_size"], shapes["num_hidden_layers"]
+    kv = shapes["num_key_value_heads"] * (h // shapes["num_attention_heads"])
+    g = torch.Generator().manual_seed(0)
+    rand = lambda *shape: (torch.randn(shape, generator=g) * 0.02).to(torch.bfloat16)  # noqa: E731
+    ones = lambda n: torch.ones(n, dtype=torch.bfloat16)  # noqa: E731
+    shards = [{"model.embed_tokens.weight": rand(shapes["vocab_size"], h), "model.norm.weight": ones(h)}]
+    for i in range(layers):
+        b = f"model.layers.{i}."
+        shards.append({b + "input_layernorm.weight": ones(h), b + "post_attention_layernorm.weight": ones(h),
+                       b + "self_attn.q_proj.weight": rand(h, h), b + "self_attn.q_proj.bias": rand(h),
+                       b + "self_attn.k_proj.weight": rand(kv, h), b + "self_attn.k_proj.bias": rand(kv),
+                       b + "self_attn.v_proj.weight": rand(kv, h), b + "self_attn.v_proj.bias": rand(kv),
+                       b + "self_attn.o_proj.weight": rand(h, h), b + "mlp.gate_proj.weight": rand(f, h),
+                       b + "mlp.up_proj.weight": rand(f, h), b + "mlp.down_proj.weight": rand(h, f)})
+    weight_map, total = {}, 0
+    for n, shard in enumerate(shards):
+        name = f"model-{n + 1:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, str(out / name), metadata={"format": "pt"})
+        for k, t in shard.items():
+            weight_map[k] = name
+            total += t.numel() * t.element_size()
+    (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"]
+    tok = Tokenizer(models.WordLevel({f"t{i}": i for i in range(tokens - len(specials))}, unk_token="t0"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.add_special_tokens(specials)
+    tok.save(str(out / "tokenizer.json"))
+    eos = tokens - len(specials)
+    config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_act": "silu", "rms_norm_eps": 1e-6,
+              "rope_theta": 1000000.0, "use_sliding_window": False, "torch_dtype": "bfloat16", "bos_token_id": eos,
+              "eos_token_id": eos, "pad_token_id": eos, **shapes}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", help="folder to write the checkpoints into")
     ap.add_argument("--family", choices=FAMILIES, help="only this family")
+    ap.add_argument("--sized", action="store_true", help="instead: random bf16 weights of Open-dCoder 0.5B's shapes in OUT")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.sized:
+        print(sized(Path(args.out)))
+        return
     for family in [args.family] if args.family else FAMILIES:
         print(make(family, Path(args.out)))
 

@@ -8,7 +8,7 @@ import defaults from '../engine/defaults.json';
 import { BOUNDS } from '../engine/bounds';
 import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, type Manifest } from '../model/manifest';
 import { openCheckpoint, type Checkpoint } from './checkpoint';
-import { buildGraph, QUANT } from './graph';
+import { buildGraph, PRECISION_NOTE } from './graph';
 import { CheckpointError } from './safetensors';
 import { GRAPH, type Precision, type TensorSource } from './spec';
 import { TOKENIZER_FILE } from './tokenizerPrep';
@@ -20,14 +20,6 @@ export const PRECISIONS: readonly Precision[] = ['int8', 'int4', 'fp16', 'fp32']
 export const GRAPH_FILE = 'model.onnx';
 /** The longest canvas written into a manifest unless asked otherwise (the checkpoint's own may be far longer). */
 export const DEFAULT_MAX_SEQUENCE = 2048;
-
-// what the manifest and the card say about the weights; graph.ts decides which tensors int4 keeps at 8 bits
-const PRECISION_TEXT: Record<Precision, string> = {
-  int8: `int8 weights (MatMulNBits, blocks of ${QUANT.blockSize}; the embedding and the output projection too)`,
-  int4: `int4 weights (MatMulNBits, blocks of ${QUANT.blockSize}; the tensors the converter keeps at 8 bits, at 8 bits)`,
-  fp16: 'fp16 weights',
-  fp32: 'fp32',
-};
 
 export interface ConvertOptions {
   precision?: Precision;
@@ -113,11 +105,14 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     manifest = {
       format: MANIFEST_FORMAT, name, architecture: `bidirectional-${spec.family}`, vocabSize: spec.vocabSize, maxSequence,
       topK: GRAPH.topK, tokens, slots, logitsShift: spec.logitsShift, files: { model: GRAPH_FILE, tokenizer: TOKENIZER_FILE },
+      // pretrained models decode with the dual cache, Fast-dLLM's setting for them (refreshed once per block); the bundled
+      // model's near-tie predictions need the uncached forward (docs/benchmarks.md), and scripts/make-default-model.ts keeps its manifest's choice
+      ...(spec.family === 'unmask' ? {} : { cache: {} }),
       vocabDigest: ckpt.tokenizer.vocabDigest(),
       license: typeof config.license === 'string' ? config.license : 'see the checkpoint\'s own licence',
       training: config.training ?? { tokens: 0, corpus: 'pretrained checkpoint (see its own model card)' },
       ...{
-        precision: PRECISION_TEXT[precision], parameters: ckpt.parameters,
+        precision: PRECISION_NOTE[precision], parameters: ckpt.parameters,
         source: { checkpoint: basename(ckpt.dir), modelType: spec.modelType, spec, checkpointVocab: ckpt.checkpointVocab,
           ...(ckpt.addedMask ? { addedMaskToken: options.maskToken } : {}), ...(ckpt.tokenizerConverted ? { tokenizerConvertedFrom: 'vocab.json + merges.txt' } : {}) },
       },
@@ -188,7 +183,7 @@ field of its config: ${m.license}.
 | special tokens | mask ${m.tokens.mask}, pad ${m.tokens.pad}, eos ${m.tokens.eos}, bos ${m.tokens.bos} |
 | logitsShift | ${m.logitsShift} (${m.logitsShift ? 'prediction for position i read at row i − 1' : 'prediction read at its own row'}) |
 | maxSequence | ${m.maxSequence} |
-| precision | ${PRECISION_TEXT[precision]} |
+| precision | ${PRECISION_NOTE[precision]} |
 
 ${cut}${added}${converted}| file | size |
 | --- | --- |
