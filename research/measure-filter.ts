@@ -1,4 +1,4 @@
-// The learned filter's cost inside the decode loop (issue 12): decodes training-split samples with `learned` and
+// The learned filter's cost inside the decode loop: decodes training-split samples with `learned` and
 // reports the median milliseconds per step of the filter graph against the model's forward.
 //   npx tsx research/measure-filter.ts [--tasks DIR] [--limit 10] [--model DIR] [--threads N]
 import { percentile } from '../src/bench/metrics';

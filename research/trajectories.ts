@@ -1,4 +1,4 @@
-// Decoding trajectories for the learned unmasking filter (issue 12, Learn2PD): decodes infill samples of the
+// Decoding trajectories for the learned unmasking filter (Learn2PD): decodes infill samples of the
 // TRAINING split (training/filter_samples.py; never bench/tasks) through the engine with `sequential`, and saves,
 // for every forward and every still-masked slot, the signals of src/engine/signals.ts and whether that slot's
 // current top-1 is the token it ends up with. The engine is the reference decoder: Python only reads the result.

@@ -196,7 +196,7 @@ DISTILL = ROOT / "research" / "bench-distill"
 
 
 def distill_section() -> str:
-    """The certainty-forcing variant (issue 12), measured and not shipped: read from the committed benchmark
+    """The certainty-forcing variant, measured and not shipped: read from the committed benchmark
     results in research/bench-distill (run C), so the card never restates a figure by hand."""
     compare, runs = DISTILL / "compare-c-limit20.json", [DISTILL / "distill-c-limit20" / "results.json",
                                                          DISTILL / "distill-c-learned-limit20" / "results.json"]

@@ -1,4 +1,4 @@
-"""The learned unmasking filter (issue 12, Learn2PD): a tiny MLP that reads a still-masked slot's per-step signals
+"""The learned unmasking filter (Learn2PD): a tiny MLP that reads a still-masked slot's per-step signals
 (src/engine/signals.ts, recorded by research/trajectories.ts on training-split samples decoded with `sequential`)
 and predicts whether its current top-1 is already its final token. Trains in seconds to minutes on the CPU and is
 exported as a second ONNX graph of the model folder (features [N, F] float32 → score [N]); unmask.json gets

@@ -1,5 +1,5 @@
-"""Infill samples from the TRAINING split, in the task-file format of bench/tasks, for the learned unmasking filter
-(issue 12): research/trajectories.ts decodes them with `sequential` through the engine and saves the per-step
+"""Infill samples from the TRAINING split, in the task-file format of bench/tasks, for the learned unmasking filter:
+research/trajectories.ts decodes them with `sequential` through the engine and saves the per-step
 signals; the filter's threshold is also chosen on them. The held-out split is never read except for the names of
 its packages, which are refused here (and so are the packages bench/tasks was cut from).
 

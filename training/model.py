@@ -27,7 +27,7 @@ def sized(d_model: int, layers: int) -> Config:
     return Config(d_model=d_model, layers=layers, heads=d_model // 64, ffn=4 * d_model)
 
 
-# name -> Config of the sizes measured for issue 11 (latency and file size in training/README.md)
+# name -> Config of the sizes measured for the bundled model (latency and file size in training/README.md)
 SIZES = {f"d{d}-{n}L": sized(d, n) for d, n in ((256, 4), (256, 6), (256, 8), (320, 6), (320, 8), (384, 6), (384, 8))}
 
 

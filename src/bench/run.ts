@@ -1,4 +1,4 @@
-// Runs decoding policies over infill task files and measures speed and quality (issue 7).
+// Runs decoding policies over infill task files and measures speed and quality.
 import { buildRequest, decode, type Decoder } from '../engine';
 import type { BenchPolicy } from './policyArg';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from './metrics';

@@ -1,4 +1,4 @@
-// The one owner of the model's lifecycle (issue 15): a state machine over the ModelClient, below the editor
+// The one owner of the model's lifecycle: a state machine over the ModelClient, below the editor
 // (no vscode import, unit-tested on Node).
 //
 //   loading ──ok──▶ ready(info) ──load fails──▶ ready(last good info, problem)   the server keeps it too

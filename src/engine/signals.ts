@@ -1,4 +1,4 @@
-// The per-step signals of every still-masked slot that the learned unmasking filter reads (issue 12, Learn2PD):
+// The per-step signals of every still-masked slot that the learned unmasking filter reads (Learn2PD):
 // defined once here, so that the trajectories the filter is trained on (research/trajectories.ts) and the `learned`
 // policy in the decode loop compute them by the same code. training/filter.py reads FEATURE_NAMES from the
 // trajectory file's header and refuses a mismatch; the filter graph's manifest entry records them too.

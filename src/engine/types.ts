@@ -58,7 +58,7 @@ export interface Candidate {
 }
 
 /**
- * The learned unmasking filter (issue 12, Learn2PD; the model folder's optional `files.filter` graph): scores each
+ * The learned unmasking filter (Learn2PD; the model folder's optional `files.filter` graph): scores each
  * still-masked slot's signals (src/engine/signals.ts, FEATURE_COUNT per row) with P(its top-1 is final).
  */
 export interface SlotFilter {

@@ -1,4 +1,4 @@
-// The learned unmasking filter of a model folder (issue 12; unmask.json files.filter): a tiny ONNX graph from
+// The learned unmasking filter of a model folder (unmask.json files.filter): a tiny ONNX graph from
 // features [N, FEATURE_COUNT] (src/engine/signals.ts) to score [N], run once per decode step by the `learned` policy.
 import * as ort from 'onnxruntime-node';
 import { FEATURE_COUNT } from '../engine/signals';

@@ -1,4 +1,4 @@
-// Issue 5: the command palette actions and settings, in the real editor.
+// The command palette actions and settings, in the real editor.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,4 +1,4 @@
-// Issue 5: inline completions from the bundled model in a real editor. The model is small and may be barely
+// Inline completions from the bundled model in a real editor. The model is small and may be barely
 // trained, so these tests check behaviour, not quality: ghost text appears, it is exactly what the extension got
 // from the model server (the UNMASK_TRACE_LOG line), Tab inserts exactly it, typing on never leaves it stale.
 import * as assert from 'node:assert/strict';

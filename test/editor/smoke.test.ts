@@ -1,4 +1,4 @@
-// Issue 2's smoke test: the packaged extension activates in a real VS Code (code-server in Chromium), a command
+// The smoke test: the packaged extension activates in a real VS Code (code-server in Chromium), a command
 // run from the command palette shows its effect, and Unmask raises no error notification.
 import * as assert from 'node:assert/strict';
 import { bench } from './hooks';

@@ -1,4 +1,4 @@
-// Issue 6 in the real editor: after a completion, "Unmask: Open Decoding Visualizer" opens the panel on that
+// In the real editor: after a completion, "Unmask: Open Decoding Visualizer" opens the panel on that
 // completion's tokens, and the panel follows the next completion.
 import * as assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';

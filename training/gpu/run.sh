@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU run of issue 11, in one command on a machine with one CUDA GPU and ~16 cores, given a copy
+# The GPU training run, in one command on a machine with one CUDA GPU and ~16 cores, given a copy
 # of the repository with training/gpu-data/ beside it (made here by `python training/gpu_data.py`).
 # Ends within ~8 minutes: the trainer's deadline is 450 s from its start; its schedule spans 390 s,
 # or less if loading took long (what is left of the deadline less 40 s for the final evaluation and

@@ -1,4 +1,4 @@
-// The learned unmasking filter's policy (issue 12): the decode loop computes the signals, asks the filter for a
+// The learned unmasking filter's policy: the decode loop computes the signals, asks the filter for a
 // score per still-masked slot, and `learned` unmasks every slot at or above θ (at least the most confident one).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';

@@ -1,4 +1,4 @@
-// Issue 15, items 3–6 and 8: hostile model folders and arguments. Each is refused through the real server
+// Hostile model folders and arguments. Each is refused through the real server
 // within 10 s with its file or field named, and the same server (no native abort, no hang) serves on.
 // Before the fix: the FIFOs hung the load, /dev/zero aborted the server (std::bad_alloc), maxSequence 1,000,000
 // ran out of memory, a million threads never loaded, blockSize 0.5 looped forever, "model..onnx" was refused,

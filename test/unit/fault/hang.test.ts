@@ -1,4 +1,4 @@
-// Issue 15, item 3: no request may hang. A stopped server (SIGSTOP) is found by the client's liveness check,
+// No request may hang. A stopped server (SIGSTOP) is found by the client's liveness check,
 // killed and restarted; the request says why. Before the fix the client had no deadline: these hung (mocha's
 // timeout). The bounds on time here are the client's own settings (1 s), asserted with a wide margin.
 import * as assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Issue 15, item 7: the lifecycle below the editor (src/client/modelLifecycle.ts over the real client and server).
+// The lifecycle below the editor (src/client/modelLifecycle.ts over the real client and server).
 // Before the fix there was no such owner: a failed load left a stale error, a failed deep load dropped the
 // working model, a failed state reloaded per request, and a crash restart left the session without a model.
 import * as assert from 'node:assert/strict';

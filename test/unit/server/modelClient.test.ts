@@ -73,7 +73,7 @@ describe('model client and server process', function () {
   });
 
   it('a broken model folder is refused with the problem, reported once, and the last good model stays in use', async () => {
-    // before issue 15 the client dropped the working model (every completion then failed with the folder's error)
+    // before the lifecycle owned the model, the client dropped the working model (every completion then failed with the folder's error)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-broken-'));
     fs.copyFileSync(path.join(MODEL_DIR, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
     fs.copyFileSync(path.join(MODEL_DIR, 'unmask.json'), path.join(dir, 'unmask.json'));
