@@ -14,6 +14,7 @@ import { buildGraph } from '../src/convert/graph';
 import { MS_DOMAIN, OnnxWriter } from '../src/convert/onnx/writer';
 import { quantizeBlocks } from '../src/convert/quantize';
 import { GRAPH, type Precision } from '../src/convert/spec';
+import { kvRows, kvShapeOf } from '../src/model/modelGraph';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -66,8 +67,9 @@ async function measure(dir: string, threads: number, lengths: number[], window: 
     folder: mib(fs.statSync(file).size + fs.statSync(GRAPH.weightsFile(file)).size), loadSeconds: +(loadMs / 1000).toFixed(1),
     rssAfterLoad: mib(rss), threads,
   };
+  const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'unmask.json'), 'utf8')) as { vocabSize: number }).vocabSize;
   for (const n of lengths) {
-    const ids = Array.from({ length: n }, (_, i) => 4 + ((i * 7919) % 30000));
+    const ids = Array.from({ length: n }, (_, i) => 4 + ((i * 7919) % Math.min(30000, vocab - 4)));
     const from = Math.floor(n / 2) - window / 2;
     const windowRows = Array.from({ length: window }, (_, i) => from + i);
     const empty = emptyPast(session);
@@ -76,7 +78,7 @@ async function measure(dir: string, threads: number, lengths: number[], window: 
     const kv = (await full())[GRAPH.outputs.kv];
     [result[`full${n}Ms`], result[`full${n}CpuMs`]] = await time(n >= 2048 ? 2 : 5, full);
     const rest = Array.from({ length: n }, (_, i) => i).filter((i) => i < from || i >= from + window);
-    const past = rowsOf(kv, rest);
+    const past = kvRows(kv, rest);
     const step = () => session.run({ [I.ids]: int64(ids.slice(from, from + window), [1, window]), [I.start]: int64([from], [1]),
       [I.pastKv]: past, [I.positions]: int64(windowRows, [1, window]) });
     [result[`step${n}Ms`], result[`step${n}CpuMs`]] = await time(10, step);
@@ -88,23 +90,8 @@ async function measure(dir: string, threads: number, lengths: number[], window: 
 
 /** An empty past_kv (the full forward) of the shape the graph declares, batch 1. */
 function emptyPast(session: ort.InferenceSession): ort.Tensor {
-  const meta = session.inputMetadata.find((m) => m.name === GRAPH.inputs.pastKv);
-  if (!meta || !meta.isTensor) throw new Error(`the graph has no tensor input ${GRAPH.inputs.pastKv}`);
-  return new ort.Tensor('float32', new Float32Array(0), meta.shape.map((d) => (typeof d === 'number' ? d : d === 'batch' ? 1 : 0)));
-}
-
-function rowsOf(kv: ort.Tensor, keep: number[]): ort.Tensor {
-  const [L, two, B, KV, T, D] = kv.dims;
-  const src = kv.data as Float32Array;
-  const out = new Float32Array(L * two * B * KV * keep.length * D);
-  let at = 0;
-  for (let outer = 0; outer < L * two * B * KV; outer++) {
-    for (const r of keep) {
-      out.set(src.subarray((outer * T + r) * D, (outer * T + r + 1) * D), at);
-      at += D;
-    }
-  }
-  return new ort.Tensor('float32', out, [L, two, B, KV, keep.length, D]);
+  const { layers, kvHeads, headDim } = kvShapeOf(session);
+  return new ort.Tensor('float32', new Float32Array(0), [layers, 2, 1, kvHeads, 0, headDim]);
 }
 
 /**

@@ -97,30 +97,26 @@ def hf_model(family: str, tok, seed: int):
     return model, ids
 
 
-def llada_to_llama(state: dict) -> dict:
-    """LLaDA's tensor names back to transformers' Llama ones (the reference model for the llada checkpoint)."""
-    back = {v: k for k, v in LLADA_NAMES.items()}
+def rename(state: dict, names: dict, layers_from: str, layers_to: str) -> dict:
+    """Tensor names through `names`: whole names, else the part after the layer prefix (`layers_from` + i + ".")."""
     out = {}
     for name, t in state.items():
-        if name in back:
-            out[back[name]] = t
+        if name in names:
+            out[names[name]] = t
             continue
-        i, rest = name[len("model.transformer.blocks."):].split(".", 1)
+        i, rest = name[len(layers_from):].split(".", 1)
         part, kind = rest.rsplit(".", 1)
-        out[f"model.layers.{i}.{back[part]}.{kind}"] = t
+        out[f"{layers_to}{i}.{names[part]}.{kind}"] = t
     return out
+
+
+def llada_to_llama(state: dict) -> dict:
+    """LLaDA's tensor names back to transformers' Llama ones (the reference model for the llada checkpoint)."""
+    return rename(state, {v: k for k, v in LLADA_NAMES.items()}, "model.transformer.blocks.", "model.layers.")
 
 
 def llama_to_llada(state: dict) -> dict:
-    out = {}
-    for name, t in state.items():
-        if name in LLADA_NAMES:
-            out[LLADA_NAMES[name]] = t
-            continue
-        i, rest = name[len("model.layers."):].split(".", 1)
-        part, kind = rest.rsplit(".", 1)
-        out[f"model.transformer.blocks.{i}.{LLADA_NAMES[part]}.{kind}"] = t
-    return out
+    return rename(state, LLADA_NAMES, "model.layers.", "model.transformer.blocks.")
 
 
 def make(family: str, out: Path) -> Path:

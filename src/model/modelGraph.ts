@@ -126,6 +126,24 @@ export class ModelGraph {
   }
 }
 
+/**
+ * kv [layers, 2, batch, kvHeads, rows, headDim] with only the rows `keep`, in that order: a cached step's past_kv
+ * built from any rows (the measurements and parity tests pick them freely; the decoder uses `pastWithout`).
+ */
+export function kvRows(kv: ort.Tensor, keep: readonly number[]): ort.Tensor {
+  const [L, two, B, KV, T, D] = kv.dims;
+  const src = kv.data as Float32Array;
+  const out = new Float32Array(L * two * B * KV * keep.length * D);
+  let at = 0;
+  for (let outer = 0; outer < L * two * B * KV; outer++) {
+    for (const r of keep) {
+      out.set(src.subarray((outer * T + r) * D, (outer * T + r + 1) * D), at);
+      at += D;
+    }
+  }
+  return new ort.Tensor('float32', out, [L, two, B, KV, keep.length, D]);
+}
+
 /** The graph's past_kv sizes from its input metadata, or an error saying what is there instead. */
 export function kvShapeOf(session: ort.InferenceSession): KvShape {
   const meta = session.inputMetadata?.find((m) => m.name === GRAPH.inputs.pastKv);

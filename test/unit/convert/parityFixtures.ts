@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { kvRows } from '../../../src/model/modelGraph';
 import { GRAPH, type ArchSpec } from '../../../src/convert/spec';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -90,19 +91,5 @@ export async function runGraph(session: ort.InferenceSession, spec: ArchSpec, ro
   return { topIds: shape3(ids), topProbs: shape3(probs), entropy: Array.from({ length: batch }, (_, b) => entropy.slice(b * n, (b + 1) * n)), kv: out[O.kv] };
 }
 
-/**
- * kv [layers, 2, batch, kvHeads, rows, headDim] with only the rows `keep` (in that order), as the cached step's past_kv.
- */
-export function selectRows(kv: ort.Tensor, keep: number[]): ort.Tensor {
-  const [L, two, B, KV, T, D] = kv.dims;
-  const src = kv.data as Float32Array;
-  const out = new Float32Array(L * two * B * KV * keep.length * D);
-  let at = 0;
-  for (let outer = 0; outer < L * two * B * KV; outer++) {
-    for (const r of keep) {
-      out.set(src.subarray((outer * T + r) * D, (outer * T + r + 1) * D), at);
-      at += D;
-    }
-  }
-  return new ort.Tensor('float32', out, [L, two, B, KV, keep.length, D]);
-}
+/** The cached step's past_kv from the chosen rows of a full forward's kv (the runtime's one copy). */
+export const selectRows = kvRows;
