@@ -83,7 +83,7 @@ export function researchArgs<K extends string = never>(spec: ScriptSpec<K>, argv
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: (spec.positionals?.length ?? 0) > 0, strict: true });
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n\n${help(spec, shared)}`);
+    throw new Error(`${(e as Error).message}\n\n${help(spec, shared)}`, { cause: e });
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (v.help) {

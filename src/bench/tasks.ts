@@ -25,7 +25,7 @@ export function readTaskFile(file: string, limit?: number): TaskFile {
     const raw = fs.readFileSync(file);
     text = file.endsWith('.gz') ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8');
   } catch (e) {
-    throw new Error(`cannot read task file ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read task file ${file}: ${(e as Error).message}`, { cause: e });
   }
   const tasks: InfillTask[] = [];
   const skipped: string[] = [];

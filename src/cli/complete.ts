@@ -54,7 +54,7 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
     text = fs.readFileSync(o.file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${o.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code})`}`);
+    throw new Error(`${o.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code})`}`, { cause: e });
   }
   const at = cursorContext(text, o.line, o.col, o.file);
   const request: CompleteRequest = {
@@ -177,7 +177,7 @@ function parsePolicyArg(text: string): PolicySpec {
   try {
     return parsePolicy(text);
   } catch (e) {
-    throw new Error(`--policy ${text}: ${(e as Error).message}`);
+    throw new Error(`--policy ${text}: ${(e as Error).message}`, { cause: e });
   }
 }
 

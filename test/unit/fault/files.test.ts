@@ -6,6 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkModelFolderAsync } from '../../../src/modelFolder';
 import { ErrorCodes, Methods, type CompleteParams } from '../../../src/protocol';
@@ -67,7 +68,7 @@ describe('fault: hostile model folders through the real server', function () {
   }
 
   it('a tokenizer linked to another file: refused without quoting that file', async () => {
-    const secret = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'unmask-secret-')), 'secret.txt');
+    const secret = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-secret-')), 'secret.txt');
     fs.writeFileSync(secret, 'hunter2-password-line\n');
     const folder = hostileCopy((d) => { fs.unlinkSync(path.join(d, 'tokenizer.json')); fs.symlinkSync(secret, path.join(d, 'tokenizer.json')); });
     try {

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultModelDir, loadModel, readModelFolder, type LoadedModel } from '../../../src/model';
+import { defaultModelDir, loadModel, type LoadedModel } from '../../../src/model';
 
 const MODEL_DIR = defaultModelDir(path.resolve(__dirname, '..', '..', '..'));
 const ROOT = path.resolve(__dirname, '..', '..', '..');
