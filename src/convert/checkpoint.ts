@@ -11,8 +11,6 @@ import { CANONICAL, type ArchSpec, type TensorSource } from './spec';
 import { loadTokenizerJson, readJson, readSpecialTokens, type TokenizerJson } from './tokenizerPrep';
 import type { CodeTokenizer } from '../model/tokenizer';
 
-export { CheckpointError } from './safetensors';
-
 export const CONFIG_FILE = 'config.json';
 export const INDEX_FILE = 'model.safetensors.index.json';
 

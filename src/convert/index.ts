@@ -13,9 +13,6 @@ import { CheckpointError } from './safetensors';
 import { GRAPH, type Precision, type TensorSource } from './spec';
 import { TOKENIZER_FILE } from './tokenizerPrep';
 
-export { openCheckpoint, type Checkpoint } from './checkpoint';
-export { CheckpointError } from './safetensors';
-
 export const PRECISIONS: readonly Precision[] = ['int8', 'int4', 'fp16', 'fp32'];
 export const GRAPH_FILE = 'model.onnx';
 /** The longest canvas written into a manifest unless asked otherwise (the checkpoint's own may be far longer). */

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { FEATURE_COUNT } from '../engine/signals';
 import type { SlotFilter } from '../engine/types';
 
-export const FILTER_INPUT = 'features';
+const FILTER_INPUT = 'features';
 export const FILTER_OUTPUT = 'score';
 
 export class OnnxSlotFilter implements SlotFilter {
