@@ -52,8 +52,8 @@ export const numericSettings = {
   timeBudgetMs: BOUNDS.settingsTimeBudgetMs,
 } as const satisfies Partial<Record<keyof Settings, Bound>>;
 
-const executionProviders: readonly ExecutionProviderSetting[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
-const logLevels: readonly LogLevel[] = ['error', 'info', 'debug'];
+export const executionProviders: readonly ExecutionProviderSetting[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
+export const logLevels: readonly LogLevel[] = ['error', 'info', 'debug'];
 
 export interface SettingsResult {
   settings: Settings;
