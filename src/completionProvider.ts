@@ -1,5 +1,4 @@
-// Inline completions: debounced to the typing speed, latest request wins (the superseded decode is cancelled in
-// the server and its promise settles with nothing), a cache for typing through a suggestion, and the gate: a
+// Inline completions: debounced to the typing speed (the one debounce), a cache for typing through a suggestion, and the gate: a
 // completion the model is not sure of is not shown (docs/architecture.md, "The gate").
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -19,7 +18,6 @@ export const completionSelector: vscode.DocumentSelector = [{ scheme: 'file' }, 
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   private readonly debounce = new AdaptiveDebounce();
   private readonly cache = new CompletionCache();
-  private inFlight: AbortController | undefined;
 
   constructor(private readonly ctx: Context) {
     ctx.pushCleanup(ctx.config.onDidChange(() => this.cache.clear()));
@@ -36,10 +34,9 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     if (!settings.enable || !isLanguageEnabled(settings, document.languageId)) return undefined;
     if (!vscode.workspace.getConfiguration('editor', document).get<boolean>('inlineSuggest.enabled', true)) return undefined;
 
-    // Latest wins: a newer request aborts this one's wait or decode, and this one settles with nothing.
-    this.inFlight?.abort();
+    // The editor cancels this request's token when it asks again (that ends the wait below); a newer completion
+    // supersedes this one's decode in the model client's scheduler, and this one then settles with nothing.
     const controller = new AbortController();
-    this.inFlight = controller;
     const onCancel = token.onCancellationRequested(() => controller.abort());
     try {
       const text = textAround(document, position, position, this.ctx.model.info?.maxSequence);
@@ -75,7 +72,6 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       return undefined;
     } finally {
       onCancel.dispose();
-      if (this.inFlight === controller) this.inFlight = undefined;
     }
   }
 }

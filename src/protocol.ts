@@ -1,8 +1,10 @@
 // The one definition of what the extension (and the CLI) and the model server say to each other,
 // and of the trace (docs/architecture.md, "The trace") that the visualizer, the CLI and the benchmark share.
-// Type-only apart from the method names and the error codes, so a webview can import it too.
+// The webview imports only its types; the request types and error classes below are for the client and the server.
 
+import { NotificationType, RequestType, RequestType0, ResponseError } from 'vscode-jsonrpc/node';
 import type { PolicyName, PolicySpec } from './engine/policyTable';
+import { CancelledError } from './engine/types';
 export type { PolicyName, PolicySpec };
 
 export interface CompleteRequest {
@@ -116,19 +118,6 @@ export interface Trace {
 
 // ---- JSON-RPC over the forked process's IPC channel (vscode-jsonrpc) ----
 
-export const Methods = {
-  /** request LoadRequest → ModelInfo */
-  load: 'unmask/load',
-  /** request CompleteParams → Trace; superseded or cancelled requests fail with ErrorCodes.cancelled */
-  complete: 'unmask/complete',
-  /** notification server → client, StepParams, one per denoising step */
-  step: 'unmask/step',
-  /** notification client → server, { id }: cancel that decode at the next step boundary */
-  cancel: 'unmask/cancel',
-  /** request → ServerStats; answered between two forwards, so it doubles as the client's liveness check */
-  stats: 'unmask/stats',
-} as const;
-
 /** What the server has done since it started: the fault suite counts forwards with it, the client pings with it. */
 export interface ServerStats {
   pid: number;
@@ -145,7 +134,7 @@ export interface ServerStats {
 }
 
 export interface CompleteParams {
-  /** Client-chosen id that step notifications and cancel refer to. */
+  /** Client-chosen id that step notifications refer to. */
   id: number;
   request: CompleteRequest;
   /** Send step notifications (costs a message per step). */
@@ -158,10 +147,24 @@ export interface StepParams {
   step: TraceStep;
 }
 
-export interface CancelParams {
-  id: number;
-}
+/**
+ * The requests and the notification, each bound to its parameter and result types once; the client and the server
+ * both use these. Cancelling a request is vscode-jsonrpc's own $/cancelRequest (a CancellationToken).
+ */
+export const Requests = {
+  load: new RequestType<LoadRequest, ModelInfo, void>('unmask/load'),
+  /** Superseded or cancelled requests fail with ErrorCodes.cancelled. */
+  complete: new RequestType<CompleteParams, Trace, void>('unmask/complete'),
+  /** Answered between two forwards, so it doubles as the client's liveness check. */
+  stats: new RequestType0<ServerStats, void>('unmask/stats'),
+};
 
+export const Notifications = {
+  /** Server to client, one per denoising step of a complete request that asked for them. */
+  step: new NotificationType<StepParams>('unmask/step'),
+};
+
+/** Every failure the client reports: the server sends the first five in its JSON-RPC errors, the client adds the rest. */
 export const ErrorCodes = {
   cancelled: -32800, // = LSP RequestCancelled
   noModel: -32001,
@@ -169,4 +172,53 @@ export const ErrorCodes = {
   decode: -32003,
   /** A request whose numbers are out of bounds (src/engine/bounds.ts); the message names the field. */
   invalidRequest: -32004,
+  /** Client side: the server process exited while a request was outstanding. */
+  serverCrashed: -32010,
+  /** Client side: the server missed a deadline or a liveness check and was killed. */
+  serverHung: -32011,
+  /** Client side: the server crashed more times in a row than there are restart delays. */
+  gaveUp: -32012,
 } as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Error names kept from before the classes, for callers and logs that print them. */
+const ERROR_NAMES: Record<ErrorCode, string> = {
+  [ErrorCodes.cancelled]: 'Cancelled',
+  [ErrorCodes.noModel]: 'NoModel',
+  [ErrorCodes.modelLoad]: 'ModelLoadError',
+  [ErrorCodes.decode]: 'DecodeError',
+  [ErrorCodes.invalidRequest]: 'InvalidRequest',
+  [ErrorCodes.serverCrashed]: 'ServerCrashed',
+  [ErrorCodes.serverHung]: 'ServerHung',
+  [ErrorCodes.gaveUp]: 'GaveUp',
+};
+
+/** A failure of the model server or of talking to it; test `code`, not the name. Cancellation is CancelledError. */
+export class UnmaskError extends Error {
+  constructor(readonly code: Exclude<ErrorCode, typeof ErrorCodes.cancelled>, message: string) {
+    super(message);
+    this.name = ERROR_NAMES[code];
+  }
+}
+
+export function hasErrorCode(error: unknown, ...codes: ErrorCode[]): error is UnmaskError {
+  return error instanceof UnmaskError && codes.includes(error.code);
+}
+
+/** Server side: what goes over the wire for an error thrown by a handler (anything else is a decode failure). */
+export function toResponseError(error: unknown): ResponseError<void> {
+  if (error instanceof ResponseError) return error;
+  if (error instanceof CancelledError) return new ResponseError(ErrorCodes.cancelled, error.message);
+  if (error instanceof UnmaskError) return new ResponseError(error.code, error.message);
+  return new ResponseError(ErrorCodes.decode, `decoding failed: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/** Client side: the error class back from a JSON-RPC error (its code), or the error as it is. */
+export function fromResponseError(error: unknown): Error {
+  if (error instanceof ResponseError) {
+    if (error.code === ErrorCodes.cancelled) return new CancelledError();
+    const known = (Object.values(ErrorCodes) as number[]).includes(error.code);
+    return new UnmaskError(known ? error.code as UnmaskError['code'] : ErrorCodes.decode, error.message);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -11,7 +11,7 @@
 // nothing; a load during which the server crashed is tried once more, and then reported naming its folder, also
 // after the client restored the old model.
 import type { ClientState, ModelClient } from './modelClient';
-import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
+import { ErrorCodes, hasErrorCode, type ExecutionProviderSetting, type ModelInfo } from '../protocol';
 
 export interface LoadTarget {
   modelDir: string;
@@ -144,7 +144,7 @@ export class ModelLifecycle {
       try {
         return await this.client.load(target);
       } catch (e) {
-        const crashed = e instanceof Error && (e.name === 'ServerCrashed' || e.name === 'ServerHung');
+        const crashed = hasErrorCode(e, ErrorCodes.serverCrashed, ErrorCodes.serverHung);
         if (!crashed || this.target !== target) throw e;
         if (attempt >= 2) throw new Error(`loading ${target.modelDir} failed twice, the model server stopping each time (${e.message})`);
       }

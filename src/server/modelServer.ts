@@ -1,19 +1,21 @@
 // The model server's request handling (docs/architecture.md, "Parts"): load a model folder, run one decode at a time,
-// stream a step notification per denoising step. A newer complete supersedes the running one and any
-// waiting one; before every forward the server drains its message queue (`drain`), so a cancel or a
+// stream a step notification per denoising step. The server runs one decode at a time, so a newer complete stops the
+// running one (the guard of a server that any client may flood; ModelClient's scheduler decides which request is the
+// latest and never sends two at once); before every forward the server drains its message queue (`drain`), so a cancel or a
 // newer request that has arrived is seen first: a superseded or cancelled request never starts a
 // forward, and a running decode stops at its next step. Transport-agnostic: main.ts wires it to the
 // parent's IPC channel (and supplies the drain that knows the connection's queue).
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
 import { CancelledError, decode, type Denoiser } from '../engine';
 import { checkCompleteRequest, checkLoadRequest, clampThreads } from '../engine/bounds';
 import { loadModel, type LoadedModel } from '../model';
 import { MANIFEST_FILE } from '../model/manifest';
 import { modelWarnings } from '../model/probe';
 import {
-  ErrorCodes, Methods, type CancelParams, type CompleteParams, type LoadRequest, type ModelInfo, type ServerStats, type StepParams, type Trace,
+  ErrorCodes, Notifications, Requests, toResponseError, UnmaskError, type CompleteParams, type LoadRequest, type ModelInfo, type ServerStats,
+  type Trace,
 } from '../protocol';
 
 interface Running {
@@ -37,12 +39,9 @@ export class ModelServer {
 
   constructor(private readonly connection: MessageConnection, private readonly log: (msg: string) => void = () => undefined,
     private readonly load: typeof loadModel = loadModel, private readonly drain: Drain = twoTurns) {
-    connection.onRequest(Methods.load, (params: LoadRequest) => this.onLoad(params));
-    connection.onRequest(Methods.complete, (params: CompleteParams, token: CancellationToken) => this.onComplete(params, token));
-    connection.onRequest(Methods.stats, () => this.stats());
-    connection.onNotification(Methods.cancel, (params: CancelParams) => {
-      if (this.running?.id === params?.id) this.running.controller.abort();
-    });
+    connection.onRequest(Requests.load, (params) => this.onLoad(params).catch((e: unknown) => { throw toResponseError(e); }));
+    connection.onRequest(Requests.complete, (params, token) => this.onComplete(params, token).catch((e: unknown) => { throw toResponseError(e); }));
+    connection.onRequest(Requests.stats, () => this.stats());
   }
 
   /** A request that the connection answered as cancelled before handing it over (main.ts). */
@@ -65,7 +64,7 @@ export class ModelServer {
     try {
       checkLoadRequest(params);
     } catch (e) {
-      throw new ResponseError(ErrorCodes.invalidRequest, (e as Error).message);
+      throw new UnmaskError(ErrorCodes.invalidRequest, (e as Error).message);
     }
     // A running decode is not cancelled: a Fill Selection or Compare the user is waiting for finishes on the model
     // it started with, and the new one takes over after it (below); completions sent meanwhile wait for the load.
@@ -79,7 +78,7 @@ export class ModelServer {
         next = await this.load(params.modelDir, { executionProvider: params.executionProvider, threads });
       } catch (e) {
         this.log(`load failed: ${(e as Error).message}`);
-        throw new ResponseError(ErrorCodes.modelLoad, (e as Error).message);
+        throw new UnmaskError(ErrorCodes.modelLoad, (e as Error).message);
       }
       try {
         for (const warning of await modelWarnings(next, path.join(next.info.modelDir, MANIFEST_FILE))) this.log(`warning: ${warning}`);
@@ -103,7 +102,7 @@ export class ModelServer {
     try {
       checkCompleteRequest(params?.request);
     } catch (e) {
-      throw new ResponseError(ErrorCodes.invalidRequest, (e as Error).message);
+      throw new UnmaskError(ErrorCodes.invalidRequest, (e as Error).message);
     }
     const { id, request, streamSteps } = params;
     const previous = this.running;
@@ -117,14 +116,14 @@ export class ModelServer {
       await this.loading.catch(() => undefined);
       if (controller.signal.aborted) throw new CancelledError();
       const model = this.model;
-      if (!model) throw new ResponseError(ErrorCodes.noModel, 'no model is loaded');
+      if (!model) throw new UnmaskError(ErrorCodes.noModel, 'no model is loaded');
       const denoiser = this.gated(model.denoiser, controller.signal, () => {
         if (!started) this.counts.decodesStarted++;
         started = true;
       });
       return decode({ ...model, denoiser }, request, {
         signal: controller.signal,
-        onStep: streamSteps ? (step, index) => void this.connection.sendNotification(Methods.step, { id, index, step } satisfies StepParams) : undefined,
+        onStep: streamSteps ? (step, index) => void this.connection.sendNotification(Notifications.step, { id, index, step }) : undefined,
       });
     })();
     const running: Running = { id, controller, done: run };
@@ -132,13 +131,12 @@ export class ModelServer {
     try {
       return await run;
     } catch (e) {
-      if (e instanceof ResponseError) throw e;
       if (e instanceof CancelledError) {
         if (!started) this.counts.cancelledBeforeStart++;
-        throw new ResponseError(ErrorCodes.cancelled, 'Cancelled');
+        throw new CancelledError('Cancelled');
       }
-      this.log(`decode ${id} failed: ${(e as Error).stack ?? e}`);
-      throw new ResponseError(ErrorCodes.decode, `decoding failed: ${(e as Error).message}`);
+      if (!(e instanceof UnmaskError)) this.log(`decode ${id} failed: ${(e as Error).stack ?? e}`);
+      throw e;
     } finally {
       if (this.running === running) this.running = undefined;
     }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkModelFolderAsync } from '../../../src/modelFolder';
-import { ErrorCodes, Methods, type CompleteParams } from '../../../src/protocol';
+import { ErrorCodes, Requests, type CompleteParams } from '../../../src/protocol';
 import { editManifest, hostileCopy, LOAD, MODEL_DIR, newClient, outcome, rawServer, request, ROOT, slow } from './helpers';
 
 const fifo = (file: string) => execFileSync('mkfifo', [file]);
@@ -126,11 +126,11 @@ describe('fault: out-of-bound numbers are refused naming the field', function ()
   it('the server refuses threads 1,000,000 and blockSize 0.5 from any client (blockSize 0.5 used to loop forever)', async () => {
     const raw = rawServer();
     try {
-      await assert.rejects(raw.connection.sendRequest(Methods.load, { ...LOAD, threads: 1_000_000 }),
+      await assert.rejects(raw.connection.sendRequest(Requests.load, { ...LOAD, threads: 1_000_000 }),
         (e: { code: number; message: string }) => e.code === ErrorCodes.invalidRequest && /load\.threads is 1000000/.test(e.message));
-      await raw.connection.sendRequest(Methods.load, LOAD);
+      await raw.connection.sendRequest(Requests.load, LOAD);
       for (const [over, field] of [[{ blockSize: 0.5 }, 'request.blockSize'], [{ slots: 1e9 }, 'request.slots'], [{ maxForwards: -1 }, 'request.maxForwards']] as const) {
-        await assert.rejects(raw.connection.sendRequest(Methods.complete, { id: 1, request: request(over), streamSteps: false } satisfies CompleteParams),
+        await assert.rejects(raw.connection.sendRequest(Requests.complete, { id: 1, request: request(over), streamSteps: false } satisfies CompleteParams),
           (e: { code: number; message: string }) => e.code === ErrorCodes.invalidRequest && e.message.startsWith(field));
       }
     } finally {

@@ -4,7 +4,7 @@
 // Against the code before the fix these fail: the server ran a decode (≥ 1 forward) per request and read one
 // message per forward, so the last answer came after ~1,000 forwards; and ModelClient had no serverStats.
 import * as assert from 'node:assert/strict';
-import { ErrorCodes, Methods, type CompleteParams, type ServerStats, type Trace } from '../../../src/protocol';
+import { ErrorCodes, Requests, type CompleteParams, type Trace } from '../../../src/protocol';
 import { LOAD, newClient, outcome, rawServer, request, sleep, slow } from './helpers';
 
 describe('fault: a storm of completions', function () {
@@ -63,11 +63,11 @@ describe('fault: a storm of completions', function () {
   it('the server alone (any client): 300 requests sent at once start at most two decodes', async () => {
     const raw = rawServer();
     try {
-      await raw.connection.sendRequest(Methods.load, LOAD);
+      await raw.connection.sendRequest(Requests.load, LOAD);
       const sends = Array.from({ length: 300 }, (_, i) =>
-        outcome(raw.connection.sendRequest<Trace>(Methods.complete, { id: i, request: slow(), streamSteps: false } satisfies CompleteParams)));
+        outcome(raw.connection.sendRequest(Requests.complete, { id: i, request: slow(), streamSteps: false } satisfies CompleteParams)));
       const results = await Promise.all(sends);
-      const stats = await raw.connection.sendRequest<ServerStats>(Methods.stats);
+      const stats = await raw.connection.sendRequest(Requests.stats);
       console.log(`      raw burst: ${stats.decodesStarted} decodes started, ${stats.forwards} forwards`);
       assert.ok(results.at(-1)!.ok);
       assert.ok(results.slice(0, -1).every((r) => !r.ok && (r.error as { code?: number }).code === ErrorCodes.cancelled));
