@@ -9,7 +9,6 @@ const DTYPE_BYTES: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
 };
 export const FLOAT_DTYPES = ['F32', 'F16', 'BF16'] as const;
-type FloatDtype = (typeof FLOAT_DTYPES)[number];
 
 /** A checkpoint that cannot be converted; the message names the file and the field (or tensor). */
 export class CheckpointError extends Error {
