@@ -4,6 +4,14 @@
 /** Intervals longer than this are pauses, not typing, and do not count towards the typing speed. */
 const pauseMs = 1000;
 
+/**
+ * A request that follows another while typing waits at least this long, even with a base of 0: in a storm of
+ * requests (a held-down key) none is sent until the keys pause, and then only the last one. Without it, each request
+ * spaced wider than a forward started its own decode. This is the only wait before a completion: the model client
+ * sends what it is given at once.
+ */
+export const STORM_QUIET_MS = 25;
+
 export class AdaptiveDebounce {
   private lastKeystroke: number | undefined;
   private meanInterval: number | undefined;
@@ -13,16 +21,14 @@ export class AdaptiveDebounce {
   /** Records a keystroke (a completion request from the editor) and returns how long to wait before asking the model. */
   delayFor(baseMs: number): number {
     const t = this.now();
-    if (this.lastKeystroke !== undefined) {
-      const interval = t - this.lastKeystroke;
-      if (interval < pauseMs) {
-        this.meanInterval = this.meanInterval === undefined ? interval : 0.7 * this.meanInterval + 0.3 * interval;
-      }
-    }
+    const interval = this.lastKeystroke === undefined ? undefined : t - this.lastKeystroke;
+    const typing = interval !== undefined && interval < pauseMs;
+    if (typing) this.meanInterval = this.meanInterval === undefined ? interval : 0.7 * this.meanInterval + 0.3 * interval;
     this.lastKeystroke = t;
-    if (this.meanInterval === undefined || baseMs === 0) return baseMs;
+    const floor = typing ? STORM_QUIET_MS : 0;
+    if (this.meanInterval === undefined || baseMs === 0) return Math.max(floor, baseMs);
     // Wait a little longer than the typist's usual gap between keys, within [base, 3 × base].
-    return Math.round(Math.min(3 * baseMs, Math.max(baseMs, 1.5 * this.meanInterval)));
+    return Math.max(floor, Math.round(Math.min(3 * baseMs, Math.max(baseMs, 1.5 * this.meanInterval))));
   }
 }
 

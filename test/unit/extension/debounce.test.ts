@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { AdaptiveDebounce, sleep } from '../../../src/debounce';
+import { AdaptiveDebounce, sleep, STORM_QUIET_MS } from '../../../src/debounce';
 
 describe('AdaptiveDebounce', () => {
   function debounceAt(times: number[], base: number): number[] {
@@ -23,6 +23,10 @@ describe('AdaptiveDebounce', () => {
 
   it('keeps the base delay when the typist is faster than it', () => {
     assert.deepEqual(debounceAt([0, 50, 100], 150), [150, 150, 150]);
+  });
+
+  it('with a base of 0, sends a lone request at once but holds a storm until it pauses', () => {
+    assert.deepEqual(debounceAt([0, 2, 4, 5000], 0), [0, STORM_QUIET_MS, STORM_QUIET_MS, 0]);
   });
 });
 

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelClient, type ClientState } from '../../../src/client/modelClient';
-import type { CompleteRequest, Trace, TraceStep } from '../../../src/protocol';
+import { CancelledError } from '../../../src/engine/types';
+import { ErrorCodes, hasErrorCode, UnmaskError, type CompleteRequest, type Trace, type TraceStep } from '../../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MODEL_DIR = path.join(ROOT, 'models', 'default');
@@ -46,8 +47,13 @@ describe('model client and server process', function () {
     const older = client.complete(slow());
     await new Promise((r) => setTimeout(r, 30));
     const newer = client.complete(request());
-    await assert.rejects(older, { name: 'Cancelled' });
+    await assert.rejects(older, (e: Error) => e instanceof CancelledError);
     assert.ok((await newer).stats.forwards >= 1);
+  });
+
+  it('a request the server refuses fails with the error class and code the server sent', async () => {
+    await assert.rejects(client.complete(request({ slots: 1_000_000 })),
+      (e: Error) => e instanceof UnmaskError && e.code === ErrorCodes.invalidRequest && /slots/.test(e.message));
   });
 
   it('an aborted request settles as Cancelled and the server stops it', async () => {
@@ -64,7 +70,7 @@ describe('model client and server process', function () {
     const pid = client.pid!;
     let first = true;
     const inFlight = client.complete(slow(), undefined, () => first && !(first = false) && process.kill(pid, 'SIGKILL'));
-    await assert.rejects(inFlight, (e: Error) => /model server crashed \(killed by SIGKILL\)/.test(e.message));
+    await assert.rejects(inFlight, (e: Error) => hasErrorCode(e, ErrorCodes.serverCrashed) && /model server crashed \(killed by SIGKILL\)/.test(e.message));
     const trace: Trace = await client.complete(request());
     assert.ok(trace.stats.forwards >= 1);
     assert.notEqual(client.pid, pid);
@@ -81,7 +87,7 @@ describe('model client and server process', function () {
     const logged = logs.length;
     try {
       await assert.rejects(client.load({ modelDir: dir, executionProvider: 'cpu', threads: 1 }),
-        (e: Error) => e.name === 'ModelLoadError' && /model\.onnx: missing/.test(e.message));
+        (e: Error) => hasErrorCode(e, ErrorCodes.modelLoad) && /model\.onnx: missing/.test(e.message));
       assert.ok((await client.complete(request())).stats.forwards >= 1);
       assert.equal(client.modelInfo?.modelDir, MODEL_DIR);
       await new Promise((r) => setTimeout(r, 300));
