@@ -146,7 +146,7 @@ export class ModelLifecycle {
       } catch (e) {
         const crashed = hasErrorCode(e, ErrorCodes.serverCrashed, ErrorCodes.serverHung);
         if (!crashed || this.target !== target) throw e;
-        if (attempt >= 2) throw new Error(`loading ${target.modelDir} failed twice, the model server stopping each time (${e.message})`);
+        if (attempt >= 2) throw new Error(`loading ${target.modelDir} failed twice, the model server stopping each time (${e.message})`, { cause: e });
       }
     }
   }

@@ -13,7 +13,6 @@ const log = (msg: string) => process.stderr.write(`[server] ${msg}\n`);
 // The connection hands over one queued message per event-loop turn. `dispatched` counts them, so that
 // drain() can yield until a turn passes in which nothing was handed over: the queue is then empty.
 let dispatched = 0;
-let server: ModelServer | undefined;
 const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process), undefined, {
   messageStrategy: {
     handleMessage(message: Message, next: (message: Message) => void) {
@@ -24,7 +23,7 @@ const connection = createMessageConnection(new IPCMessageReader(process), new IP
   // A $/cancelRequest for a request still in the queue answers it at once: it never reaches a handler.
   connectionStrategy: {
     cancelUndispatched(message: Message): ResponseMessage | undefined {
-      server?.noteCancelledBeforeDispatch();
+      server.noteCancelledBeforeDispatch(); // messages arrive only after listen(), when the server exists
       return { jsonrpc: '2.0', id: (message as { id?: number | string | null }).id ?? null,
         error: { code: ErrorCodes.cancelled, message: 'Cancelled before it started' } };
     },
@@ -39,9 +38,9 @@ async function drain(): Promise<void> {
     if (dispatched === before && turn >= 1) return;
   }
 }
-server = new ModelServer(connection, log, undefined, drain);
-connection.onClose(() => void server!.dispose().finally(() => process.exit(0)));
-process.on('disconnect', () => void server!.dispose().finally(() => process.exit(0)));
+const server = new ModelServer(connection, log, undefined, drain);
+connection.onClose(() => void server.dispose().finally(() => process.exit(0)));
+process.on('disconnect', () => void server.dispose().finally(() => process.exit(0)));
 process.on('uncaughtException', (e) => {
   log(`uncaught: ${e.stack ?? e}`);
   process.exit(1);
