@@ -3,9 +3,9 @@
 // The webview imports only its types; the request types and error classes below are for the client and the server.
 
 import { NotificationType, RequestType, RequestType0, ResponseError } from 'vscode-jsonrpc/node';
-import type { PolicyName, PolicySpec } from './engine/policyTable';
+import type { PolicySpec } from './engine/policyTable';
 import { CancelledError } from './engine/types';
-export type { PolicyName, PolicySpec };
+export type { PolicySpec };
 
 export interface CompleteRequest {
   prefix: string;

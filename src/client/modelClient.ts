@@ -6,7 +6,6 @@ import { RequestScheduler, type CompleteOptions } from './requestScheduler';
 import { ServerProcess, type ClientState, type ServerProcessOptions } from './serverProcess';
 
 export type { ClientState, CompleteOptions };
-export type { LogLevel } from './serverProcess';
 export type ModelClientOptions = ServerProcessOptions;
 
 export class ModelClient {

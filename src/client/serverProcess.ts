@@ -11,6 +11,7 @@ import {
   createMessageConnection, IPCMessageReader, IPCMessageWriter, type CancellationToken, type MessageConnection, type RequestType,
 } from 'vscode-jsonrpc/node';
 import { checkLoadRequest } from '../engine/bounds';
+import type { LogLevel } from '../settings';
 import { CancelledError } from '../engine/types';
 import {
   ErrorCodes, fromResponseError, hasErrorCode, Notifications, Requests, UnmaskError, type CompleteParams, type LoadRequest,
@@ -18,7 +19,6 @@ import {
 } from '../protocol';
 
 export type ClientState = 'starting' | 'ready' | 'crashed' | 'failed';
-export type LogLevel = 'error' | 'info' | 'debug';
 
 export interface ServerProcessOptions {
   /** The server entry: dist/server.js (or src/server/main.ts with execArgv ['--import', 'tsx']). */
