@@ -70,7 +70,9 @@ export function researchArgs<K extends string = never>(spec: ScriptSpec<K>, argv
   const shared: Record<string, string | undefined> = {
     model: path.relative(ROOT, defaultModelDir(ROOT)),
     tasks: d.tasks ?? path.join('bench', 'tasks'),
-    limit: d.limit?.toString(), out: d.out, threads: String(d.threads ?? 1),
+    limit: d.limit?.toString(),
+    out: d.out,
+    threads: String(d.threads ?? 1),
   };
   const own = (spec.options ?? {}) as Record<string, OptionSpec>;
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
@@ -100,8 +102,10 @@ export function researchArgs<K extends string = never>(spec: ScriptSpec<K>, argv
     limit: count('limit', str('limit')) ?? d.limit,
     out: given('out', d.out),
     threads: count('threads', str('threads')) ?? d.threads ?? 1,
-    own: Object.fromEntries(Object.entries(own).map(([name, o]) =>
-      [name, o.flag ? (v[name] ? 'true' : undefined) : str(name) ?? o.default])) as Record<K, string | undefined>,
+    own: Object.fromEntries(Object.entries(own).map(([name, o]) => [name, o.flag ? (v[name] ? 'true' : undefined) : (str(name) ?? o.default)])) as Record<
+      K,
+      string | undefined
+    >,
     positionals: parsed.positionals,
   };
 }

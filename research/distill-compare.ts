@@ -15,7 +15,8 @@ import { researchArgs, ROOT, run } from './args';
 
 async function main(): Promise<void> {
   const args = researchArgs({
-    usage: 'Base vs distilled models on the same held-out tasks, interleaved task by task; a markdown table on stdout.\n' +
+    usage:
+      'Base vs distilled models on the same held-out tasks, interleaved task by task; a markdown table on stdout.\n' +
       'The first model is the base, the first policy must be sequential. --model is not used: name them all in --models.',
     defaults: { threads: 1 },
     options: {
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   const files = readTasks(args.tasks, args.limit);
   const models = [];
   for (const d of dirs) models.push(await loadModel(d, { executionProvider: 'cpu', threads: args.threads }));
-  const out: Record<string, Record<string, Record<string, Outcome[]>>> = {};   // file → model → policy → outcomes
+  const out: Record<string, Record<string, Record<string, Outcome[]>>> = {}; // file → model → policy → outcomes
   const t0 = Date.now();
   for (const file of files) {
     out[file.name] = {};
@@ -38,9 +39,20 @@ async function main(): Promise<void> {
     for (const task of file.tasks) {
       for (const p of policies) {
         for (let m = 0; m < models.length; m++) {
-          const trace = await decode(models[m], buildRequest({ before: task.prompt, after: task.suffix }, { policy: p.spec, endOfTextPrediction: p.eotp }, file.singleLine));
-          out[file.name][dirs[m]][p.label].push({ file: file.name, taskId: task.task_id, text: trace.result.text, truth: task.canonical_solution,
-            forwards: trace.stats.forwards, tokens: trace.stats.tokens, ms: trace.stats.msTotal, confidence: trace.result.confidence });
+          const trace = await decode(
+            models[m],
+            buildRequest({ before: task.prompt, after: task.suffix }, { policy: p.spec, endOfTextPrediction: p.eotp }, file.singleLine),
+          );
+          out[file.name][dirs[m]][p.label].push({
+            file: file.name,
+            taskId: task.task_id,
+            text: trace.result.text,
+            truth: task.canonical_solution,
+            forwards: trace.stats.forwards,
+            tokens: trace.stats.tokens,
+            ms: trace.stats.msTotal,
+            confidence: trace.result.confidence,
+          });
         }
       }
     }
@@ -60,7 +72,10 @@ async function main(): Promise<void> {
         const rows = out[file.name][d][p.label];
         const own = score(rows, selfSeq);
         table.push({
-          file: file.name, model: d, policy: p.label, tasks: own.tasks,
+          file: file.name,
+          model: d,
+          policy: p.label,
+          tasks: own.tasks,
           forwardsPerTask: Math.round(own.forwardsMean * 100) / 100,
           tokensPerForward: own.tokensPerForward,
           fewerForwardsThanOwnSequential: Math.round((selfForwards / own.forwards) * 100) / 100,

@@ -16,7 +16,8 @@ import { researchArgs, run } from './args';
 
 async function main(): Promise<void> {
   const args = researchArgs({
-    usage: 'Targets for certainty-forcing distillation: sequential decodes of training-split infill samples,\n' +
+    usage:
+      'Targets for certainty-forcing distillation: sequential decodes of training-split infill samples,\n' +
       'one JSON line per sample (research/distill.py reads them).',
     defaults: { tasks: 'training/.work/distill/tasks', out: 'training/.work/distill/targets.jsonl', threads: 1 },
   });
@@ -31,7 +32,9 @@ async function main(): Promise<void> {
   let first: { ids: number[]; positions: number[] } | undefined;
   const inner: Denoiser = loaded.denoiser;
   const decoder: Decoder = {
-    model, tokenizer, ...(loaded.filter ? { filter: loaded.filter } : {}),
+    model,
+    tokenizer,
+    ...(loaded.filter ? { filter: loaded.filter } : {}),
     denoiser: {
       forward: (canvas, positions) => {
         if (!first) first = { ids: [...canvas], positions: [...positions] };
@@ -54,18 +57,34 @@ async function main(): Promise<void> {
       const { ids, positions } = first!;
       const slotStart = positions[0] + model.logitsShift;
       // sanity: the first forward asks for every slot, and those hold the mask id
-      if (positions.length !== trace.slots || positions.some((p, i) => p + model.logitsShift !== slotStart + i) ||
-          ids.slice(slotStart, slotStart + trace.slots).some((t) => t !== model.tokens.mask)) {
+      if (
+        positions.length !== trace.slots ||
+        positions.some((p, i) => p + model.logitsShift !== slotStart + i) ||
+        ids.slice(slotStart, slotStart + trace.slots).some((t) => t !== model.tokens.mask)
+      ) {
         throw new Error(`${task.task_id}: unexpected first forward`);
       }
       const order = new Array<number>(trace.slots).fill(-1);
       trace.steps.forEach((s, k) => s.unmasked.forEach((u) => (order[u.slot] = k)));
       const final = trace.slotTokens;
       const keep = Math.max(-1, ...trace.keptSlots) + 1; // slots up to the last one whose text shaping kept
-      fs.writeSync(fd, JSON.stringify({
-        file: file.name, taskId: task.task_id, singleLine: file.singleLine, canvas: ids, slotStart, slots: trace.slots,
-        final, order, keep, forwards: trace.stats.forwards, stoppedBy: trace.result.stoppedBy, text: trace.result.text,
-      }) + '\n');
+      fs.writeSync(
+        fd,
+        JSON.stringify({
+          file: file.name,
+          taskId: task.task_id,
+          singleLine: file.singleLine,
+          canvas: ids,
+          slotStart,
+          slots: trace.slots,
+          final,
+          order,
+          keep,
+          forwards: trace.stats.forwards,
+          stoppedBy: trace.result.stoppedBy,
+          text: trace.result.text,
+        }) + '\n',
+      );
       n++;
       forwards += trace.stats.forwards;
       if (n % 100 === 0) console.error(`${n} samples, ${forwards} forwards, ${((performance.now() - t0) / 1000).toFixed(0)} s`);

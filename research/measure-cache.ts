@@ -10,15 +10,16 @@ import { CachedDenoiser, loadModel } from '../src/model';
 import { researchArgs, run } from './args';
 
 const args = researchArgs({
-  usage: 'The cache on a model folder: agreement (cached vs uncached decodes on --tasks, the default policy) or speed\n' +
+  usage:
+    'The cache on a model folder: agreement (cached vs uncached decodes on --tasks, the default policy) or speed\n' +
     '(load time, memory, full forward and cached step).\n  npx tsx research/measure-cache.ts agreement|speed [options]',
   defaults: { threads: 2 },
   positionals: ['agreement|speed'],
   options: {
-    'steps-per-refresh': { help: 'the refresh rule: steps between refreshes (else the manifest\'s)' },
-    'window-margin': { help: 'rows next to the block recomputed at every step (else the manifest\'s)' },
+    'steps-per-refresh': { help: "the refresh rule: steps between refreshes (else the manifest's)" },
+    'window-margin': { help: "rows next to the block recomputed at every step (else the manifest's)" },
     lengths: { help: 'speed: context lengths', default: '128,256,512' },
-    window: { help: 'speed: the block\'s slots', default: '24' },
+    window: { help: "speed: the block's slots", default: '24' },
     reps: { help: 'speed: timed repetitions (default 5, 3 at 1024 tokens and more)' },
   },
 });
@@ -34,7 +35,12 @@ async function agreement(dir: string, limit?: number) {
   const cached = await loadModel(dir, { executionProvider: 'cpu', threads, cache: true, ...cacheRule() });
   const plain = await loadModel(dir, { executionProvider: 'cpu', threads, cache: false });
   if (!(cached.denoiser instanceof CachedDenoiser)) throw new Error(`${dir} did not load with the dual cache`);
-  let same = 0, total = 0, msCached = 0, msPlain = 0, forwardsCached = 0, forwardsPlain = 0;
+  let same = 0,
+    total = 0,
+    msCached = 0,
+    msPlain = 0,
+    forwardsCached = 0,
+    forwardsPlain = 0;
   const perFile: Record<string, [number, number]> = {};
   for (const file of readTasks(args.tasks, limit)) {
     for (const task of file.tasks) {
@@ -51,10 +57,22 @@ async function agreement(dir: string, limit?: number) {
       forwardsCached += b.stats.forwards;
     }
   }
-  console.log(JSON.stringify({ model: cached.manifest.name, tasks: total, identicalText: same, share: +(same / total).toFixed(4), perFile,
-    msModelPerDecode: { uncached: +(msPlain / total).toFixed(1), cached: +(msCached / total).toFixed(1) },
-    forwardsPerDecode: { uncached: +(forwardsPlain / total).toFixed(2), cached: +(forwardsCached / total).toFixed(2) },
-    cache: { ...cached.denoiser.stats, stepsPerRefresh: cached.denoiser.stepsPerRefresh, windowMargin: cached.denoiser.windowMargin } }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        model: cached.manifest.name,
+        tasks: total,
+        identicalText: same,
+        share: +(same / total).toFixed(4),
+        perFile,
+        msModelPerDecode: { uncached: +(msPlain / total).toFixed(1), cached: +(msCached / total).toFixed(1) },
+        forwardsPerDecode: { uncached: +(forwardsPlain / total).toFixed(2), cached: +(forwardsCached / total).toFixed(2) },
+        cache: { ...cached.denoiser.stats, stepsPerRefresh: cached.denoiser.stepsPerRefresh, windowMargin: cached.denoiser.windowMargin },
+      },
+      null,
+      1,
+    ),
+  );
   await cached.dispose();
   await plain.dispose();
 }
@@ -101,8 +119,21 @@ async function speed(dir: string, lengths: number[], window: number) {
     }, reps * 2);
     rows.push({ context: n, fullForwardMs: +full.toFixed(1), refreshMs: +refresh.toFixed(1), stepMs: +step.toFixed(1) });
   }
-  console.log(JSON.stringify({ model: model.manifest.name, loadMs: Math.round(loadMs), rssLoadedMiB: Math.round((rssLoaded - rss0) / 2 ** 20),
-    rssAfterMiB: Math.round(process.memoryUsage().rss / 2 ** 20), window, windowMargin: cached.windowMargin, rows }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        model: model.manifest.name,
+        loadMs: Math.round(loadMs),
+        rssLoadedMiB: Math.round((rssLoaded - rss0) / 2 ** 20),
+        rssAfterMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+        window,
+        windowMargin: cached.windowMargin,
+        rows,
+      },
+      null,
+      1,
+    ),
+  );
   await model.dispose();
   await plain.dispose();
 }

@@ -11,7 +11,8 @@ import { researchArgs, run } from './args';
 
 async function main(): Promise<void> {
   const args = researchArgs({
-    usage: 'One single-line infill with about 400 tokens of context, warm, with sequential and the default policy: forwards and ms.\n' +
+    usage:
+      'One single-line infill with about 400 tokens of context, warm, with sequential and the default policy: forwards and ms.\n' +
       'The task is the first of --tasks/python-single-line.jsonl.',
     defaults: { threads: 2 },
     options: { runs: { help: 'timed runs of each policy, after two warm-up runs', default: '20' } },
@@ -32,12 +33,14 @@ async function main(): Promise<void> {
     let text = '';
     for (let i = 0; i < runs + 2; i++) {
       const trace = await decode(model, { prefix, suffix, slots: 24, singleLine: true, policy, eotp: true });
-      if (i >= 2) ms.push(trace.stats.msTotal);   // two warm-up runs
+      if (i >= 2) ms.push(trace.stats.msTotal); // two warm-up runs
       forwards = trace.stats.forwards;
       text = trace.result.text;
     }
-    console.log(`${JSON.stringify(policy)}: ${forwards} forwards, median ${percentile(ms, 50).toFixed(1)} ms ` +
-      `(p90 ${percentile(ms, 90).toFixed(1)}) over ${runs} runs, context ${model.tokenizer.encode(prefix).length}+${model.tokenizer.encode(suffix).length} tokens → ${JSON.stringify(text)}`);
+    console.log(
+      `${JSON.stringify(policy)}: ${forwards} forwards, median ${percentile(ms, 50).toFixed(1)} ms ` +
+        `(p90 ${percentile(ms, 90).toFixed(1)}) over ${runs} runs, context ${model.tokenizer.encode(prefix).length}+${model.tokenizer.encode(suffix).length} tokens → ${JSON.stringify(text)}`,
+    );
   }
   await model.dispose();
 }

@@ -9,7 +9,7 @@ import { researchArgs, run } from './args';
 
 async function main(): Promise<void> {
   const args = researchArgs({
-    usage: 'The learned filter\'s cost per decode step against the model\'s forward, on training-split samples decoded with `learned`.',
+    usage: "The learned filter's cost per decode step against the model's forward, on training-split samples decoded with `learned`.",
     defaults: { tasks: 'training/.work/filter/tasks', limit: 10, threads: 2 },
   });
   const model = await loadModel(args.model, { executionProvider: 'cpu', threads: args.threads });
@@ -17,25 +17,31 @@ async function main(): Promise<void> {
   const inner = model.filter;
   const filterMs: number[] = [];
   const rows: number[] = [];
-  const timed: SlotFilter = { score: async (f, n) => {
-    const t = performance.now();
-    const s = await inner.score(f, n);
-    filterMs.push(performance.now() - t);
-    rows.push(n);
-    return s;
-  } };
+  const timed: SlotFilter = {
+    score: async (f, n) => {
+      const t = performance.now();
+      const s = await inner.score(f, n);
+      filterMs.push(performance.now() - t);
+      rows.push(n);
+      return s;
+    },
+  };
   const forwardMs: number[] = [];
   for (const file of readTasks(args.tasks, args.limit)) {
     for (const task of file.tasks) {
-      const trace = await decode({ ...model, filter: timed },
-        buildRequest({ before: task.prompt, after: task.suffix }, { policy: { name: 'learned' }, endOfTextPrediction: true }, file.singleLine));
+      const trace = await decode(
+        { ...model, filter: timed },
+        buildRequest({ before: task.prompt, after: task.suffix }, { policy: { name: 'learned' }, endOfTextPrediction: true }, file.singleLine),
+      );
       forwardMs.push(...trace.steps.map((s) => s.msModel));
     }
   }
   const med = (xs: number[]) => percentile(xs, 50);
-  console.log(`${filterMs.length} steps: filter median ${med(filterMs).toFixed(3)} ms (p90 ${percentile(filterMs, 90).toFixed(3)}, ` +
-    `median ${med(rows)} rows), forward median ${med(forwardMs).toFixed(2)} ms (p90 ${percentile(forwardMs, 90).toFixed(2)}); ` +
-    `filter/forward ${(100 * med(filterMs) / med(forwardMs)).toFixed(1)}%`);
+  console.log(
+    `${filterMs.length} steps: filter median ${med(filterMs).toFixed(3)} ms (p90 ${percentile(filterMs, 90).toFixed(3)}, ` +
+      `median ${med(rows)} rows), forward median ${med(forwardMs).toFixed(2)} ms (p90 ${percentile(forwardMs, 90).toFixed(2)}); ` +
+      `filter/forward ${((100 * med(filterMs)) / med(forwardMs)).toFixed(1)}%`,
+  );
   await model.dispose();
 }
 

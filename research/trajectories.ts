@@ -18,8 +18,7 @@ const EXTRA = ['final', 'keep', 'sample', 'step'] as const;
 
 async function main(): Promise<void> {
   const args = researchArgs({
-    usage: 'Decoding trajectories of training-split infill samples, for the learned unmasking filter.\n' +
-      'Writes OUT/rows.f32 and OUT/header.json.',
+    usage: 'Decoding trajectories of training-split infill samples, for the learned unmasking filter.\n' + 'Writes OUT/rows.f32 and OUT/header.json.',
     defaults: { tasks: 'training/.work/filter/tasks', out: 'training/.work/filter/traj', threads: 2 },
     options: { policy: { help: 'the policy that decodes', default: 'sequential' } },
   });
@@ -63,10 +62,22 @@ async function main(): Promise<void> {
   const fd = fs.openSync(path.join(out, 'rows.f32'), 'w');
   for (const c of chunks) fs.writeSync(fd, Buffer.from(c.buffer, c.byteOffset, c.byteLength));
   fs.closeSync(fd);
-  fs.writeFileSync(path.join(out, 'header.json'), JSON.stringify({
-    model: model.info.name, policy: args.own.policy, tasks: path.relative(ROOT, args.tasks),
-    columns: [...FEATURE_NAMES, ...EXTRA], features: FEATURE_NAMES, rows, samples,
-  }, null, 1) + '\n');
+  fs.writeFileSync(
+    path.join(out, 'header.json'),
+    JSON.stringify(
+      {
+        model: model.info.name,
+        policy: args.own.policy,
+        tasks: path.relative(ROOT, args.tasks),
+        columns: [...FEATURE_NAMES, ...EXTRA],
+        features: FEATURE_NAMES,
+        rows,
+        samples,
+      },
+      null,
+      1,
+    ) + '\n',
+  );
   console.log(`${samples.length} samples, ${rows} rows (${width} columns) in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`);
   await model.dispose();
 }

@@ -24,7 +24,8 @@ async function convert(ckptDir: string, outDir: string, precision: Precision): P
   fs.mkdirSync(outDir, { recursive: true });
   const graphFile = path.resolve(outDir, 'model.onnx');
   const { bytes } = await buildGraph(ckpt.spec, ckpt.tensors, {
-    precision, graphFile,
+    precision,
+    graphFile,
     onProgress: (done, total) => process.stderr.write(`\r${done}/${total} rss ${mib(process.memoryUsage().rss)}   `),
   });
   process.stderr.write('\n');
@@ -57,15 +58,21 @@ async function measure(dir: string, threads: number, lengths: number[], window: 
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
   // no busy-waiting between parallel sections, so that CPU time counts work only
-  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: '0' } } } });
+  const session = await ort.InferenceSession.create(file, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
   const loadMs = performance.now() - t0;
   const rss = process.memoryUsage().rss - rss0;
   const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
   const I = GRAPH.inputs;
   const result: Record<string, unknown> = {
-    folder: mib(fs.statSync(file).size + fs.statSync(GRAPH.weightsFile(file)).size), loadSeconds: +(loadMs / 1000).toFixed(1),
-    rssAfterLoad: mib(rss), threads,
+    folder: mib(fs.statSync(file).size + fs.statSync(GRAPH.weightsFile(file)).size),
+    loadSeconds: +(loadMs / 1000).toFixed(1),
+    rssAfterLoad: mib(rss),
+    threads,
   };
   const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'unmask.json'), 'utf8')) as { vocabSize: number }).vocabSize;
   for (const n of lengths) {
@@ -73,14 +80,19 @@ async function measure(dir: string, threads: number, lengths: number[], window: 
     const from = Math.floor(n / 2) - window / 2;
     const windowRows = Array.from({ length: window }, (_, i) => from + i);
     const empty = emptyPast(session);
-    const full = () => session.run({ [I.ids]: int64(ids, [1, n]), [I.start]: int64([0], [1]), [I.pastKv]: empty,
-      [I.positions]: int64(windowRows, [1, window]) });
+    const full = () =>
+      session.run({ [I.ids]: int64(ids, [1, n]), [I.start]: int64([0], [1]), [I.pastKv]: empty, [I.positions]: int64(windowRows, [1, window]) });
     const kv = (await full())[GRAPH.outputs.kv];
     [result[`full${n}Ms`], result[`full${n}CpuMs`]] = await time(n >= 2048 ? 2 : 5, full);
     const rest = Array.from({ length: n }, (_, i) => i).filter((i) => i < from || i >= from + window);
     const past = kvRows(kv, rest);
-    const step = () => session.run({ [I.ids]: int64(ids.slice(from, from + window), [1, window]), [I.start]: int64([from], [1]),
-      [I.pastKv]: past, [I.positions]: int64(windowRows, [1, window]) });
+    const step = () =>
+      session.run({
+        [I.ids]: int64(ids.slice(from, from + window), [1, window]),
+        [I.start]: int64([from], [1]),
+        [I.pastKv]: past,
+        [I.positions]: int64(windowRows, [1, window]),
+      });
     [result[`step${n}Ms`], result[`step${n}CpuMs`]] = await time(10, step);
   }
   result.rssAfterRuns = mib(process.memoryUsage().rss - rss0);
@@ -111,12 +123,19 @@ async function kernels(threads: number, rowsList: number[]): Promise<void> {
       for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) t[k * N + n] = weight[n * K + k];
       return w.node('MatMul', [x, w.weight('w', 'float', [K, N], t)]);
     },
-    ...Object.fromEntries(([8, 4] as const).flatMap((bits) => [0, 4].map((level) => [`nbits${bits}-acc${level}`, (w: OnnxWriter, x: string) => {
-      const q = quantizeBlocks(weight, N, K, bits, 32);
-      const inputs = [w.weight('b', 'uint8', [N, q.blocks, (32 * bits) / 8], q.data), w.weight('s', 'float', [N * q.blocks], q.scales)];
-      if (q.zeroPoints) inputs.push(w.weight('z', 'uint8', [q.zeroPoints.length], q.zeroPoints));
-      return w.node('MatMulNBits', [x, ...inputs], { K, N, bits, block_size: 32, accuracy_level: level }, { domain: MS_DOMAIN });
-    }]))),
+    ...Object.fromEntries(
+      ([8, 4] as const).flatMap((bits) =>
+        [0, 4].map((level) => [
+          `nbits${bits}-acc${level}`,
+          (w: OnnxWriter, x: string) => {
+            const q = quantizeBlocks(weight, N, K, bits, 32);
+            const inputs = [w.weight('b', 'uint8', [N, q.blocks, (32 * bits) / 8], q.data), w.weight('s', 'float', [N * q.blocks], q.scales)];
+            if (q.zeroPoints) inputs.push(w.weight('z', 'uint8', [q.zeroPoints.length], q.zeroPoints));
+            return w.node('MatMulNBits', [x, ...inputs], { K, N, bits, block_size: 32, accuracy_level: level }, { domain: MS_DOMAIN });
+          },
+        ]),
+      ),
+    ),
     'dynamic-int8-matmulinteger': (w, x) => {
       const codes = new Int8Array(K * N);
       const scales = new Float32Array(N);
@@ -151,10 +170,16 @@ async function kernels(threads: number, rowsList: number[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: {
-    precision: { type: 'string', default: 'int8' }, threads: { type: 'string', default: '2' },
-    lengths: { type: 'string', default: '256,512,2048' }, window: { type: 'string', default: '32' }, rows: { type: 'string', default: '32,256' },
-  } });
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      precision: { type: 'string', default: 'int8' },
+      threads: { type: 'string', default: '2' },
+      lengths: { type: 'string', default: '256,512,2048' },
+      window: { type: 'string', default: '32' },
+      rows: { type: 'string', default: '32,256' },
+    },
+  });
   const [command, a, b] = positionals;
   const list = (s: string) => s.split(',').map(Number);
   if (command === 'convert' && a && b) return convert(a, b, values.precision as Precision);

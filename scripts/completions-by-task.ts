@@ -6,9 +6,15 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: {
-  limit: { type: 'string', default: '25' }, policy: { type: 'string', default: 'sequential' }, code: { type: 'string' }, threads: { type: 'string', default: '1' },
-} });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    limit: { type: 'string', default: '25' },
+    policy: { type: 'string', default: 'sequential' },
+    code: { type: 'string' },
+    threads: { type: 'string', default: '1' },
+  },
+});
 const ROOT = path.resolve(__dirname, '..');
 
 async function main(): Promise<void> {

@@ -21,19 +21,27 @@ const KEPT_FIELDS = ['slots', 'cache', 'filterFeatures', 'filterTraining', 'conf
 const KEPT_FILES = ['filter.onnx', 'metrics.json', 'README.md'];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
-    checkpoint: { type: 'string' }, precision: { type: 'string', default: 'int8' }, out: { type: 'string', default: path.join(ROOT, 'models', 'default') },
-    name: { type: 'string', default: 'unmask-tiny-code' },
-  } });
-  if (!(PRECISIONS as readonly string[]).includes(values.precision!)) throw new Error(`--precision is ${values.precision}; expected one of ${PRECISIONS.join(', ')}`);
+  const { values } = parseArgs({
+    options: {
+      checkpoint: { type: 'string' },
+      precision: { type: 'string', default: 'int8' },
+      out: { type: 'string', default: path.join(ROOT, 'models', 'default') },
+      name: { type: 'string', default: 'unmask-tiny-code' },
+    },
+  });
+  if (!(PRECISIONS as readonly string[]).includes(values.precision!))
+    throw new Error(`--precision is ${values.precision}; expected one of ${PRECISIONS.join(', ')}`);
   const out = path.resolve(values.out!);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-default-'));
   try {
     let checkpoint = values.checkpoint;
     if (!checkpoint) {
       checkpoint = path.join(tmp, 'checkpoint');
-      const py = spawnSync(process.env.PYTHON ?? 'python3', [path.join(ROOT, 'training', 'to_safetensors.py'),
-        path.join(ROOT, 'training', 'checkpoints', 'default.pt'), '--out', checkpoint], { stdio: 'inherit' });
+      const py = spawnSync(
+        process.env.PYTHON ?? 'python3',
+        [path.join(ROOT, 'training', 'to_safetensors.py'), path.join(ROOT, 'training', 'checkpoints', 'default.pt'), '--out', checkpoint],
+        { stdio: 'inherit' },
+      );
       if (py.status !== 0) throw new Error('training/to_safetensors.py failed (bash training/install.sh installs its packages), or pass --checkpoint DIR');
     }
     const before = fs.existsSync(path.join(out, MANIFEST_FILE)) ? JSON.parse(fs.readFileSync(path.join(out, MANIFEST_FILE), 'utf8')) : {};
@@ -59,7 +67,10 @@ async function main(): Promise<void> {
     fs.mkdirSync(out, { recursive: true });
     for (const f of fs.readdirSync(out)) fs.rmSync(path.join(out, f), { recursive: true, force: true });
     for (const f of fs.readdirSync(converted)) fs.copyFileSync(path.join(converted, f), path.join(out, f));
-    const sizes = fs.readdirSync(out).sort().map((f) => `${f} ${(fs.statSync(path.join(out, f)).size / 2 ** 20).toFixed(2)} MiB`);
+    const sizes = fs
+      .readdirSync(out)
+      .sort()
+      .map((f) => `${f} ${(fs.statSync(path.join(out, f)).size / 2 ** 20).toFixed(2)} MiB`);
     console.log(`wrote ${out}: ${sizes.join(', ')}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

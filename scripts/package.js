@@ -29,8 +29,11 @@ if (!fs.existsSync(path.join(root, binaries, platform, arch))) {
 
 const out = path.join('dist', `unmask-${target}.vsix`);
 const vsce = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'vsce.cmd' : 'vsce');
-const result = spawnSync(vsce, ['package', '--target', target, '--ignoreFile', ignoreFile, '--allow-missing-repository',
-  '--skip-license', '--no-rewrite-relative-links', '-o', out], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+const result = spawnSync(
+  vsce,
+  ['package', '--target', target, '--ignoreFile', ignoreFile, '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '-o', out],
+  { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' },
+);
 fs.rmSync(ignoreFile, { force: true });
 if (result.status !== 0) process.exit(result.status ?? 1);
 console.log(`package: wrote ${out}`);

@@ -12,15 +12,24 @@ import type { CompleteRequest } from '../src/protocol';
 const ROOT = path.resolve(__dirname, '..');
 const LOAD = { modelDir: path.join(ROOT, 'models', 'default'), executionProvider: 'cpu' as const, threads: 1 };
 const request = (slots: number): CompleteRequest => ({
-  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ', suffix: '\n\n\nprint(fibonacci(10))\n',
-  slots, singleLine: slots <= 8, policy: slots <= 8 ? { name: 'factor', f: 2 } : { name: 'sequential' }, eotp: slots <= 8,
+  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ',
+  suffix: '\n\n\nprint(fibonacci(10))\n',
+  slots,
+  singleLine: slots <= 8,
+  policy: slots <= 8 ? { name: 'factor', f: 2 } : { name: 'sequential' },
+  eotp: slots <= 8,
 });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 async function faults(signal: 'SIGKILL' | 'SIGSTOP', times: number): Promise<void> {
-  const client = new ModelClient({ serverModule: path.join(ROOT, 'src', 'server', 'main.ts'), execArgv: ['--import', 'tsx'],
-    restartDelaysMs: [50, 50, 50], livenessIntervalMs: 200, livenessTimeoutMs: 1000 });
+  const client = new ModelClient({
+    serverModule: path.join(ROOT, 'src', 'server', 'main.ts'),
+    execArgv: ['--import', 'tsx'],
+    restartDelaysMs: [50, 50, 50],
+    livenessIntervalMs: 200,
+    livenessTimeoutMs: 1000,
+  });
   await client.load(LOAD);
   let survived = 0;
   const recovery: number[] = [];
@@ -34,7 +43,10 @@ async function faults(signal: 'SIGKILL' | 'SIGSTOP', times: number): Promise<voi
         process.kill(pid, signal);
       }
     });
-    const failed = await inFlight.then(() => undefined, (e: Error) => e);
+    const failed = await inFlight.then(
+      () => undefined,
+      (e: Error) => e,
+    );
     if (failed) messages.add(failed.message);
     try {
       const trace = await client.complete(request(4));
@@ -47,8 +59,10 @@ async function faults(signal: 'SIGKILL' | 'SIGSTOP', times: number): Promise<voi
     }
   }
   client.dispose();
-  console.log(`${signal}: tried ${times}, survived ${survived}, time from the signal to the next answer: median ${median(recovery).toFixed(0)} ms,`
-    + ` max ${Math.max(...recovery).toFixed(0)} ms`);
+  console.log(
+    `${signal}: tried ${times}, survived ${survived}, time from the signal to the next answer: median ${median(recovery).toFixed(0)} ms,` +
+      ` max ${Math.max(...recovery).toFixed(0)} ms`,
+  );
   for (const m of messages) console.log(`  message: ${m}`);
 }
 
@@ -67,7 +81,9 @@ async function soak(n: number): Promise<void> {
     }
     if (i % Math.max(1, Math.floor(n / 10)) === 0) {
       const s = (await client.serverStats())!;
-      console.log(`soak: ${i} completions, ${failures} failures, server rss ${mib(s.rss)} MiB, ${s.forwards} forwards, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      console.log(
+        `soak: ${i} completions, ${failures} failures, server rss ${mib(s.rss)} MiB, ${s.forwards} forwards, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      );
     }
   }
   client.dispose();
@@ -80,7 +96,10 @@ async function main(): Promise<void> {
   await soak(Number(values.completions));
 }
 
-void main().then(() => process.exit(0), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+void main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

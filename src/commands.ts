@@ -56,8 +56,11 @@ export function choosePolicy(ctx: Context): Command {
 export function chooseModelFolder(ctx: Context): Command {
   return async () => {
     const picked = await vscode.window.showOpenDialog({
-      canSelectFolders: true, canSelectFiles: false, canSelectMany: false,
-      title: 'Unmask: choose a model folder (model.onnx, tokenizer.json, unmask.json)', openLabel: 'Use This Model',
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      title: 'Unmask: choose a model folder (model.onnx, tokenizer.json, unmask.json)',
+      openLabel: 'Use This Model',
     });
     if (!picked?.[0]) return;
     const folder = picked[0].fsPath;
@@ -73,18 +76,20 @@ export function chooseModelFolder(ctx: Context): Command {
 export function compareDecoding(ctx: Context): Command {
   return async () => {
     if (!ctx.history.last) {
-      void vscode.window.showInformationMessage(ctx.model.info
-        ? 'Unmask: no completion yet to compare. Type in a file (or run "Unmask: Trigger Completion") first.'
-        : noModelMessage(ctx));
+      void vscode.window.showInformationMessage(
+        ctx.model.info ? 'Unmask: no completion yet to compare. Type in a file (or run "Unmask: Trigger Completion") first.' : noModelMessage(ctx),
+      );
       return;
     }
     const controller = new AbortController();
     try {
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Unmask: decoding with every policy…', cancellable: true },
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Unmask: decoding with every policy…', cancellable: true },
         (_progress, token) => {
           token.onCancellationRequested(() => controller.abort());
           return compareLast(ctx, controller.signal);
-        });
+        },
+      );
     } catch (error) {
       if (!isCancelled(error)) throw error;
     }
@@ -94,9 +99,9 @@ export function compareDecoding(ctx: Context): Command {
 export function openVisualizer(ctx: Context): Command {
   return () => {
     if (!ctx.history.last) {
-      void vscode.window.showInformationMessage(ctx.model.info
-        ? 'Unmask: no completion yet. Type in a file (or run "Unmask: Trigger Completion"), then open the visualizer.'
-        : noModelMessage(ctx));
+      void vscode.window.showInformationMessage(
+        ctx.model.info ? 'Unmask: no completion yet. Type in a file (or run "Unmask: Trigger Completion"), then open the visualizer.' : noModelMessage(ctx),
+      );
       return;
     }
     showVisualizer(ctx);
@@ -113,9 +118,14 @@ export function copyDebugInfo(ctx: Context): Command {
       `execution provider: ${info ? `${info.executionProvider}, ${info.threads} threads${info.fallbackReason ? `, fell back: ${info.fallbackReason}` : ''}` : '-'}`,
       `settings: ${JSON.stringify(ctx.config.current)}`,
       'last completions:',
-      ...ctx.history.all.slice(-10).map((c) => `  ${c.label} ${Math.round(c.latencyMs)} ms, ${c.trace.stats.forwards} forwards, `
-        + `${c.trace.stats.tokens} tokens, ${c.trace.stats.tokensPerForward.toFixed(2)} tok/fwd, model ${c.trace.stats.msModel.toFixed(0)} ms, `
-        + `${JSON.stringify(c.trace.policy)}, stopped by ${c.trace.result.stoppedBy}`),
+      ...ctx.history.all
+        .slice(-10)
+        .map(
+          (c) =>
+            `  ${c.label} ${Math.round(c.latencyMs)} ms, ${c.trace.stats.forwards} forwards, ` +
+            `${c.trace.stats.tokens} tokens, ${c.trace.stats.tokensPerForward.toFixed(2)} tok/fwd, model ${c.trace.stats.msModel.toFixed(0)} ms, ` +
+            `${JSON.stringify(c.trace.policy)}, stopped by ${c.trace.result.stoppedBy}`,
+        ),
     ];
     await vscode.env.clipboard.writeText(lines.join('\n'));
     void vscode.window.showInformationMessage('Unmask: debug info copied to the clipboard.');

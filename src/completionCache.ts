@@ -2,7 +2,11 @@
 // instead of asking the model again. No `vscode` import.
 import { LRUCache } from 'lru-cache';
 
-interface Entry { prefix: string; suffix: string; suggestion: string }
+interface Entry {
+  prefix: string;
+  suffix: string;
+  suggestion: string;
+}
 
 /** How much of the text on each side of the cursor identifies a completion. */
 const keyChars = 2000;

@@ -21,7 +21,11 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
 
   constructor(private readonly ctx: Context) {
     ctx.pushCleanup(ctx.config.onDidChange(() => this.cache.clear()));
-    ctx.pushCleanup(ctx.model.onDidChange(() => { if (ctx.model.state.kind !== 'ready') this.cache.clear(); }));
+    ctx.pushCleanup(
+      ctx.model.onDidChange(() => {
+        if (ctx.model.state.kind !== 'ready') this.cache.clear();
+      }),
+    );
   }
 
   async provideInlineCompletionItems(
@@ -57,9 +61,11 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       const suggestion = shown ? trace.result.text : '';
       const label = `${path.basename(document.uri.path)}:${position.line + 1}:${position.character + 1}`;
       this.ctx.history.add({ label, trace, latencyMs, suggestion, minConfidence: settings.minConfidence });
-      this.ctx.log.info(`completion ${label}: ${Math.round(latencyMs)} ms, ${trace.stats.forwards} forwards, `
-        + `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}, confidence ${formatConfidence(confidence)}`
-        + `${shown ? '' : ` below unmask.minConfidence ${settings.minConfidence}: not shown`}: ${JSON.stringify(trace.result.text)}`);
+      this.ctx.log.info(
+        `completion ${label}: ${Math.round(latencyMs)} ms, ${trace.stats.forwards} forwards, ` +
+          `${trace.stats.tokens} tokens, stopped by ${trace.result.stoppedBy}, confidence ${formatConfidence(confidence)}` +
+          `${shown ? '' : ` below unmask.minConfidence ${settings.minConfidence}: not shown`}: ${JSON.stringify(trace.result.text)}`,
+      );
       this.cache.set(text.before, text.after, suggestion);
       if (controller.signal.aborted || !suggestion) return undefined;
       return [item(suggestion, position)];

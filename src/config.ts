@@ -9,7 +9,10 @@ export class Config implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   private readonly listener: vscode.Disposable;
 
-  constructor(private readonly reportProblem: (message: string) => void, private readonly reportNote: (message: string) => void = () => undefined) {
+  constructor(
+    private readonly reportProblem: (message: string) => void,
+    private readonly reportNote: (message: string) => void = () => undefined,
+  ) {
     this.settings = this.read();
     this.listener = vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('unmask')) return;

@@ -14,21 +14,35 @@ export class Context implements vscode.Disposable {
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = this.pushCleanup(new Log('info'));
-    this.config = this.pushCleanup(new Config((problem) => {
-      this.log.error(problem);
-      void vscode.window.showErrorMessage(`Unmask: ${problem}`);
-    }, (note) => this.log.info(note)));
+    this.config = this.pushCleanup(
+      new Config(
+        (problem) => {
+          this.log.error(problem);
+          void vscode.window.showErrorMessage(`Unmask: ${problem}`);
+        },
+        (note) => this.log.info(note),
+      ),
+    );
     this.log.level = this.config.current.logLevel;
-    this.pushCleanup(this.config.onDidChange(({ current }) => { this.log.level = current.logLevel; }));
+    this.pushCleanup(
+      this.config.onDidChange(({ current }) => {
+        this.log.level = current.logLevel;
+      }),
+    );
     this.model = this.pushCleanup(new ModelSession(extension.extensionPath, this.config, this.log));
-    this.history = this.pushCleanup(new History(process.env.UNMASK_TRACE_LOG || undefined, (median) => {
-      const info = this.model.info;
-      const cause = info
-        ? `the model ${info.name} on ${info.executionProvider} with ${info.threads} threads` + (info.fallbackReason ? ` (fell back from the requested provider: ${info.fallbackReason})` : '')
-        : 'the model';
-      void vscode.window.showWarningMessage(`Unmask: completions are taking about ${Math.round(median)} ms. The likely cause is ${cause}; `
-        + 'a smaller model, fewer slots (unmask.singleLineSlots) or a GPU execution provider would be faster.');
-    }));
+    this.history = this.pushCleanup(
+      new History(process.env.UNMASK_TRACE_LOG || undefined, (median) => {
+        const info = this.model.info;
+        const cause = info
+          ? `the model ${info.name} on ${info.executionProvider} with ${info.threads} threads` +
+            (info.fallbackReason ? ` (fell back from the requested provider: ${info.fallbackReason})` : '')
+          : 'the model';
+        void vscode.window.showWarningMessage(
+          `Unmask: completions are taking about ${Math.round(median)} ms. The likely cause is ${cause}; ` +
+            'a smaller model, fewer slots (unmask.singleLineSlots) or a GPU execution provider would be faster.',
+        );
+      }),
+    );
   }
 
   get version(): string {
@@ -41,15 +55,17 @@ export class Context implements vscode.Disposable {
   }
 
   registerCommand(id: string, run: (...args: unknown[]) => unknown): void {
-    this.pushCleanup(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        return await run(...args);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        this.log.error(`${id} failed: ${error instanceof Error && error.stack ? error.stack : message}`);
-        void vscode.window.showErrorMessage(`Unmask: ${message}`);
-      }
-    }));
+    this.pushCleanup(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await run(...args);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          this.log.error(`${id} failed: ${error instanceof Error && error.stack ? error.stack : message}`);
+          void vscode.window.showErrorMessage(`Unmask: ${message}`);
+        }
+      }),
+    );
   }
 
   dispose(): void {

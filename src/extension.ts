@@ -30,7 +30,9 @@ export function activate(extension: vscode.ExtensionContext): void {
   ctx.pushCleanup(vscode.languages.registerInlineCompletionItemProvider(completionSelector, new CompletionProvider(ctx)));
   ctx.pushCleanup(new StatusBar(ctx));
 
-  void ctx.model.load().then((info) => { if (info) void showDemonstratorNotice(ctx!); });
+  void ctx.model.load().then((info) => {
+    if (info) void showDemonstratorNotice(ctx!);
+  });
 }
 
 export function deactivate(): void {

@@ -44,7 +44,12 @@ export async function fillSelection(ctx: Context): Promise<void> {
     throw error;
   }
   const suggestion = trace.result.text;
-  ctx.history.add({ label: `fill ${document.fileName.split(/[\\/]/).pop()}:${range.start.line + 1}`, trace, latencyMs: performance.now() - started, suggestion });
+  ctx.history.add({
+    label: `fill ${document.fileName.split(/[\\/]/).pop()}:${range.start.line + 1}`,
+    trace,
+    latencyMs: performance.now() - started,
+    suggestion,
+  });
   if (!suggestion) {
     void vscode.window.showInformationMessage('Unmask: the model left the selection empty; nothing to fill.');
     return;

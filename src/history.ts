@@ -31,10 +31,17 @@ export class History implements vscode.Disposable {
   private nextId = 1;
 
   /** `traceLog`: a file that gets one JSON line per completion (UNMASK_TRACE_LOG; the editor tests read it). */
-  constructor(private readonly traceLog: string | undefined, private readonly onSlow: (median: number) => void) {}
+  constructor(
+    private readonly traceLog: string | undefined,
+    private readonly onSlow: (median: number) => void,
+  ) {}
 
-  get all(): readonly Completion[] { return this.items; }
-  get last(): Completion | undefined { return this.items[this.items.length - 1]; }
+  get all(): readonly Completion[] {
+    return this.items;
+  }
+  get last(): Completion | undefined {
+    return this.items[this.items.length - 1];
+  }
 
   add(entry: Omit<Completion, 'id' | 'time'>): Completion {
     const completion: Completion = { ...entry, id: String(this.nextId++), time: Date.now() };
@@ -45,8 +52,22 @@ export class History implements vscode.Disposable {
       const policy = trace.policy.name;
       const { text, confidence, stoppedBy } = trace.result;
       const lastStepAt = trace.steps[trace.steps.length - 1]?.at ?? 0;
-      fs.appendFileSync(this.traceLog, `${JSON.stringify({ label, latencyMs, suggestion, policy, text, confidence, stoppedBy, lastStepAt,
-        timeBudgetMs: trace.policy.timeBudgetMs, minConfidence, stats: trace.stats })}\n`);
+      fs.appendFileSync(
+        this.traceLog,
+        `${JSON.stringify({
+          label,
+          latencyMs,
+          suggestion,
+          policy,
+          text,
+          confidence,
+          stoppedBy,
+          lastStepAt,
+          timeBudgetMs: trace.policy.timeBudgetMs,
+          minConfidence,
+          stats: trace.stats,
+        })}\n`,
+      );
     }
     this.added.fire(completion);
     const recent = this.items.slice(-slowRun);
@@ -58,5 +79,7 @@ export class History implements vscode.Disposable {
     return completion;
   }
 
-  dispose(): void { this.added.dispose(); }
+  dispose(): void {
+    this.added.dispose();
+  }
 }

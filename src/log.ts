@@ -9,16 +9,26 @@ export class Log implements vscode.Disposable {
 
   constructor(public level: LogLevel) {}
 
-  error(message: string): void { this.write('error', message); }
-  info(message: string): void { this.write('info', message); }
-  debug(message: string): void { this.write('debug', message); }
+  error(message: string): void {
+    this.write('error', message);
+  }
+  info(message: string): void {
+    this.write('info', message);
+  }
+  debug(message: string): void {
+    this.write('debug', message);
+  }
 
   write(level: LogLevel, message: string): void {
     if (rank[level] > rank[this.level]) return;
     this.channel.appendLine(`${new Date().toISOString()} [${level}] ${message}`);
   }
 
-  show(): void { this.channel.show(true); }
+  show(): void {
+    this.channel.show(true);
+  }
 
-  dispose(): void { this.channel.dispose(); }
+  dispose(): void {
+    this.channel.dispose();
+  }
 }

@@ -49,7 +49,11 @@ export async function checkModelFolderAsync(folder: string, timeoutMs = 5000): P
         stats.set(p, await fs.promises.stat(p).catch((e: NodeJS.ErrnoException) => e.code ?? 'EIO'));
       }
     }
-    return checkWith(folder, (p) => stats.get(p) ?? 'ENOENT', (p) => texts.get(p) ?? '');
+    return checkWith(
+      folder,
+      (p) => stats.get(p) ?? 'ENOENT',
+      (p) => texts.get(p) ?? '',
+    );
   })().catch((e: Error) => `${folder}: ${e.message}`);
   try {
     return await Promise.race([check, deadline]);
@@ -92,10 +96,12 @@ function checkWith(folder: string, stat: (p: string) => fs.Stats | string, read:
   for (const field of ['model', 'tokenizer'] as const) {
     const file = m.files?.[field];
     if (typeof file !== 'string') return `${manifestPath}: "files.${field}" must name a file`;
-    if (file.includes('/') || file.includes('\\') || file === '..' || file === '.') return `${manifestPath}: "files.${field}" must be a file name inside the folder, got ${JSON.stringify(file)}`;
+    if (file.includes('/') || file.includes('\\') || file === '..' || file === '.')
+      return `${manifestPath}: "files.${field}" must be a file name inside the folder, got ${JSON.stringify(file)}`;
     const fs_ = stat(path.join(folder, file));
     if (typeof fs_ === 'string') {
-      return fs_ === 'ELOOP' ? `${manifestPath}: "files.${field}" names ${file}, which is a symlink loop`
+      return fs_ === 'ELOOP'
+        ? `${manifestPath}: "files.${field}" names ${file}, which is a symlink loop`
         : `${manifestPath}: "files.${field}" names ${file}, which is not in ${folder}`;
     }
     if (!fs_.isFile()) return `${manifestPath}: "files.${field}" names ${file}, which is not a regular file`;

@@ -36,15 +36,27 @@ export class ModelSession implements vscode.Disposable {
     });
     this.lifecycle = new ModelLifecycle(this.client, { precheck: (folder) => checkModelFolderAsync(folder) });
     this.subscriptions.push(this.lifecycle.onDidChange((state) => this.report(state)));
-    this.subscriptions.push(config.onDidChange(({ previous, current }) => {
-      if (this.folderFor(previous) !== this.folderFor(current) || previous.executionProvider !== current.executionProvider
-        || previous.threads !== current.threads) void this.load();
-    }));
+    this.subscriptions.push(
+      config.onDidChange(({ previous, current }) => {
+        if (
+          this.folderFor(previous) !== this.folderFor(current) ||
+          previous.executionProvider !== current.executionProvider ||
+          previous.threads !== current.threads
+        )
+          void this.load();
+      }),
+    );
   }
 
-  get state(): ModelState { return this.lifecycle.state; }
-  get busy(): boolean { return this.busyCount > 0; }
-  get info(): ModelInfo | undefined { return this.lifecycle.info; }
+  get state(): ModelState {
+    return this.lifecycle.state;
+  }
+  get busy(): boolean {
+    return this.busyCount > 0;
+  }
+  get info(): ModelInfo | undefined {
+    return this.lifecycle.info;
+  }
 
   /** The folder the settings point at: `unmask.modelFolder`, or the bundled default model. */
   folderFor(settings: Settings): string {
@@ -86,12 +98,15 @@ export class ModelSession implements vscode.Disposable {
     const setting = this.config.current.modelFolder ? 'unmask.modelFolder' : 'the bundled model (unmask.modelFolder is empty)';
     if (state.kind === 'loading') this.log.info(`model: loading ${state.folder}`);
     else if (state.kind === 'ready' && !state.problem) {
-      this.log.info(`model: ready, ${state.info.name} (${state.info.executionProvider}, ${state.info.threads} threads)`
-        + (state.info.fallbackReason ? `; fell back to CPU: ${state.info.fallbackReason}` : ''));
+      this.log.info(
+        `model: ready, ${state.info.name} (${state.info.executionProvider}, ${state.info.threads} threads)` +
+          (state.info.fallbackReason ? `; fell back to CPU: ${state.info.fallbackReason}` : ''),
+      );
     } else {
-      const message = state.kind === 'ready'
-        ? `Unmask: cannot use the model folder from ${setting}: ${state.problem}. Still using ${state.info.name}.`
-        : `Unmask: could not load the model from ${setting}: ${state.reason}. Unmask retries later, or choose another folder.`;
+      const message =
+        state.kind === 'ready'
+          ? `Unmask: cannot use the model folder from ${setting}: ${state.problem}. Still using ${state.info.name}.`
+          : `Unmask: could not load the model from ${setting}: ${state.reason}. Unmask retries later, or choose another folder.`;
       this.log.error(message);
       void vscode.window.showErrorMessage(message, 'Choose Model Folder').then((choice) => {
         if (choice) void vscode.commands.executeCommand('unmask.chooseModelFolder');

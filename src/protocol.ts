@@ -195,7 +195,10 @@ const ERROR_NAMES: Record<ErrorCode, string> = {
 
 /** A failure of the model server or of talking to it; test `code`, not the name. Cancellation is CancelledError. */
 export class UnmaskError extends Error {
-  constructor(readonly code: Exclude<ErrorCode, typeof ErrorCodes.cancelled>, message: string) {
+  constructor(
+    readonly code: Exclude<ErrorCode, typeof ErrorCodes.cancelled>,
+    message: string,
+  ) {
     super(message);
     this.name = ERROR_NAMES[code];
   }
@@ -218,7 +221,7 @@ export function fromResponseError(error: unknown): Error {
   if (error instanceof ResponseError) {
     if (error.code === ErrorCodes.cancelled) return new CancelledError();
     const known = (Object.values(ErrorCodes) as number[]).includes(error.code);
-    return new UnmaskError(known ? error.code as UnmaskError['code'] : ErrorCodes.decode, error.message);
+    return new UnmaskError(known ? (error.code as UnmaskError['code']) : ErrorCodes.decode, error.message);
   }
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -78,14 +78,21 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
     return previous[key] as T;
   }
   const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-  const oneOf = <T extends string>(list: readonly T[]) => (v: unknown): v is T => list.includes(v as T);
+  const oneOf =
+    <T extends string>(list: readonly T[]) =>
+    (v: unknown): v is T =>
+      list.includes(v as T);
 
-  const enabledLanguages = pick('enabledLanguages',
-    (v): v is Record<string, boolean> => typeof v === 'object' && v !== null && !Array.isArray(v)
-      && Object.values(v).every((b) => typeof b === 'boolean'),
-    'an object of language id → true/false');
-  const modelFolder = pick('modelFolder', (v): v is string => typeof v === 'string'
-    && (v.trim() === '' || isAbsolutePath(v.trim())), 'an absolute folder path, or empty for the bundled model');
+  const enabledLanguages = pick(
+    'enabledLanguages',
+    (v): v is Record<string, boolean> => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((b) => typeof b === 'boolean'),
+    'an object of language id → true/false',
+  );
+  const modelFolder = pick(
+    'modelFolder',
+    (v): v is string => typeof v === 'string' && (v.trim() === '' || isAbsolutePath(v.trim())),
+    'an absolute folder path, or empty for the bundled model',
+  );
 
   const policy = readPolicy(get, previous.policy, problems);
   const num = (key: keyof typeof numericSettings): number => {
@@ -142,15 +149,16 @@ function readPolicy(get: (key: string) => unknown, previous: PolicySpec, problem
   const problem = parameterProblem(name, raw);
   if (!problem) return { name, [parameter.field]: raw } as PolicySpec;
   const kept = previous.name === name ? specParameter(previous) : undefined;
-  problems.push(`unmask.policyParameter: ${parameter.field} for ${name} must be ${parameter.integer ? 'an integer' : 'a number'} `
-    + `in [${parameter.min}, ${parameter.max}], got ${JSON.stringify(raw)}; keeping ${kept ?? 'the policy default'}.`);
-  return kept === undefined ? { name } as PolicySpec : { name, [parameter.field]: kept } as PolicySpec;
+  problems.push(
+    `unmask.policyParameter: ${parameter.field} for ${name} must be ${parameter.integer ? 'an integer' : 'a number'} ` +
+      `in [${parameter.min}, ${parameter.max}], got ${JSON.stringify(raw)}; keeping ${kept ?? 'the policy default'}.`,
+  );
+  return kept === undefined ? ({ name } as PolicySpec) : ({ name, [parameter.field]: kept } as PolicySpec);
 }
 
 export function isLanguageEnabled(settings: Settings, languageId: string): boolean {
   return settings.enabledLanguages[languageId] ?? settings.enabledLanguages['*'] ?? true;
 }
-
 
 function isAbsolutePath(p: string): boolean {
   return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\') || p.startsWith('~/');

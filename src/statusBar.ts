@@ -10,11 +10,7 @@ export class StatusBar implements vscode.Disposable {
   constructor(private readonly ctx: Context) {
     this.item.name = 'Unmask';
     this.item.command = 'unmask.showMenu';
-    this.subscriptions = [
-      ctx.model.onDidChange(() => this.render()),
-      ctx.history.onDidAdd(() => this.render()),
-      ctx.config.onDidChange(() => this.render()),
-    ];
+    this.subscriptions = [ctx.model.onDidChange(() => this.render()), ctx.history.onDidAdd(() => this.render()), ctx.config.onDidChange(() => this.render())];
     this.render();
     this.item.show();
   }

@@ -2,22 +2,26 @@
 // card.py, and reports top-1 agreement and the largest top-1 probability difference against the
 // PyTorch model, plus forward latency at the given lengths on 2 threads.
 //   node training/parity-node.cjs CANVASES.json MODEL.onnx
-const fs = require("fs");
-const ort = require("onnxruntime-node");
+const fs = require('fs');
+const ort = require('onnxruntime-node');
 
 async function main() {
   const [canvasFile, modelPath] = process.argv.slice(2);
-  const data = JSON.parse(fs.readFileSync(canvasFile, "utf8"));
+  const data = JSON.parse(fs.readFileSync(canvasFile, 'utf8'));
   const session = await ort.InferenceSession.create(modelPath, {
-    intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: "all",
+    intraOpNumThreads: 2,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
   });
-  const tensor = (rows) => new ort.Tensor("int64", BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
+  const tensor = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
   // the full forward of the model graph (docs/model-contract.md): start 0, no past rows (past_kv sized from the graph)
-  const past = session.inputMetadata.find((m) => m.name === "past_kv").shape.map((d, i) => (i === 2 ? 1 : i === 4 ? 0 : d));
-  const full = { start: new ort.Tensor("int64", BigInt64Array.from([0n]), [1]), past_kv: new ort.Tensor("float32", new Float32Array(0), past) };
-  const wanted = ["top_ids", "top_probs", "entropy"];
+  const past = session.inputMetadata.find((m) => m.name === 'past_kv').shape.map((d, i) => (i === 2 ? 1 : i === 4 ? 0 : d));
+  const full = { start: new ort.Tensor('int64', BigInt64Array.from([0n]), [1]), past_kv: new ort.Tensor('float32', new Float32Array(0), past) };
+  const wanted = ['top_ids', 'top_probs', 'entropy'];
 
-  let agree = 0, total = 0, maxDiff = 0;
+  let agree = 0,
+    total = 0,
+    maxDiff = 0;
   for (const c of data.canvases) {
     const out = await session.run({ input_ids: tensor([c.ids]), positions: tensor([c.positions]), ...full }, wanted);
     const k = out.top_ids.dims[2];
@@ -32,7 +36,7 @@ async function main() {
 
   const latency = {};
   for (const seq of data.latencyLengths) {
-    const ids = [Array.from({ length: seq }, (_, i) => 4 + (i * 7919) % 8000)];
+    const ids = [Array.from({ length: seq }, (_, i) => 4 + ((i * 7919) % 8000))];
     const positions = [Array.from({ length: Math.min(24, seq) }, (_, i) => Math.floor(seq / 2) + i - 12)];
     const feeds = { input_ids: tensor(ids), positions: tensor(positions), ...full };
     for (let i = 0; i < 5; i++) await session.run(feeds, wanted);
@@ -48,4 +52,7 @@ async function main() {
   console.log(JSON.stringify({ top1Agreement: agree / total, maxTop1ProbDiff: maxDiff, positions: total, latency }));
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

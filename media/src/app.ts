@@ -43,17 +43,33 @@ export class App {
   private readonly compare = h("section", { class: "compare", id: "compare", "aria-label": "Comparison of policies" });
   private readonly empty = h("div", { class: "empty" }, "No completion yet. Trigger one in an editor and it appears here.");
 
-  constructor(private readonly root: HTMLElement, private readonly host: AppHost) {
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly host: AppHost,
+  ) {
     this.state = { ...initialState, ...host.getState() };
     root.append(
       this.toolbar,
       this.empty,
-      h("main", { class: "layout" },
-        h("div", { class: "main-col" }, this.summary, this.legend, this.code, this.replay,
-          h("div", { class: "below" },
+      h(
+        "main",
+        { class: "layout" },
+        h(
+          "div",
+          { class: "main-col" },
+          this.summary,
+          this.legend,
+          this.code,
+          this.replay,
+          h(
+            "div",
+            { class: "below" },
             h("section", { class: "chart-box", "aria-label": "Per-step chart" }, h("h2", {}, "Steps"), this.chart),
-            h("section", { class: "stats-box", "aria-label": "Stats" }, h("h2", {}, "Stats"), this.stats))),
-        h("aside", { class: "side-col", "aria-label": "Token details" }, this.details)),
+            h("section", { class: "stats-box", "aria-label": "Stats" }, h("h2", {}, "Stats"), this.stats),
+          ),
+        ),
+        h("aside", { class: "side-col", "aria-label": "Token details" }, this.details),
+      ),
       this.compare,
     );
     this.code.addEventListener("keydown", (e) => this.onCodeKey(e));
@@ -111,7 +127,7 @@ export class App {
   private traceFor(id: string | null): Trace | null {
     if (!id) return null;
     const cmp = /^cmp:(.*):(\d+)$/.exec(id);
-    if (cmp) return this.comparison?.id === cmp[1] ? this.comparison.traces[Number(cmp[2])] ?? null : null;
+    if (cmp) return this.comparison?.id === cmp[1] ? (this.comparison.traces[Number(cmp[2])] ?? null) : null;
     return this.entries.find((e) => e.id === id)?.trace ?? null;
   }
 
@@ -201,9 +217,16 @@ export class App {
       controls.push(h("label", { class: "field" }, "Completion ", select));
     }
     if (this.host.post) {
-      const pin = h("button", { id: "pin", type: "button", "aria-pressed": String(this.state.pinned),
-        title: this.state.pinned ? "Pinned: new completions go to the history only" : "Following: each new completion is shown" },
-      this.state.pinned ? "Pinned" : "Following");
+      const pin = h(
+        "button",
+        {
+          id: "pin",
+          type: "button",
+          "aria-pressed": String(this.state.pinned),
+          title: this.state.pinned ? "Pinned: new completions go to the history only" : "Following: each new completion is shown",
+        },
+        this.state.pinned ? "Pinned" : "Following",
+      );
       pin.addEventListener("click", () => {
         this.state.pinned = !this.state.pinned;
         this.save();
@@ -211,14 +234,20 @@ export class App {
         if (!this.state.pinned && this.entries.length) this.select(this.entries.at(-1)!.id);
       });
       controls.push(pin);
-      const cmp = h("button", { id: "compare-button", type: "button", title: "Decode this infill with the other policies" },
-        this.pendingCompare !== null ? "Comparing…" : "Compare policies");
+      const cmp = h(
+        "button",
+        { id: "compare-button", type: "button", title: "Decode this infill with the other policies" },
+        this.pendingCompare !== null ? "Comparing…" : "Compare policies",
+      );
       cmp.disabled = !this.canCompare || this.pendingCompare !== null || !this.entries.some((e) => e.id === this.state.selectedId);
       cmp.addEventListener("click", () => this.requestCompare());
       controls.push(cmp);
     }
     const group = h("div", { class: "segmented", role: "radiogroup", "aria-label": "Colouring" });
-    for (const [value, label] of [["order", "Order"], ["confidence", "Confidence"]] as [Colouring, string][]) {
+    for (const [value, label] of [
+      ["order", "Order"],
+      ["confidence", "Confidence"],
+    ] as [Colouring, string][]) {
       const checked = this.state.colouring === value;
       const b = h("button", { type: "button", role: "radio", "aria-checked": String(checked), "data-colouring": value, tabindex: checked ? 0 : -1 }, label);
       b.addEventListener("click", () => this.setColouring(value));
@@ -231,7 +260,13 @@ export class App {
       });
       group.append(b);
     }
-    fill(this.toolbar, h("span", { class: "title" }, "Unmask"), ...controls, h("span", { class: "spacer" }), h("span", { class: "field" }, "Colour by ", group));
+    fill(
+      this.toolbar,
+      h("span", { class: "title" }, "Unmask"),
+      ...controls,
+      h("span", { class: "spacer" }),
+      h("span", { class: "field" }, "Colour by ", group),
+    );
   }
 
   private setColouring(colouring: Colouring): void {
@@ -257,7 +292,8 @@ export class App {
     const view = this.current();
     if (!view) return fill(this.summary);
     const t = view.trace;
-    fill(this.summary, 
+    fill(
+      this.summary,
       h("span", { class: "policy" }, policyLabel(t)),
       h("span", {}, `${t.stats.tokens} tokens in ${t.stats.forwards} forwards (${t.stats.tokensPerForward.toFixed(2)} per forward)`),
       h("span", {}, `${t.stats.msTotal.toFixed(0)} ms`),
@@ -278,10 +314,12 @@ export class App {
     const n = view.steps.length;
     const stops = this.state.colouring === "order" ? [0, 0.25, 0.5, 0.75, 1] : [0, 0.5, 1];
     const gradient = `linear-gradient(to right, ${stops.map((t) => `${scaleColour(this.state.colouring, t)} ${t * 100}%`).join(", ")})`;
-    const [lo, hi, caption] = this.state.colouring === "order"
-      ? ["step 1", `step ${n}`, "Order: the step at which each token was unmasked"]
-      : ["p 0", "p 1", "Confidence: the probability of each token when it was unmasked"];
-    fill(this.legend, 
+    const [lo, hi, caption] =
+      this.state.colouring === "order"
+        ? ["step 1", `step ${n}`, "Order: the step at which each token was unmasked"]
+        : ["p 0", "p 1", "Confidence: the probability of each token when it was unmasked"];
+    fill(
+      this.legend,
       h("span", { class: "legend-caption" }, caption),
       h("span", { class: "legend-end" }, lo),
       h("span", { class: "legend-bar", style: `background: ${gradient}`, "data-colouring": this.state.colouring }),
@@ -308,9 +346,14 @@ export class App {
       const kind = shown ? v.kind : "masked";
       const el = h("span", {
         class: `tok ${kind}${replaying && v.step === applied - 1 ? " fresh" : ""}`,
-        "data-slot": v.slot, "data-kind": kind, "data-step": shown ? v.step + 1 : null, "data-p": shown ? v.p.toFixed(4) : null,
+        "data-slot": v.slot,
+        "data-kind": kind,
+        "data-step": shown ? v.step + 1 : null,
+        "data-p": shown ? v.p.toFixed(4) : null,
         "data-score": shown && v.score !== null ? v.score.toFixed(4) : null,
-        tabindex: v.slot === focusSlot ? 0 : -1, role: "button", "aria-label": this.describe(v, shown),
+        tabindex: v.slot === focusSlot ? 0 : -1,
+        role: "button",
+        "aria-label": this.describe(v, shown),
       });
       if (shown && kind !== "masked") el.style.setProperty("--c", this.colourOf(v, view.steps.length));
       if (shown && (kind === "token" || kind === "cut")) {
@@ -368,8 +411,16 @@ export class App {
     const playing = this.playTimer !== null;
     const button = h("button", { id: "play", type: "button", "aria-label": playing ? "Pause" : "Play the decoding" }, playing ? "❚❚ Pause" : "▶ Play");
     button.addEventListener("click", () => (playing ? this.stop() : this.play()));
-    const slider = h("input", { id: "step", type: "range", min: 0, max: n, step: 1, value: applied, "aria-label": "Steps applied",
-      "aria-valuetext": `${applied} of ${n} steps` });
+    const slider = h("input", {
+      id: "step",
+      type: "range",
+      min: 0,
+      max: n,
+      step: 1,
+      value: applied,
+      "aria-label": "Steps applied",
+      "aria-valuetext": `${applied} of ${n} steps`,
+    });
     slider.addEventListener("input", () => {
       const k = Number(slider.value);
       this.stop();
@@ -377,9 +428,12 @@ export class App {
       slider.focus();
     });
     const st = view.steps[applied - 1];
-    const caption = applied === 0 ? `Before step 1: all ${view.slots.length} slots masked`
-      : `After step ${applied} of ${n}: ${st.real} token${st.real === 1 ? "" : "s"}${st.pads ? ` and ${st.pads} pad${st.pads === 1 ? "" : "s"}` : ""} unmasked` +
-        (st.pendingCount ? `, ${st.pendingCount} still masked` : "") + ` · ${st.ms.toFixed(1)} ms`;
+    const caption =
+      applied === 0
+        ? `Before step 1: all ${view.slots.length} slots masked`
+        : `After step ${applied} of ${n}: ${st.real} token${st.real === 1 ? "" : "s"}${st.pads ? ` and ${st.pads} pad${st.pads === 1 ? "" : "s"}` : ""} unmasked` +
+          (st.pendingCount ? `, ${st.pendingCount} still masked` : "") +
+          ` · ${st.ms.toFixed(1)} ms`;
     const existing = this.replay.querySelector<HTMLInputElement>("#step");
     if (existing && document.activeElement === existing) {
       // Keep the slider element (and its focus) while dragging; refresh only what it shows.
@@ -399,7 +453,11 @@ export class App {
     const slot = this.hoveredSlot ?? this.state.focusedSlot;
     const v = slot === null ? undefined : view.slots[slot];
     if (!v) {
-      fill(this.details, h("h2", {}, "Token"), h("p", { class: "hint" }, "Hover over a token, or focus one and move with the arrow keys, to see its alternatives and how its confidence grew."));
+      fill(
+        this.details,
+        h("h2", {}, "Token"),
+        h("p", { class: "hint" }, "Hover over a token, or focus one and move with the arrow keys, to see its alternatives and how its confidence grew."),
+      );
       return;
     }
     const n = view.steps.length;
@@ -410,31 +468,69 @@ export class App {
       cut: "Cut from the completion when it was shaped (e.g. past the end of the line).",
       masked: "Never unmasked: decoding stopped first.",
     }[v.kind];
-    const rows = v.alternatives.map((a) => h("tr", { class: a.token === v.token ? "chosen" : null },
-      h("td", {}, h("code", {}, a.text === null ? `#${a.token}` : showText(a.text))),
-      h("td", { class: "bar-cell" }, h("span", { class: "pbar", style: `width: ${Math.max(1, a.p * 100).toFixed(1)}%` })),
-      h("td", { class: "num" }, percent(a.p))));
+    const rows = v.alternatives.map((a) =>
+      h(
+        "tr",
+        { class: a.token === v.token ? "chosen" : null },
+        h("td", {}, h("code", {}, a.text === null ? `#${a.token}` : showText(a.text))),
+        h("td", { class: "bar-cell" }, h("span", { class: "pbar", style: `width: ${Math.max(1, a.p * 100).toFixed(1)}%` })),
+        h("td", { class: "num" }, percent(a.p)),
+      ),
+    );
     const tau = typeof view.trace.policy.tau === "number" ? view.trace.policy.tau : null;
-    fill(this.details, 
+    fill(
+      this.details,
       h("h2", {}, "Token ", h("code", { class: "d-token" }, title)),
-      h("p", { class: "d-meta" }, `slot ${v.slot + 1} of ${view.slots.length}` +
-        (v.step >= 0 ? ` · step ${v.step + 1} of ${n} · p ${v.p.toFixed(3)}` +
-          (v.score !== null ? ` · filter score ${v.score.toFixed(3)}` : "") + ` · entropy ${v.entropy.toFixed(2)}` : "")),
+      h(
+        "p",
+        { class: "d-meta" },
+        `slot ${v.slot + 1} of ${view.slots.length}` +
+          (v.step >= 0
+            ? ` · step ${v.step + 1} of ${n} · p ${v.p.toFixed(3)}` +
+              (v.score !== null ? ` · filter score ${v.score.toFixed(3)}` : "") +
+              ` · entropy ${v.entropy.toFixed(2)}`
+            : ""),
+      ),
       note && h("p", { class: "d-note" }, note),
-      rows.length ? h("table", { class: "alts", "aria-label": "Top alternatives when it was unmasked" },
-        h("thead", {}, h("tr", {}, h("th", {}, "alternative"), h("th", {}), h("th", { class: "num" }, "p"))), h("tbody", {}, ...rows)) : null,
-      v.history.length ? h("div", { class: "d-chart" }, h("h3", {}, "Confidence while masked"), confidenceChart(v.history, n, tau),
-        h("p", { class: "hint" }, "Filled: top-1 was this token; hollow: another." + (tau !== null ? " Dashed: τ." : ""))) : null,
+      rows.length
+        ? h(
+            "table",
+            { class: "alts", "aria-label": "Top alternatives when it was unmasked" },
+            h("thead", {}, h("tr", {}, h("th", {}, "alternative"), h("th", {}), h("th", { class: "num" }, "p"))),
+            h("tbody", {}, ...rows),
+          )
+        : null,
+      v.history.length
+        ? h(
+            "div",
+            { class: "d-chart" },
+            h("h3", {}, "Confidence while masked"),
+            confidenceChart(v.history, n, tau),
+            h("p", { class: "hint" }, "Filled: top-1 was this token; hollow: another." + (tau !== null ? " Dashed: τ." : "")),
+          )
+        : null,
     );
   }
 
   private renderChart(): void {
     const view = this.current();
     if (!view) return fill(this.chart);
-    fill(this.chart, 
-      stepChart(view.steps, this.stepsApplied(view), (k) => { this.stop(); this.setStep(k); }),
-      h("p", { class: "hint" }, h("span", { class: "key real" }), " tokens ", h("span", { class: "key pads" }), " pads unmasked per step · ",
-        h("span", { class: "key line" }), " mean p of the slots still masked"),
+    fill(
+      this.chart,
+      stepChart(view.steps, this.stepsApplied(view), (k) => {
+        this.stop();
+        this.setStep(k);
+      }),
+      h(
+        "p",
+        { class: "hint" },
+        h("span", { class: "key real" }),
+        " tokens ",
+        h("span", { class: "key pads" }),
+        " pads unmasked per step · ",
+        h("span", { class: "key line" }),
+        " mean p of the slots still masked",
+      ),
     );
   }
 
@@ -443,10 +539,16 @@ export class App {
     if (!view) return fill(this.stats);
     const t = view.trace;
     const rows: [string, string][] = [
-      ["model", t.model], ["policy", policyLabel(t)], ["stopped by", String(t.result.stoppedBy)],
-      ["slots", String(t.slots)], ["forwards", String(t.stats.forwards)], ["tokens", String(t.stats.tokens)],
-      ["tokens / forward", t.stats.tokensPerForward.toFixed(2)], ["ms total", t.stats.msTotal.toFixed(1)],
-      ["ms in the model", t.stats.msModel.toFixed(1)], ["context tokens", `${t.prefixTokens} before, ${t.suffixTokens} after`],
+      ["model", t.model],
+      ["policy", policyLabel(t)],
+      ["stopped by", String(t.result.stoppedBy)],
+      ["slots", String(t.slots)],
+      ["forwards", String(t.stats.forwards)],
+      ["tokens", String(t.stats.tokens)],
+      ["tokens / forward", t.stats.tokensPerForward.toFixed(2)],
+      ["ms total", t.stats.msTotal.toFixed(1)],
+      ["ms in the model", t.stats.msModel.toFixed(1)],
+      ["context tokens", `${t.prefixTokens} before, ${t.suffixTokens} after`],
     ];
     fill(this.stats, h("dl", {}, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
   }
@@ -457,7 +559,12 @@ export class App {
     const head = h("div", { class: "compare-head" }, h("h2", {}, "Compare policies", c ? ` · ${c.label}` : ""));
     if (c) {
       const close = h("button", { type: "button", class: "link", "aria-label": "Close the comparison" }, "Close");
-      close.addEventListener("click", () => { this.comparison = null; this.compareError = null; this.renderCompare(); this.renderToolbar(); });
+      close.addEventListener("click", () => {
+        this.comparison = null;
+        this.compareError = null;
+        this.renderCompare();
+        this.renderToolbar();
+      });
       head.append(close);
     }
     const body: Child[] = [];
@@ -505,12 +612,23 @@ export class App {
     const id = `cmp:${c.id}:${index}`;
     const open = h("button", { type: "button", class: "link" }, "Details");
     open.addEventListener("click", () => this.select(id));
-    return h("div", { class: `compare-col${id === this.state.selectedId ? " selected" : ""}`, "data-policy": t.policy.name },
+    return h(
+      "div",
+      { class: `compare-col${id === this.state.selectedId ? " selected" : ""}`, "data-policy": t.policy.name },
       h("h3", {}, policyLabel(t), index === 0 ? h("span", { class: "badge" }, "reference") : null),
       h("p", { class: "d-meta" }, `${t.stats.forwards} forwards · ${t.stats.tokensPerForward.toFixed(2)} tokens/forward · ${t.stats.msTotal.toFixed(0)} ms`),
-      h("p", { class: index === 0 || changed === 0 ? "same" : "differs" },
-        index === 0 ? "the reference text" : changed === 0 ? "same text as the reference" : `differs from the reference in ${changed} character${changed === 1 ? "" : "s"}`),
-      pre, open);
+      h(
+        "p",
+        { class: index === 0 || changed === 0 ? "same" : "differs" },
+        index === 0
+          ? "the reference text"
+          : changed === 0
+            ? "same text as the reference"
+            : `differs from the reference in ${changed} character${changed === 1 ? "" : "s"}`,
+      ),
+      pre,
+      open,
+    );
   }
 }
 

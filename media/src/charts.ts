@@ -20,7 +20,11 @@ export function stepChart(steps: StepView[], current: number, onPick: (stepsAppl
   const yp = (p: number) => top + plotH - p * plotH;
 
   const svg = s("svg", {
-    class: "step-chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+    class: "step-chart",
+    viewBox: `0 0 ${W} ${H}`,
+    width: W,
+    height: H,
+    role: "img",
     "aria-label": `Tokens unmasked per step over ${steps.length} steps, and the mean confidence of the still-masked slots`,
   });
   svg.append(
@@ -34,8 +38,14 @@ export function stepChart(steps: StepView[], current: number, onPick: (stepsAppl
   steps.forEach((st, i) => {
     const x = left + i * bw + 1;
     const g = s("g", { class: `bar${i === current - 1 ? " current" : ""}`, "data-step": i + 1 });
-    g.append(s("title", {}, `step ${i + 1}: ${st.real} token${st.real === 1 ? "" : "s"}${st.pads ? `, ${st.pads} pad` : ""}` +
-      (st.pendingMeanP === null ? "" : `; ${st.pendingCount} still masked, mean p ${st.pendingMeanP.toFixed(2)}`)));
+    g.append(
+      s(
+        "title",
+        {},
+        `step ${i + 1}: ${st.real} token${st.real === 1 ? "" : "s"}${st.pads ? `, ${st.pads} pad` : ""}` +
+          (st.pendingMeanP === null ? "" : `; ${st.pendingCount} still masked, mean p ${st.pendingMeanP.toFixed(2)}`),
+      ),
+    );
     g.append(s("rect", { class: "hit", x: x - 1, y: top, width: bw, height: plotH }));
     if (st.real) g.append(s("rect", { class: "real", x, y: y(st.real), width: bw - 2, height: top + plotH - y(st.real) }));
     if (st.pads) g.append(s("rect", { class: "pads", x, y: y(st.real + st.pads), width: bw - 2, height: y(st.real) - y(st.real + st.pads) }));
@@ -68,7 +78,11 @@ export function confidenceChart(history: ConfidencePoint[], stepCount: number, t
   const x = (step: number) => pad + (n === 1 ? (W - 2 * pad) / 2 : (step / (n - 1)) * (W - 2 * pad));
   const y = (p: number) => H - pad - p * (H - 2 * pad);
   const svg = s("svg", {
-    class: "conf-chart", viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+    class: "conf-chart",
+    viewBox: `0 0 ${W} ${H}`,
+    width: W,
+    height: H,
+    role: "img",
     "aria-label": `Confidence over steps: ${history.map((h) => `step ${h.step + 1} ${h.p.toFixed(2)}`).join(", ")}`,
   });
   svg.append(s("rect", { class: "frame", x: 0.5, y: 0.5, width: W - 1, height: H - 1, rx: 3 }));

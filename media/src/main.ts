@@ -28,10 +28,14 @@ function start(): void {
   window.addEventListener("message", (event: MessageEvent<HostMessage>) => {
     const m = event.data;
     switch (m.type) {
-      case "init": return app.init(m.entries, m.comparison, m.canCompare);
-      case "addEntry": return app.addEntry(m.entry, m.dropIds);
-      case "showComparison": return app.showComparison(m.comparison);
-      case "compareResult": return app.compareResult(m.requestId, m.comparison, m.error);
+      case "init":
+        return app.init(m.entries, m.comparison, m.canCompare);
+      case "addEntry":
+        return app.addEntry(m.entry, m.dropIds);
+      case "showComparison":
+        return app.showComparison(m.comparison);
+      case "compareResult":
+        return app.compareResult(m.requestId, m.comparison, m.error);
     }
   });
   vscode.postMessage({ type: "ready" });

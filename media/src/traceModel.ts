@@ -77,7 +77,17 @@ function alternativesOf(u: Unmasked): Alternative[] {
 export function buildTraceView(trace: Trace): TraceView {
   const slotCount = Math.max(trace.slots, ...trace.steps.flatMap((s) => s.unmasked.map((u) => u.slot + 1)));
   const slots: SlotView[] = Array.from({ length: slotCount }, (_, slot) => ({
-    slot, kind: "masked", step: -1, token: -1, text: "", keep: 0, p: 0, entropy: 0, score: null, alternatives: [], history: [],
+    slot,
+    kind: "masked",
+    step: -1,
+    token: -1,
+    text: "",
+    keep: 0,
+    p: 0,
+    entropy: 0,
+    score: null,
+    alternatives: [],
+    history: [],
   }));
   const pendingBySlot = new Map<number, { step: number; top1: number; p: number }[]>();
 
@@ -89,8 +99,14 @@ export function buildTraceView(trace: Trace): TraceView {
       if (pad) pads++;
       else real++;
       Object.assign(slots[u.slot], {
-        kind: pad ? "pad" : "token", step: index, token: u.token, text: u.text, p: u.p,
-        entropy: u.entropy, score: typeof u.score === "number" ? u.score : null, alternatives: alternativesOf(u),
+        kind: pad ? "pad" : "token",
+        step: index,
+        token: u.token,
+        text: u.text,
+        p: u.p,
+        entropy: u.entropy,
+        score: typeof u.score === "number" ? u.score : null,
+        alternatives: alternativesOf(u),
       });
     }
     for (const [slot, top1, p] of s.pending) {
@@ -100,7 +116,12 @@ export function buildTraceView(trace: Trace): TraceView {
     }
     const ps = s.pending.map((e) => e[2]);
     return {
-      index, ms: s.ms, slots: s.unmasked.map((u) => u.slot), real, pads, pendingCount: ps.length,
+      index,
+      ms: s.ms,
+      slots: s.unmasked.map((u) => u.slot),
+      real,
+      pads,
+      pendingCount: ps.length,
       pendingMeanP: ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : null,
     };
   });
@@ -113,7 +134,10 @@ export function buildTraceView(trace: Trace): TraceView {
 
   // Result shaping may cut the text (a single-line completion stops at the line's end): the engine records which
   // slots' text the completion holds (`keptSlots`); the others are cut, and the last kept one may be cut inside.
-  const tokenText = slots.filter((v) => v.kind === "token").map((v) => v.text).join("");
+  const tokenText = slots
+    .filter((v) => v.kind === "token")
+    .map((v) => v.text)
+    .join("");
   const result = trace.result.text;
   const kept = new Set(trace.keptSlots);
   let offset = 0;
@@ -148,8 +172,7 @@ export function diffAgainst(reference: string, text: string): boolean[] {
   // Longest common subsequence table; completions are short (a few hundred characters at most).
   const lcs = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
   for (let i = n - 1; i >= 0; i--)
-    for (let j = m - 1; j >= 0; j--)
-      lcs[i][j] = reference[i] === text[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    for (let j = m - 1; j >= 0; j--) lcs[i][j] = reference[i] === text[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   const same = new Array<boolean>(m).fill(false);
   let i = 0;
   let j = 0;

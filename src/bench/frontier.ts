@@ -13,7 +13,12 @@ const COLORS = ['#1b6ac9', '#d1495b', '#2a9d8f', '#e9a23b', '#7b4fa0', '#5c7a29'
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 export function frontierSvg(points: readonly PlotPoint[], title: string): string {
-  const W = 720, H = 440, L = 64, R = 190, T = 40, B = 52;
+  const W = 720,
+    H = 440,
+    L = 64,
+    R = 190,
+    T = 40,
+    B = 52;
   const maxX = Math.max(1.5, ...points.map((p) => p.tpf)) * 1.08;
   const ys = points.map((p) => p.exactMatch * 100);
   const maxY = Math.max(5, ...ys) * 1.15;
@@ -29,7 +34,8 @@ export function frontierSvg(points: readonly PlotPoint[], title: string): string
     `<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">exact match (%)</text>`,
   ];
   for (let i = 0; i <= 5; i++) {
-    const vx = (maxX / 5) * i, vy = (maxY / 5) * i;
+    const vx = (maxX / 5) * i,
+      vy = (maxY / 5) * i;
     out.push(`<text x="${x(vx)}" y="${H - B + 16}" text-anchor="middle">${vx.toFixed(1)}</text>`);
     out.push(`<text x="${L - 6}" y="${y(vy) + 4}" text-anchor="end">${vy.toFixed(1)}</text>`);
     out.push(`<line x1="${L}" y1="${y(vy)}" x2="${W - R}" y2="${y(vy)}" stroke="#eee"/>`);
@@ -43,14 +49,18 @@ export function frontierSvg(points: readonly PlotPoint[], title: string): string
     }
     for (const p of pts) {
       const tip = `<title>${esc(p.label)}: ${p.tpf.toFixed(2)} tokens/forward, exact match ${(p.exactMatch * 100).toFixed(1)}%, non-empty ${(p.nonEmpty * 100).toFixed(1)}%</title>`;
-      out.push(family === 'sequential'
-        ? `<rect x="${x(p.tpf) - 6}" y="${y(p.exactMatch * 100) - 6}" width="12" height="12" fill="#000">${tip}</rect>`
-        : `<circle cx="${x(p.tpf)}" cy="${y(p.exactMatch * 100)}" r="4" fill="${color}">${tip}</circle>`);
+      out.push(
+        family === 'sequential'
+          ? `<rect x="${x(p.tpf) - 6}" y="${y(p.exactMatch * 100) - 6}" width="12" height="12" fill="#000">${tip}</rect>`
+          : `<circle cx="${x(p.tpf)}" cy="${y(p.exactMatch * 100)}" r="4" fill="${color}">${tip}</circle>`,
+      );
     }
     const ly = T + 10 + i * 20;
-    out.push(family === 'sequential'
-      ? `<rect x="${W - R + 16}" y="${ly - 6}" width="10" height="10" fill="#000"/>`
-      : `<line x1="${W - R + 12}" y1="${ly - 1}" x2="${W - R + 30}" y2="${ly - 1}" stroke="${color}" stroke-width="3"/>`);
+    out.push(
+      family === 'sequential'
+        ? `<rect x="${W - R + 16}" y="${ly - 6}" width="10" height="10" fill="#000"/>`
+        : `<line x1="${W - R + 12}" y1="${ly - 1}" x2="${W - R + 30}" y2="${ly - 1}" stroke="${color}" stroke-width="3"/>`,
+    );
     out.push(`<text x="${W - R + 36}" y="${ly + 3}">${esc(family)}</text>`);
   });
   out.push('</svg>');

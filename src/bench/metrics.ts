@@ -50,7 +50,7 @@ export function accuracyUnderParallelism(points: readonly FrontierPoint[], yMax:
   const weighted = (y: number) => y * Math.min(Math.exp(-alpha * (1 - y / yMax)), 1);
   let area = kept[0].tpf * weighted(kept[0].accuracy);
   for (let i = 1; i < kept.length; i++) {
-    area += (kept[i].tpf - kept[i - 1].tpf) * (weighted(kept[i].accuracy) + weighted(kept[i - 1].accuracy)) / 2;
+    area += ((kept[i].tpf - kept[i - 1].tpf) * (weighted(kept[i].accuracy) + weighted(kept[i - 1].accuracy))) / 2;
   }
   return area;
 }

@@ -13,10 +13,19 @@ export interface BenchPolicy {
 
 export const DEFAULT_BENCH_POLICIES = [
   'sequential',
-  'threshold:0.95', 'threshold:0.9', 'threshold:0.8', 'threshold:0.7',
-  'entropy:0.1', 'entropy:0.3', 'entropy:0.5', 'entropy:1',
-  'factor:0.5', 'factor:1', 'factor:2',
-  'fixed:2', 'fixed:4',
+  'threshold:0.95',
+  'threshold:0.9',
+  'threshold:0.8',
+  'threshold:0.7',
+  'entropy:0.1',
+  'entropy:0.3',
+  'entropy:0.5',
+  'entropy:1',
+  'factor:0.5',
+  'factor:1',
+  'factor:2',
+  'fixed:2',
+  'fixed:4',
 ];
 
 export function parseBenchPolicy(arg: string): BenchPolicy {

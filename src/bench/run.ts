@@ -4,8 +4,7 @@ import type { BenchPolicy } from './policyArg';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from './metrics';
 import type { TaskFile } from './tasks';
 
-export const EXACT_MATCH_DEFINITION =
-  'completion and canonical_solution equal after removing whitespace at both ends (inner whitespace must match)';
+export const EXACT_MATCH_DEFINITION = 'completion and canonical_solution equal after removing whitespace at both ends (inner whitespace must match)';
 
 export interface Scores {
   tasks: number;
@@ -90,8 +89,20 @@ export function score(outcomes: Outcome[], sequential: Map<string, string> | und
     forwards,
     tokens,
     tokensPerForward: round(tokens / Math.max(1, forwards), 3),
-    latencyMsP50: round(percentile(outcomes.map((o) => o.ms), 50), 1),
-    latencyMsP95: round(percentile(outcomes.map((o) => o.ms), 95), 1),
+    latencyMsP50: round(
+      percentile(
+        outcomes.map((o) => o.ms),
+        50,
+      ),
+      1,
+    ),
+    latencyMsP95: round(
+      percentile(
+        outcomes.map((o) => o.ms),
+        95,
+      ),
+      1,
+    ),
   };
 }
 
@@ -110,8 +121,16 @@ export async function runBench({ decoder, files, policies, onProgress, onPolicyD
           ...buildRequest({ before: task.prompt, after: task.suffix }, { policy: policy.spec, endOfTextPrediction: policy.eotp }, file.singleLine),
           ...(policy.blockSize ? { blockSize: policy.blockSize } : {}),
         });
-        outcomes.push({ file: file.name, taskId: task.task_id, text: trace.result.text, truth: task.canonical_solution,
-          forwards: trace.stats.forwards, tokens: trace.stats.tokens, ms: trace.stats.msTotal, confidence: trace.result.confidence });
+        outcomes.push({
+          file: file.name,
+          taskId: task.task_id,
+          text: trace.result.text,
+          truth: task.canonical_solution,
+          forwards: trace.stats.forwards,
+          tokens: trace.stats.tokens,
+          ms: trace.stats.msTotal,
+          confidence: trace.result.confidence,
+        });
         onProgress?.({ policy: policy.label, file: file.name, done: outcomes.length, total });
       }
     }
@@ -119,7 +138,11 @@ export async function runBench({ decoder, files, policies, onProgress, onPolicyD
       sequential = new Map(outcomes.map((o) => [o.taskId, o.text.trim()]));
     }
     const byFile: Record<string, Scores> = {};
-    for (const file of files) byFile[file.name] = score(outcomes.filter((o) => o.file === file.name), sequential);
+    for (const file of files)
+      byFile[file.name] = score(
+        outcomes.filter((o) => o.file === file.name),
+        sequential,
+      );
     results.push({ policy: policy.label, family: policy.family, ...score(outcomes, sequential), byFile, gate: gateTable(outcomes) });
     onPolicyDone?.(results);
   }
@@ -163,7 +186,8 @@ export function aupByFamily(results: readonly PolicyResult[]): Record<string, nu
   const seq = results.find((r) => r.family === 'sequential');
   const out: Record<string, number> = {};
   for (const family of new Set(results.map((r) => r.family))) {
-    const pts = results.filter((r) => r.family === family || (r === seq && family !== 'sequential'))
+    const pts = results
+      .filter((r) => r.family === family || (r === seq && family !== 'sequential'))
       .map((r) => ({ tpf: r.tokensPerForward, accuracy: r.exactMatch * 100 }));
     out[family] = Math.round(accuracyUnderParallelism(pts, yMax) * 100) / 100;
   }
@@ -178,7 +202,8 @@ export function aupByFamily(results: readonly PolicyResult[]): Record<string, nu
 export function chooseDefault(results: readonly PolicyResult[], maxLoss = 0.01, minAgreement = 0.8): PolicyResult | undefined {
   const seq = results.find((r) => r.family === 'sequential');
   if (!seq) return undefined;
-  const eligible = results.filter((r) => r.agreeWithSequential >= minAgreement &&
-    Object.entries(r.byFile).every(([file, f]) => f.exactMatch >= seq.byFile[file].exactMatch - maxLoss - 1e-9));
+  const eligible = results.filter(
+    (r) => r.agreeWithSequential >= minAgreement && Object.entries(r.byFile).every(([file, f]) => f.exactMatch >= seq.byFile[file].exactMatch - maxLoss - 1e-9),
+  );
   return eligible.sort((a, b) => a.forwardsMean - b.forwardsMean)[0];
 }

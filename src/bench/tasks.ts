@@ -57,7 +57,10 @@ function taskProblem(line: string): string | undefined {
 /** A file, or every .jsonl/.jsonl.gz file of a folder (sorted). */
 export function readTasks(fileOrDir: string, limit?: number): TaskFile[] {
   if (fs.existsSync(fileOrDir) && fs.statSync(fileOrDir).isDirectory()) {
-    return fs.readdirSync(fileOrDir).filter((f) => /\.jsonl(\.gz)?$/.test(f)).sort()
+    return fs
+      .readdirSync(fileOrDir)
+      .filter((f) => /\.jsonl(\.gz)?$/.test(f))
+      .sort()
       .map((f) => readTaskFile(path.join(fileOrDir, f), limit));
   }
   return [readTaskFile(fileOrDir, limit)];

@@ -9,7 +9,16 @@ import { parseArgs } from 'node:util';
 import { frontierSvg } from '../bench/frontier';
 import { DEFAULT_BENCH_POLICIES, parseBenchPolicy } from '../bench/policyArg';
 import { policySyntax } from '../engine/policyTable';
-import { aupByFamily, chooseDefault, chooseGate, CLOSE_SIMILARITY, EXACT_MATCH_DEFINITION, runBench, type BenchProgress, type PolicyResult } from '../bench/run';
+import {
+  aupByFamily,
+  chooseDefault,
+  chooseGate,
+  CLOSE_SIMILARITY,
+  EXACT_MATCH_DEFINITION,
+  runBench,
+  type BenchProgress,
+  type PolicyResult,
+} from '../bench/run';
 import { DEFAULT_SLOTS } from '../engine/canvas';
 import { readTasks } from '../bench/tasks';
 import { defaultModelDir, loadModel } from '../model';
@@ -31,9 +40,17 @@ function progressBar(): (p: BenchProgress) => void {
 
 function table(results: readonly PolicyResult[]): string {
   const head = ['policy', 'EM %', 'non-empty %', 'edit sim', 'agree seq %', 'fwd/task', 'tok/fwd', 'p50 ms', 'p95 ms'];
-  const rows = results.map((r) => [r.policy, (r.exactMatch * 100).toFixed(1), (r.nonEmpty * 100).toFixed(1),
-    r.editSimilarity.toFixed(3), (r.agreeWithSequential * 100).toFixed(1), r.forwardsMean.toFixed(2),
-    r.tokensPerForward.toFixed(2), r.latencyMsP50.toFixed(0), r.latencyMsP95.toFixed(0)]);
+  const rows = results.map((r) => [
+    r.policy,
+    (r.exactMatch * 100).toFixed(1),
+    (r.nonEmpty * 100).toFixed(1),
+    r.editSimilarity.toFixed(3),
+    (r.agreeWithSequential * 100).toFixed(1),
+    r.forwardsMean.toFixed(2),
+    r.tokensPerForward.toFixed(2),
+    r.latencyMsP50.toFixed(0),
+    r.latencyMsP95.toFixed(0),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
@@ -42,27 +59,42 @@ function table(results: readonly PolicyResult[]): string {
 /** The tables of docs/benchmarks.md: all tasks, then per task file with forwards saved against sequential. */
 export function markdownReport(results: readonly PolicyResult[]): string {
   const pct = (x: number) => (x * 100).toFixed(1);
-  const lines = ['| policy | exact match % | non-empty % | edit sim. | same as sequential % | forwards/task | tokens/forward | p50 ms | p95 ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| policy | exact match % | non-empty % | edit sim. | same as sequential % | forwards/task | tokens/forward | p50 ms | p95 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const r of results) {
-    lines.push(`| ${r.policy} | ${pct(r.exactMatch)} | ${pct(r.nonEmpty)} | ${r.editSimilarity.toFixed(3)} | ${pct(r.agreeWithSequential)} | ${r.forwardsMean.toFixed(2)} | ${r.tokensPerForward.toFixed(2)} | ${r.latencyMsP50.toFixed(0)} | ${r.latencyMsP95.toFixed(0)} |`);
+    lines.push(
+      `| ${r.policy} | ${pct(r.exactMatch)} | ${pct(r.nonEmpty)} | ${r.editSimilarity.toFixed(3)} | ${pct(r.agreeWithSequential)} | ${r.forwardsMean.toFixed(2)} | ${r.tokensPerForward.toFixed(2)} | ${r.latencyMsP50.toFixed(0)} | ${r.latencyMsP95.toFixed(0)} |`,
+    );
   }
   const seq = results.find((r) => r.family === 'sequential');
   for (const file of Object.keys(results[0]?.byFile ?? {})) {
-    lines.push('', `**${file}**`, '',
+    lines.push(
+      '',
+      `**${file}**`,
+      '',
       '| policy | exact match % | Δ EM vs sequential (points) | non-empty % | same as sequential % | forwards/task | fewer forwards than sequential | p50 ms |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |');
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
     for (const r of results) {
       const f = r.byFile[file];
       const s = seq?.byFile[file];
       const delta = s ? ((f.exactMatch - s.exactMatch) * 100).toFixed(1) : '–';
       const fewer = s ? `${(s.forwardsMean / f.forwardsMean).toFixed(2)}×` : '–';
-      lines.push(`| ${r.policy} | ${pct(f.exactMatch)} | ${delta} | ${pct(f.nonEmpty)} | ${pct(f.agreeWithSequential)} | ${f.forwardsMean.toFixed(2)} | ${fewer} | ${f.latencyMsP50.toFixed(0)} |`);
+      lines.push(
+        `| ${r.policy} | ${pct(f.exactMatch)} | ${delta} | ${pct(f.nonEmpty)} | ${pct(f.agreeWithSequential)} | ${f.forwardsMean.toFixed(2)} | ${fewer} | ${f.latencyMsP50.toFixed(0)} |`,
+      );
     }
   }
   for (const r of results) {
-    lines.push('', `**The gate on ${r.policy}** (unmask.minConfidence; close: edit similarity ≥ ${CLOSE_SIMILARITY}; the rule chooses ${chooseGate(r.gate)})`, '',
-      '| min. confidence | shown % | exact of shown % | close of shown % | edit sim. of shown |', '| --- | --- | --- | --- | --- |');
+    lines.push(
+      '',
+      `**The gate on ${r.policy}** (unmask.minConfidence; close: edit similarity ≥ ${CLOSE_SIMILARITY}; the rule chooses ${chooseGate(r.gate)})`,
+      '',
+      '| min. confidence | shown % | exact of shown % | close of shown % | edit sim. of shown |',
+      '| --- | --- | --- | --- | --- |',
+    );
     for (const g of r.gate) {
       lines.push(`| ${g.minConfidence} | ${pct(g.shown)} | ${pct(g.exactOfShown)} | ${pct(g.closeOfShown)} | ${g.editSimilarityOfShown.toFixed(3)} |`);
     }
@@ -84,8 +116,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      tasks: { type: 'string' }, limit: { type: 'string' }, policies: { type: 'string' },
-      out: { type: 'string', default: 'bench/results' }, model: { type: 'string' }, threads: { type: 'string', default: '0' },
+      tasks: { type: 'string' },
+      limit: { type: 'string' },
+      policies: { type: 'string' },
+      out: { type: 'string', default: 'bench/results' },
+      model: { type: 'string' },
+      threads: { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -113,10 +149,16 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
 
   const write = (results: PolicyResult[], finished: boolean) => {
     const report = {
-      model: loaded.info, machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, threads: loaded.info.threads },
-      exactMatchDefinition: EXACT_MATCH_DEFINITION, slots: loaded.model.slots ?? DEFAULT_SLOTS, limit: limit ?? null,
+      model: loaded.info,
+      machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, threads: loaded.info.threads },
+      exactMatchDefinition: EXACT_MATCH_DEFINITION,
+      slots: loaded.model.slots ?? DEFAULT_SLOTS,
+      limit: limit ?? null,
       taskFiles: files.map((f) => ({ name: f.name, tasks: f.tasks.length, singleLine: f.singleLine, skipped: f.skipped })),
-      finished, policies: results, aup: aupByFamily(results), recommendedDefault: chooseDefault(results)?.policy ?? null,
+      finished,
+      policies: results,
+      aup: aupByFamily(results),
+      recommendedDefault: chooseDefault(results)?.policy ?? null,
     };
     fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(report, null, 1) + '\n');
     const points = results.map((r) => ({ label: r.policy, family: r.family, tpf: r.tokensPerForward, exactMatch: r.exactMatch, nonEmpty: r.nonEmpty }));
@@ -126,19 +168,28 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
 
   const t0 = Date.now();
   const results = await runBench({
-    decoder: loaded, files, policies, onProgress: progressBar(),
-    onPolicyDone: (r) => write(r, false), shouldStop: () => stop,
+    decoder: loaded,
+    files,
+    policies,
+    onProgress: progressBar(),
+    onPolicyDone: (r) => write(r, false),
+    shouldStop: () => stop,
   });
   write(results, !stop && results.length === policies.length);
   await loaded.dispose();
   console.log(table(results));
   console.log(`\nAUP by family: ${JSON.stringify(aupByFamily(results))}`);
   const best = chooseDefault(results);
-  console.log(best ? `default rule (≤ 1 point EM loss on every file, ≥ 80% same as sequential, fewest forwards): ${best.policy}`
-    : 'default rule: no policy meets it (≤ 1 point EM loss on every file, ≥ 80% same as sequential)');
+  console.log(
+    best
+      ? `default rule (≤ 1 point EM loss on every file, ≥ 80% same as sequential, fewest forwards): ${best.policy}`
+      : 'default rule: no policy meets it (≤ 1 point EM loss on every file, ≥ 80% same as sequential)',
+  );
   for (const r of results) console.log(`gate rule on ${r.policy}: unmask.minConfidence ${chooseGate(r.gate)}`);
   console.log(`exact match: ${EXACT_MATCH_DEFINITION}`);
-  console.log(`${stop ? 'interrupted; partial ' : ''}results: ${path.join(out, 'results.json')} (tables: results.md), plot: ${path.join(out, 'frontier.svg')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  console.log(
+    `${stop ? 'interrupted; partial ' : ''}results: ${path.join(out, 'results.json')} (tables: results.md), plot: ${path.join(out, 'frontier.svg')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+  );
   return 0;
 }
 

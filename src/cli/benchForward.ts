@@ -15,7 +15,15 @@ import { runMain } from './runMain';
 
 const WANTED = 24;
 
-interface Row { graph: string; threads: number; seq: number; nodeMedianMs: number; nodeP90Ms: number; pythonMedianMs?: number; pythonP90Ms?: number }
+interface Row {
+  graph: string;
+  threads: number;
+  seq: number;
+  nodeMedianMs: number;
+  nodeP90Ms: number;
+  pythonMedianMs?: number;
+  pythonP90Ms?: number;
+}
 
 async function timeNode(file: string, threads: number, seq: number, topK: number, runs: number): Promise<number[]> {
   const denoiser = new OnnxDenoiser((await openGraph(file, 'cpu', threads, topK)).graph);
@@ -50,10 +58,17 @@ Times one forward pass through onnxruntime-node (and Python onnxruntime where in
   --out FILE    also write the rows as JSON`;
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: {
-    model: { type: 'string' }, fp32: { type: 'string' }, runs: { type: 'string', default: '30' }, out: { type: 'string' },
-    load: { type: 'string', default: '0' }, help: { type: 'boolean', short: 'h' },
-  } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      fp32: { type: 'string' },
+      runs: { type: 'string', default: '30' },
+      out: { type: 'string' },
+      load: { type: 'string', default: '0' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -76,18 +91,31 @@ async function measure(values: { model?: string; fp32?: string; runs?: string; o
   const graphs: [string, string][] = [[`shipped (${(manifest as { precision?: string }).precision ?? 'as exported'})`, modelFile]];
   const fp32 = values.fp32 ?? path.resolve(__dirname, '..', '..', 'training', '.work', 'model.fp32.onnx');
   if (fs.existsSync(fp32)) graphs.push(['fp32', fp32]);
-  else console.error(`no fp32 graph at ${fp32} (npm run convert -- CHECKPOINT --out DIR --precision fp32 writes one: pass --fp32 DIR/model.onnx); measuring the shipped graph only`);
+  else
+    console.error(
+      `no fp32 graph at ${fp32} (npm run convert -- CHECKPOINT --out DIR --precision fp32 writes one: pass --fp32 DIR/model.onnx); measuring the shipped graph only`,
+    );
   const lengths = [...new Set([128, 256, 512, manifest.maxSequence])].filter((n) => n <= manifest.maxSequence);
 
-  const python = timePython(graphs.map(([, f]) => f), lengths, runs);
+  const python = timePython(
+    graphs.map(([, f]) => f),
+    lengths,
+    runs,
+  );
   const rows: Row[] = [];
   for (const [graph, file] of graphs) {
     for (const threads of [1, 2]) {
       for (const seq of lengths) {
         const times = await timeNode(file, threads, seq, manifest.topK, runs);
         const py = typeof python === 'string' ? undefined : python[`${file}|${threads}|${seq}`];
-        rows.push({ graph, threads, seq, nodeMedianMs: +percentile(times, 50).toFixed(2), nodeP90Ms: +percentile(times, 90).toFixed(2),
-          ...(py ? { pythonMedianMs: py.medianMs, pythonP90Ms: py.p90Ms } : {}) });
+        rows.push({
+          graph,
+          threads,
+          seq,
+          nodeMedianMs: +percentile(times, 50).toFixed(2),
+          nodeP90Ms: +percentile(times, 90).toFixed(2),
+          ...(py ? { pythonMedianMs: py.medianMs, pythonP90Ms: py.p90Ms } : {}),
+        });
         process.stderr.write(`measured ${graph}, ${threads} thread(s), ${seq} tokens\n`);
       }
     }
@@ -100,7 +128,8 @@ async function measure(values: { model?: string; fp32?: string; runs?: string; o
     console.log(`| ${r.graph} | ${r.threads} | ${r.seq} | ${r.nodeMedianMs} | ${r.nodeP90Ms} | ${r.pythonMedianMs ?? '–'} | ${r.pythonP90Ms ?? '–'} |`);
   }
   if (typeof python === 'string') console.log(`Python: ${python}`);
-  if (values.out) fs.writeFileSync(values.out, JSON.stringify({ model: manifest.name, cpu: os.cpus()[0]?.model, load: Number(values.load), runs, rows }, null, 1) + '\n');
+  if (values.out)
+    fs.writeFileSync(values.out, JSON.stringify({ model: manifest.name, cpu: os.cpus()[0]?.model, load: Number(values.load), runs, rows }, null, 1) + '\n');
   return 0;
 }
 

@@ -58,8 +58,15 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
   }
   const at = cursorContext(text, o.line, o.col, o.file);
   const request: CompleteRequest = {
-    ...buildRequest(at, { policy: o.policy ?? DEFAULT_POLICY, endOfTextPrediction: o.eotp ?? true, singleLineSlots: o.slots, multiLineSlots: o.slots, timeBudgetMs: o.timeBudgetMs }),
-    ...(o.blockSize ? { blockSize: o.blockSize } : {}), ...(o.maxForwards ? { maxForwards: o.maxForwards } : {}),
+    ...buildRequest(at, {
+      policy: o.policy ?? DEFAULT_POLICY,
+      endOfTextPrediction: o.eotp ?? true,
+      singleLineSlots: o.slots,
+      multiLineSlots: o.slots,
+      timeBudgetMs: o.timeBudgetMs,
+    }),
+    ...(o.blockSize ? { blockSize: o.blockSize } : {}),
+    ...(o.maxForwards ? { maxForwards: o.maxForwards } : {}),
   };
   const load = { modelDir: path.resolve(o.modelDir ?? defaultModelDir(ROOT)), executionProvider: o.executionProvider ?? 'cpu', threads: o.threads ?? 0 };
   checkCompleteRequest(request); // the bounds of src/engine/bounds.ts, as the server checks them
@@ -90,7 +97,8 @@ export function traceHtml(trace: Trace, log: (line: string) => void = () => {}):
   if (!visualizerBundleDir()) {
     log('building the visualizer bundle (node esbuild.js) for --html');
     const built = spawnSync(process.execPath, ['esbuild.js'], { cwd: ROOT, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`--html: building the visualizer bundle failed (node esbuild.js in ${ROOT}): ${(built.stderr || built.stdout || '').trim().slice(-500)}`);
+    if (built.status !== 0)
+      throw new Error(`--html: building the visualizer bundle failed (node esbuild.js in ${ROOT}): ${(built.stderr || built.stdout || '').trim().slice(-500)}`);
   }
   return renderStandaloneHtml(trace);
 }
@@ -99,13 +107,19 @@ export function traceHtml(trace: Trace, log: (line: string) => void = () => {}):
 export function gateVerdict(trace: Trace, minConfidence: number): { shown: boolean; line: string } {
   const { confidence, stoppedBy, text } = trace.result;
   const s = trace.stats;
-  const facts = `confidence ${Number.isFinite(confidence) ? confidence.toFixed(2) : String(confidence)}, stopped by ${stoppedBy}, `
-    + `${s.forwards} forwards, ${s.tokens} tokens, ${Math.round(s.msTotal)} ms`;
+  const facts =
+    `confidence ${Number.isFinite(confidence) ? confidence.toFixed(2) : String(confidence)}, stopped by ${stoppedBy}, ` +
+    `${s.forwards} forwards, ${s.tokens} tokens, ${Math.round(s.msTotal)} ms`;
   if (!text) return { shown: false, line: `${facts}; nothing to show: the completion is empty` };
   const shown = Number.isFinite(confidence) && confidence >= minConfidence;
-  return shown ? { shown, line: facts }
-    : { shown, line: `${facts}; not shown: confidence below --min-confidence ${minConfidence} (the editor's unmask.minConfidence), `
-      + `as the editor would not show it; --min-confidence 0 prints it: ${JSON.stringify(text)}` };
+  return shown
+    ? { shown, line: facts }
+    : {
+        shown,
+        line:
+          `${facts}; not shown: confidence below --min-confidence ${minConfidence} (the editor's unmask.minConfidence), ` +
+          `as the editor would not show it; --min-confidence 0 prints it: ${JSON.stringify(text)}`,
+      };
 }
 
 const USAGE = `usage: npm run complete -- --file F --line L --col C [options]
@@ -130,12 +144,22 @@ export async function main(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      file: { type: 'string' }, line: { type: 'string' }, col: { type: 'string' },
+      file: { type: 'string' },
+      line: { type: 'string' },
+      col: { type: 'string' },
       policy: { type: 'string' },
-      slots: { type: 'string' }, block: { type: 'string' }, 'max-forwards': { type: 'string' }, 'no-eotp': { type: 'boolean' },
-      'min-confidence': { type: 'string' }, 'time-budget': { type: 'string' },
-      json: { type: 'boolean' }, html: { type: 'string' }, model: { type: 'string' }, threads: { type: 'string' },
-      server: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      slots: { type: 'string' },
+      block: { type: 'string' },
+      'max-forwards': { type: 'string' },
+      'no-eotp': { type: 'boolean' },
+      'min-confidence': { type: 'string' },
+      'time-budget': { type: 'string' },
+      json: { type: 'boolean' },
+      html: { type: 'string' },
+      model: { type: 'string' },
+      threads: { type: 'string' },
+      server: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -147,22 +171,38 @@ export async function main(argv: string[]): Promise<number> {
   const num = (name: string, value: string | undefined, integer = false): number | undefined => {
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Error(`--${name} ${value}: expected ${integer ? 'an integer' : 'a number'}`);
+    if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)))
+      throw new Error(`--${name} ${value}: expected ${integer ? 'an integer' : 'a number'}`);
     return n;
   };
   const policy = v.policy === undefined ? DEFAULT_POLICY : parsePolicyArg(v.policy);
 
   // numbers outside src/engine/bounds.ts are refused naming the flag (a million threads never loads)
-  const flags: [BoundName, string][] = [['slots', 'slots'], ['blockSize', 'block'], ['maxForwards', 'max-forwards'], ['threads', 'threads']];
-  for (const [bound, flag] of flags) if (v[flag as keyof typeof v] !== undefined) checkBound(bound, num(flag, v[flag as keyof typeof v] as string), `--${flag}`);
+  const flags: [BoundName, string][] = [
+    ['slots', 'slots'],
+    ['blockSize', 'block'],
+    ['maxForwards', 'max-forwards'],
+    ['threads', 'threads'],
+  ];
+  for (const [bound, flag] of flags)
+    if (v[flag as keyof typeof v] !== undefined) checkBound(bound, num(flag, v[flag as keyof typeof v] as string), `--${flag}`);
   const minConfidence = num('min-confidence', v['min-confidence']) ?? DEFAULT_GATE.minConfidence;
   checkBound('minConfidence', minConfidence, '--min-confidence');
   const timeBudgetMs = num('time-budget', v['time-budget'], true) ?? DEFAULT_GATE.timeBudgetMs;
   if (timeBudgetMs !== 0) checkBound('settingsTimeBudgetMs', timeBudgetMs, '--time-budget');
   const trace = await completeFile({
-    file: v.file, line: num('line', v.line, true)!, col: num('col', v.col, true)!, policy,
-    slots: num('slots', v.slots, true), blockSize: num('block', v.block, true), maxForwards: num('max-forwards', v['max-forwards'], true),
-    eotp: !v['no-eotp'], modelDir: v.model, threads: num('threads', v.threads, true), server: v.server, timeBudgetMs,
+    file: v.file,
+    line: num('line', v.line, true)!,
+    col: num('col', v.col, true)!,
+    policy,
+    slots: num('slots', v.slots, true),
+    blockSize: num('block', v.block, true),
+    maxForwards: num('max-forwards', v['max-forwards'], true),
+    eotp: !v['no-eotp'],
+    modelDir: v.model,
+    threads: num('threads', v.threads, true),
+    server: v.server,
+    timeBudgetMs,
   });
   const stderr = (line: string) => process.stderr.write(`${line}\n`);
   if (v.html) fs.writeFileSync(v.html, traceHtml(trace, stderr));

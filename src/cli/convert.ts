@@ -28,10 +28,19 @@ function progressLine(): (done: number, total: number, message?: string) => void
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: {
-    out: { type: 'string' }, precision: { type: 'string', default: 'int8' }, 'mask-token': { type: 'string' }, name: { type: 'string' },
-    'max-sequence': { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      precision: { type: 'string', default: 'int8' },
+      'mask-token': { type: 'string' },
+      name: { type: 'string' },
+      'max-sequence': { type: 'string' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -46,15 +55,23 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   let maxSequence: number | undefined;
   if (values['max-sequence'] !== undefined) {
     maxSequence = Number(values['max-sequence']);
-    if (!Number.isInteger(maxSequence) || maxSequence < 1) throw new Error(`--max-sequence is ${JSON.stringify(values['max-sequence'])}; expected a positive integer`);
+    if (!Number.isInteger(maxSequence) || maxSequence < 1)
+      throw new Error(`--max-sequence is ${JSON.stringify(values['max-sequence'])}; expected a positive integer`);
   }
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const result = await convert(positionals[0], values.out, {
-    precision: values.precision as Precision, maskToken: values['mask-token'], name: values.name, maxSequence, replace: values.force,
-    signal: controller.signal, onProgress: progressLine(),
+    precision: values.precision as Precision,
+    maskToken: values['mask-token'],
+    name: values.name,
+    maxSequence,
+    replace: values.force,
+    signal: controller.signal,
+    onProgress: progressLine(),
   });
-  const files = Object.entries(result.bytes).map(([f, b]) => `${f} ${(b / 2 ** 20).toFixed(1)} MiB`).join(', ');
+  const files = Object.entries(result.bytes)
+    .map(([f, b]) => `${f} ${(b / 2 ** 20).toFixed(1)} MiB`)
+    .join(', ');
   process.stderr.write(`convert: ${result.manifest.name}, ${result.checkpoint.spec.family}, ${values.precision}: ${files}\n`);
   console.log(result.folder);
   return 0;

@@ -14,8 +14,11 @@ const USAGE = `usage: npm run get-model -- NAME|OWNER/REPO [options]
 Downloads a code diffusion model from the Hugging Face Hub, converts it and prints its model folder
 (use it with: npm run complete -- --model FOLDER ...).
 Catalog (NAME):
-${CATALOG.map((e) => `  ${e.name.padEnd(18)} ${e.repo} · ${e.parameters}B · download ${e.estimated.includes('downloadGB') ? '~' : ''}${e.downloadGB} GB, `
-  + `memory ~${e.memoryGB} GB · ${e.device === 'cpu' ? 'runs on a CPU' : 'GPU recommended'} · ${e.license.split(' ')[0]}`).join('\n')}
+${CATALOG.map(
+  (e) =>
+    `  ${e.name.padEnd(18)} ${e.repo} · ${e.parameters}B · download ${e.estimated.includes('downloadGB') ? '~' : ''}${e.downloadGB} GB, ` +
+    `memory ~${e.memoryGB} GB · ${e.device === 'cpu' ? 'runs on a CPU' : 'GPU recommended'} · ${e.license.split(' ')[0]}`,
+).join('\n')}
 Options:
   --revision REV    branch, tag or commit (default: the catalog's, else main)
   --precision P     ${PRECISIONS.join(', ')} (default int8)
@@ -72,8 +75,13 @@ export async function main(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args: argv,
     options: {
-      revision: { type: 'string' }, precision: { type: 'string' }, out: { type: 'string' }, storage: { type: 'string' },
-      'keep-download': { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      revision: { type: 'string' },
+      precision: { type: 'string' },
+      out: { type: 'string' },
+      storage: { type: 'string' },
+      'keep-download': { type: 'boolean' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
     strict: true,
@@ -83,17 +91,24 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new Error(`name one model (a catalog NAME or OWNER/REPO)\n${USAGE}`);
-  if (v.precision !== undefined && !PRECISIONS.includes(v.precision as Precision)) throw new Error(`--precision ${v.precision}: expected one of ${PRECISIONS.join(', ')}`);
+  if (v.precision !== undefined && !PRECISIONS.includes(v.precision as Precision))
+    throw new Error(`--precision ${v.precision}: expected one of ${PRECISIONS.join(', ')}`);
   const controller = new AbortController();
   process.once('SIGINT', () => {
     process.stderr.write('\nget-model: stopping; run the same command again to resume the download\n');
     controller.abort();
   });
   const got = await getModel({
-    source: positionals[0], ...(v.revision ? { revision: v.revision } : {}), ...(v.precision ? { precision: v.precision as Precision } : {}),
-    storageDir: v.storage ?? defaultStorageDir(), ...(v.out ? { outDir: v.out } : {}),
-    keepDownload: v['keep-download'] ?? false, force: v.force ?? false,
-    signal: controller.signal, onProgress: progressLine(), install: installCheckpoint,
+    source: positionals[0],
+    ...(v.revision ? { revision: v.revision } : {}),
+    ...(v.precision ? { precision: v.precision as Precision } : {}),
+    storageDir: v.storage ?? defaultStorageDir(),
+    ...(v.out ? { outDir: v.out } : {}),
+    keepDownload: v['keep-download'] ?? false,
+    force: v.force ?? false,
+    signal: controller.signal,
+    onProgress: progressLine(),
+    install: installCheckpoint,
   });
   process.stderr.write(`get-model: ${got.origin.repo} at ${got.origin.commit.slice(0, 12)} → ${got.name} (${formatBytes(got.received)} downloaded)\n`);
   process.stdout.write(`${got.folder}\n`);

@@ -51,7 +51,10 @@ export class ModelLifecycle {
   /** How many loads this lifecycle has asked the client for (tests count retries with it). */
   loadsRequested = 0;
 
-  constructor(private readonly client: ClientLike, private readonly options: LifecycleOptions = {}) {
+  constructor(
+    private readonly client: ClientLike,
+    private readonly options: LifecycleOptions = {},
+  ) {
     this.current = { kind: 'loading', folder: '' };
     this.retryDelays = options.retryDelaysMs ?? [2_000, 10_000, 30_000, 60_000, 300_000];
     this.now = options.now ?? (() => Date.now());

@@ -52,7 +52,11 @@ export class RequestScheduler {
     return new Promise<Trace>((resolve, reject) => {
       const onAbort = () => job.settle(new CancelledError());
       const job: Job = {
-        id: this.nextId++, channel, request, onStep, settled: false,
+        id: this.nextId++,
+        channel,
+        request,
+        onStep,
+        settled: false,
         settle: (result) => {
           if (job.settled) return;
           job.settled = true;

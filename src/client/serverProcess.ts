@@ -8,14 +8,29 @@
 //   fails to load leaves the last good model in use (the server keeps it too).
 import { fork, type ChildProcess } from 'node:child_process';
 import {
-  createMessageConnection, IPCMessageReader, IPCMessageWriter, type CancellationToken, type MessageConnection, type RequestType,
+  createMessageConnection,
+  IPCMessageReader,
+  IPCMessageWriter,
+  type CancellationToken,
+  type MessageConnection,
+  type RequestType,
 } from 'vscode-jsonrpc/node';
 import { checkLoadRequest } from '../engine/bounds';
 import type { LogLevel } from '../settings';
 import { CancelledError } from '../engine/types';
 import {
-  ErrorCodes, fromResponseError, hasErrorCode, Notifications, Requests, UnmaskError, type CompleteParams, type LoadRequest,
-  type ModelInfo, type ServerStats, type StepParams, type Trace,
+  ErrorCodes,
+  fromResponseError,
+  hasErrorCode,
+  Notifications,
+  Requests,
+  UnmaskError,
+  type CompleteParams,
+  type LoadRequest,
+  type ModelInfo,
+  type ServerStats,
+  type StepParams,
+  type Trace,
 } from '../protocol';
 
 export type ClientState = 'starting' | 'ready' | 'crashed' | 'failed';
@@ -168,14 +183,20 @@ export class ServerProcess {
       const timer = setTimeout(() => {
         if (child && child === this.child) this.killHung(`the model server did not finish ${what} within ${seconds(ms)}`);
       }, ms);
-      connection.sendRequest(type, params as never, token).then((value) => {
-        if (child && child === this.child) this.answered = true;
-        this.pending.delete(fail);
-        resolve(value as R);
-      }, (e) => fail(fromResponseError(e))).finally(() => {
-        clearTimeout(timer);
-        if (--this.outstanding === 0) this.stopLiveness();
-      });
+      connection
+        .sendRequest(type, params as never, token)
+        .then(
+          (value) => {
+            if (child && child === this.child) this.answered = true;
+            this.pending.delete(fail);
+            resolve(value as R);
+          },
+          (e) => fail(fromResponseError(e)),
+        )
+        .finally(() => {
+          clearTimeout(timer);
+          if (--this.outstanding === 0) this.stopLiveness();
+        });
     });
   }
 
@@ -187,15 +208,23 @@ export class ServerProcess {
       if (this.livenessPending || !connection || !child) return;
       this.livenessPending = true;
       const limit = this.livenessLimit();
-      const timer = this.answered ? setTimeout(() => {
-        if (child === this.child) this.killHung(`the model server stopped answering (no answer to a liveness check within ${seconds(limit)})`);
-      }, limit) : undefined;
-      connection.sendRequest(Requests.stats).then(() => {
-        if (child === this.child) this.answered = true;
-      }, () => undefined).finally(() => {
-        clearTimeout(timer);
-        this.livenessPending = false;
-      });
+      const timer = this.answered
+        ? setTimeout(() => {
+            if (child === this.child) this.killHung(`the model server stopped answering (no answer to a liveness check within ${seconds(limit)})`);
+          }, limit)
+        : undefined;
+      connection
+        .sendRequest(Requests.stats)
+        .then(
+          () => {
+            if (child === this.child) this.answered = true;
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          clearTimeout(timer);
+          this.livenessPending = false;
+        });
     }, this.timeouts.interval);
     this.liveness.unref?.();
   }
@@ -287,9 +316,11 @@ export class ServerProcess {
         throw e;
       }
     })());
-    restoring.catch(() => undefined).finally(() => {
-      if (this.restoring === restoring) this.restoring = undefined;
-    });
+    restoring
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.restoring === restoring) this.restoring = undefined;
+      });
   }
 
   private emit(state: ClientState, detail?: string): void {

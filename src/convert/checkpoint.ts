@@ -47,7 +47,7 @@ export async function openCheckpoint(dir: string, options: OpenOptions = {}): Pr
   dir = resolve(dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(dir, 'checkpoint folder not found');
   const configFile = join(dir, CONFIG_FILE);
-  const config = readJson(configFile, 'the checkpoint\'s config.json');
+  const config = readJson(configFile, "the checkpoint's config.json");
   const { spec: claimed, vocabField, names } = readFamily(config, configFile);
 
   const { json, file: tokenizerFile, converted } = loadTokenizerJson(dir);
@@ -65,12 +65,18 @@ export async function openCheckpoint(dir: string, options: OpenOptions = {}): Pr
   if (!embed) throw missing(shards, embedName);
   const rows = embed.entry.shape[0];
   if (rows !== claimed.vocabSize) {
-    throw new CheckpointError(configFile, `field "${vocabField}" is ${claimed.vocabSize}, but the embedding "${embedName}" in `
-      + `${basename(embed.file.path)} has ${rows} rows`, vocabField);
+    throw new CheckpointError(
+      configFile,
+      `field "${vocabField}" is ${claimed.vocabSize}, but the embedding "${embedName}" in ` + `${basename(embed.file.path)} has ${rows} rows`,
+      vocabField,
+    );
   }
   if (tok.vocab > rows) {
-    throw new CheckpointError(tokenizerFile, `the tokenizer has ${tok.vocab} tokens, more than the ${rows} rows of the embedding "${embedName}"`
-      + (tok.addedMask ? ` (--mask-token ${JSON.stringify(options.maskToken)} was added as id ${tok.tokens.mask}, and the embedding has no row for it)` : ''));
+    throw new CheckpointError(
+      tokenizerFile,
+      `the tokenizer has ${tok.vocab} tokens, more than the ${rows} rows of the embedding "${embedName}"` +
+        (tok.addedMask ? ` (--mask-token ${JSON.stringify(options.maskToken)} was added as id ${tok.tokens.mask}, and the embedding has no row for it)` : ''),
+    );
   }
   const spec: ArchSpec = { ...claimed, vocabSize: tok.vocab };
 
@@ -85,13 +91,16 @@ export async function openCheckpoint(dir: string, options: OpenOptions = {}): Pr
     const has = found.entry.shape;
     const whole = ref.of !== undefined ? [ref.of, ...want.slice(1)] : want;
     if (has.length !== whole.length || has.some((d, i) => d !== whole[i])) {
-      throw new CheckpointError(found.file.path, `tensor "${ref.tensor}" has shape [${has.join(', ')}], but ${basename(configFile)} implies `
-        + `[${whole.join(', ')}]`, ref.tensor);
+      throw new CheckpointError(
+        found.file.path,
+        `tensor "${ref.tensor}" has shape [${has.join(', ')}], but ${basename(configFile)} implies ` + `[${whole.join(', ')}]`,
+        ref.tensor,
+      );
     }
     const cols = has.slice(1).reduce((a, d) => a * d, 1);
     // a vocabulary cut or one part of a fused tensor: a contiguous run of rows
     const firstRow = ref.row ?? 0;
-    const rowCount = vocabRows ? spec.vocabSize : ref.rows ?? has[0] ?? 1;
+    const rowCount = vocabRows ? spec.vocabSize : (ref.rows ?? has[0] ?? 1);
     const shape = vocabRows ? [spec.vocabSize, spec.hidden] : ref.row !== undefined ? [ref.rows!, ...has.slice(1)] : has;
     refs.set(canonical, { ...found, first: firstRow * cols, count: has.length ? rowCount * cols : 1, shape });
   }
@@ -113,8 +122,19 @@ export async function openCheckpoint(dir: string, options: OpenOptions = {}): Pr
   let parameters = 0;
   for (const r of refs.values()) parameters += r.count;
   return {
-    dir, spec, tensors, tokens: tok.tokens, tokenizerJson: tok.json, tokenizer: tok.tokenizer, tokenizerFile, tokenizerConverted: converted,
-    addedMask: tok.addedMask, configFile, config, checkpointVocab: rows, parameters,
+    dir,
+    spec,
+    tensors,
+    tokens: tok.tokens,
+    tokenizerJson: tok.json,
+    tokenizer: tok.tokenizer,
+    tokenizerFile,
+    tokenizerConverted: converted,
+    addedMask: tok.addedMask,
+    configFile,
+    config,
+    checkpointVocab: rows,
+    parameters,
     files: shards.files.map((f) => ({ path: f.path, bytes: f.size })),
   };
 }
@@ -143,12 +163,17 @@ async function openShards(dir: string): Promise<Shards> {
     const opened = new Map<string, SafetensorsFile>();
     for (const [tensor, shard] of Object.entries(map as Record<string, unknown>)) {
       if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
-        throw new CheckpointError(indexFile, `field "weight_map" names ${JSON.stringify(shard)} for tensor "${tensor}", expected a file name in the folder`, tensor);
+        throw new CheckpointError(
+          indexFile,
+          `field "weight_map" names ${JSON.stringify(shard)} for tensor "${tensor}", expected a file name in the folder`,
+          tensor,
+        );
       }
       let file = opened.get(shard);
       if (!file) {
         const path = join(dir, shard);
-        if (!existsSync(path)) throw new CheckpointError(indexFile, `field "weight_map" names ${shard} (tensor "${tensor}"), which is missing from the folder`, tensor);
+        if (!existsSync(path))
+          throw new CheckpointError(indexFile, `field "weight_map" names ${shard} (tensor "${tensor}"), which is missing from the folder`, tensor);
         file = await openSafetensors(path);
         opened.set(shard, file);
       }
@@ -157,7 +182,9 @@ async function openShards(dir: string): Promise<Shards> {
     }
     return { files: [...opened.values()], byTensor, index: indexFile };
   }
-  const names = readdirSync(dir).filter((n) => n.endsWith('.safetensors')).sort();
+  const names = readdirSync(dir)
+    .filter((n) => n.endsWith('.safetensors'))
+    .sort();
   if (!names.length) {
     throw new CheckpointError(dir, 'no *.safetensors file (PyTorch .bin/.pt checkpoints are not read: loading them can run code)');
   }

@@ -35,7 +35,9 @@ export const UNMASK_CONFIG = {
 } as const;
 
 export function readFamily(config: Record<string, unknown>, file: string): FamilyReading {
-  const fail = (field: string, message: string): never => { throw new CheckpointError(file, `field "${field}" ${message}`, field); };
+  const fail = (field: string, message: string): never => {
+    throw new CheckpointError(file, `field "${field}" ${message}`, field);
+  };
   const get = (...names: string[]): unknown => {
     for (const n of names) if (config[n] !== undefined && config[n] !== null) return config[n];
     return undefined;
@@ -52,15 +54,19 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
   };
   const flagOff = (name: string, why: string): void => {
     const v = config[name];
-    if (v !== undefined && v !== null && v !== false) fail(name, `is ${JSON.stringify(v)}; ${why} is not supported (the converted graph would compute another model)`);
+    if (v !== undefined && v !== null && v !== false)
+      fail(name, `is ${JSON.stringify(v)}; ${why} is not supported (the converted graph would compute another model)`);
   };
 
   const rawType = config.model_type;
   const modelType = typeof rawType === 'string' ? rawType : '';
   const family = MODEL_TYPES[modelType.toLowerCase()];
   if (!family) {
-    fail('model_type', `is ${JSON.stringify(rawType) ?? 'missing'}; supported: ${Object.keys(MODEL_TYPES).join(', ')} `
-      + '(Qwen2/Dream, Llama, LLaDA and the bundled model, all with bidirectional attention)');
+    fail(
+      'model_type',
+      `is ${JSON.stringify(rawType) ?? 'missing'}; supported: ${Object.keys(MODEL_TYPES).join(', ')} ` +
+        '(Qwen2/Dream, Llama, LLaDA and the bundled model, all with bidirectional attention)',
+    );
   }
 
   let spec: ArchSpec;
@@ -90,10 +96,22 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
     if (!(theta > 0)) fail('rope_theta', `is ${JSON.stringify(theta)}, expected a positive number`);
     vocabField = 'vocab_size';
     spec = {
-      family, modelType, vocabSize: int(['vocab_size']), hidden, layers: int(['num_hidden_layers']), heads,
-      kvHeads: int(['num_key_value_heads'], heads), headDim, intermediate: int(['intermediate_size']), norm: 'rms',
-      normEps: num(['rms_norm_eps'], 1e-6), mlp: 'swiglu', qkvBias: family === 'qwen2' ? true : Boolean(config.attention_bias),
-      ropeTheta: theta, tiedEmbeddings: Boolean(config.tie_word_embeddings), maxPositions: int(['max_position_embeddings'], 4096),
+      family,
+      modelType,
+      vocabSize: int(['vocab_size']),
+      hidden,
+      layers: int(['num_hidden_layers']),
+      heads,
+      kvHeads: int(['num_key_value_heads'], heads),
+      headDim,
+      intermediate: int(['intermediate_size']),
+      norm: 'rms',
+      normEps: num(['rms_norm_eps'], 1e-6),
+      mlp: 'swiglu',
+      qkvBias: family === 'qwen2' ? true : Boolean(config.attention_bias),
+      ropeTheta: theta,
+      tiedEmbeddings: Boolean(config.tie_word_embeddings),
+      maxPositions: int(['max_position_embeddings'], 4096),
       logitsShift: LOGITS_SHIFT[family],
     };
     put(CANONICAL.embed, 'model.embed_tokens.weight');
@@ -131,17 +149,39 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
     const multiQuery = config.multi_query_attention === true;
     vocabField = config.embedding_size !== undefined && config.embedding_size !== null ? 'embedding_size' : 'vocab_size';
     spec = {
-      family, modelType, vocabSize: int([vocabField]), hidden, layers: int(['n_layers']), heads,
-      kvHeads: int(['n_kv_heads', 'effective_n_kv_heads'], multiQuery ? 1 : heads), headDim: Math.floor(hidden / heads),
-      intermediate: int(['mlp_hidden_size']), norm: 'rms', normEps: num(['rms_norm_eps'], 1e-5), mlp: 'swiglu',
-      qkvBias: Boolean(config.include_qkv_bias), ropeTheta: num(['rope_theta'], 10000), tiedEmbeddings: Boolean(config.weight_tying),
-      maxPositions: int(['max_sequence_length'], 4096), logitsShift: LOGITS_SHIFT[family],
+      family,
+      modelType,
+      vocabSize: int([vocabField]),
+      hidden,
+      layers: int(['n_layers']),
+      heads,
+      kvHeads: int(['n_kv_heads', 'effective_n_kv_heads'], multiQuery ? 1 : heads),
+      headDim: Math.floor(hidden / heads),
+      intermediate: int(['mlp_hidden_size']),
+      norm: 'rms',
+      normEps: num(['rms_norm_eps'], 1e-5),
+      mlp: 'swiglu',
+      qkvBias: Boolean(config.include_qkv_bias),
+      ropeTheta: num(['rope_theta'], 10000),
+      tiedEmbeddings: Boolean(config.weight_tying),
+      maxPositions: int(['max_sequence_length'], 4096),
+      logitsShift: LOGITS_SHIFT[family],
     };
     const t = 'model.transformer.';
     put(CANONICAL.embed, t + 'wte.weight');
     put(`${CANONICAL.finalNorm}.weight`, t + 'ln_f.weight');
     if (!spec.tiedEmbeddings) put(CANONICAL.lmHead, t + 'ff_out.weight');
-    const parts = { attn_norm: 'attn_norm', mlp_norm: 'ff_norm', q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'attn_out', gate: 'ff_proj', up: 'up_proj', down: 'ff_out' } as const;
+    const parts = {
+      attn_norm: 'attn_norm',
+      mlp_norm: 'ff_norm',
+      q: 'q_proj',
+      k: 'k_proj',
+      v: 'v_proj',
+      o: 'attn_out',
+      gate: 'ff_proj',
+      up: 'up_proj',
+      down: 'ff_out',
+    } as const;
     for (let i = 0; i < spec.layers; i++) {
       for (const [part, name] of Object.entries(parts)) {
         put(`${CANONICAL.layer(i, part as keyof typeof parts)}.weight`, `${t}blocks.${i}.${name}.weight`);
@@ -151,7 +191,8 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
   } else {
     // the bundled model (training/model.py): pre-LayerNorm with bias, fused qkv without bias, exact GELU, tied, rotary
     for (const [field, value] of Object.entries(UNMASK_CONFIG)) {
-      if (config[field] !== value) fail(field, `is ${JSON.stringify(config[field]) ?? 'missing'}, expected ${JSON.stringify(value)} (training/model.py's architecture)`);
+      if (config[field] !== value)
+        fail(field, `is ${JSON.stringify(config[field]) ?? 'missing'}, expected ${JSON.stringify(value)} (training/model.py's architecture)`);
     }
     if (config.tie_word_embeddings !== true) fail('tie_word_embeddings', `is ${JSON.stringify(config.tie_word_embeddings) ?? 'missing'}, expected true`);
     const hidden = int(['hidden_size']);
@@ -159,17 +200,33 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
     if (hidden % heads) fail('num_attention_heads', `(${heads}) does not divide hidden_size ${hidden}`);
     vocabField = 'vocab_size';
     spec = {
-      family, modelType, vocabSize: int(['vocab_size']), hidden, layers: int(['num_hidden_layers']), heads, kvHeads: heads,
-      headDim: hidden / heads, intermediate: int(['intermediate_size']), norm: 'layer', normEps: num(['layer_norm_eps'], 1e-5),
-      mlp: 'gelu', qkvBias: false, ropeTheta: num(['rope_theta'], 10000), tiedEmbeddings: true,
-      maxPositions: int(['max_position_embeddings']), logitsShift: LOGITS_SHIFT[family],
+      family,
+      modelType,
+      vocabSize: int(['vocab_size']),
+      hidden,
+      layers: int(['num_hidden_layers']),
+      heads,
+      kvHeads: heads,
+      headDim: hidden / heads,
+      intermediate: int(['intermediate_size']),
+      norm: 'layer',
+      normEps: num(['layer_norm_eps'], 1e-5),
+      mlp: 'gelu',
+      qkvBias: false,
+      ropeTheta: num(['rope_theta'], 10000),
+      tiedEmbeddings: true,
+      maxPositions: int(['max_position_embeddings']),
+      logitsShift: LOGITS_SHIFT[family],
     };
     put(CANONICAL.embed, 'embed.weight');
     put(`${CANONICAL.finalNorm}.weight`, 'ln_f.weight');
     put(`${CANONICAL.finalNorm}.bias`, 'ln_f.bias');
     for (let i = 0; i < spec.layers; i++) {
       const b = `blocks.${i}.`;
-      for (const [part, name] of [['attn_norm', 'ln1'], ['mlp_norm', 'ln2']] as const) {
+      for (const [part, name] of [
+        ['attn_norm', 'ln1'],
+        ['mlp_norm', 'ln2'],
+      ] as const) {
         put(`${CANONICAL.layer(i, part)}.weight`, `${b}${name}.weight`);
         put(`${CANONICAL.layer(i, part)}.bias`, `${b}${name}.bias`);
       }
@@ -195,8 +252,17 @@ export function expectedShape(spec: ArchSpec, canonical: string, vocab: number):
   const m = /^layers\.\d+\.(\w+)\.(weight|bias)$/.exec(canonical);
   if (!m) throw new Error(`not a canonical tensor name: ${canonical}`);
   const [, part, kind] = m;
-  const out: Record<string, number> = { attn_norm: hidden, mlp_norm: hidden, q: heads * headDim, k: kvHeads * headDim, v: kvHeads * headDim,
-    o: hidden, gate: intermediate, up: intermediate, down: hidden };
+  const out: Record<string, number> = {
+    attn_norm: hidden,
+    mlp_norm: hidden,
+    q: heads * headDim,
+    k: kvHeads * headDim,
+    v: kvHeads * headDim,
+    o: hidden,
+    gate: intermediate,
+    up: intermediate,
+    down: hidden,
+  };
   const inp: Record<string, number> = { q: hidden, k: hidden, v: hidden, o: heads * headDim, gate: hidden, up: hidden, down: intermediate };
   if (kind === 'bias' || part === 'attn_norm' || part === 'mlp_norm') return [out[part]];
   return [out[part], inp[part]];

@@ -95,8 +95,8 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
         else {
           const bits = layout === 'blocks8' ? 8 : 4;
           const q = storeBlocks(w, name, weight, out, inp, bits, blockSize);
-          apply = (x) => w.node('MatMulNBits', [x, ...q.inputs], { K: inp, N: out, bits, block_size: blockSize, accuracy_level: accuracyLevel },
-            { domain: MS_DOMAIN });
+          apply = (x) =>
+            w.node('MatMulNBits', [x, ...q.inputs], { K: inp, N: out, bits, block_size: blockSize, accuracy_level: accuracyLevel }, { domain: MS_DOMAIN });
         }
       } else {
         const t = transpose(weight, out, inp);
@@ -208,7 +208,9 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
       const q = w.node('Transpose', [rotary(w.node('Reshape', [qh, shapeQ]))], { perm: [0, 2, 1, 3] });
       const k = w.node('Transpose', [rotary(w.node('Reshape', [kh, shapeKv]))], { perm: [0, 2, 1, 3] }); // [b, KV, q, D]
       const v = w.node('Transpose', [w.node('Reshape', [vh, shapeKv])], { perm: [0, 2, 1, 3] });
-      kvs.push(w.node('Unsqueeze', [w.node('Concat', [w.node('Unsqueeze', [k, w.ints([0])]), w.node('Unsqueeze', [v, w.ints([0])])], { axis: 0 }), w.ints([0])]));
+      kvs.push(
+        w.node('Unsqueeze', [w.node('Concat', [w.node('Unsqueeze', [k, w.ints([0])]), w.node('Unsqueeze', [v, w.ints([0])])], { axis: 0 }), w.ints([0])]),
+      );
       const past = w.node('Gather', [pastKv, w.constant('int64', [], [i])], { axis: 0 });
       const keys = w.node('Concat', [w.node('Gather', [past, zero], { axis: 0 }), k], { axis: 2 });
       const values = w.node('Concat', [w.node('Gather', [past, one], { axis: 0 }), v], { axis: 2 });
@@ -265,8 +267,8 @@ interface Table {
  */
 async function tableWeight(w: OnnxWriter, name: string, table: Float32Array, V: number, H: number, precision: Precision): Promise<Table> {
   const flatten = (h: string) => w.node('Reshape', [h, w.ints([-1, H])]);
-  const unflatten = (logits: string, h: string) => w.node('Reshape', [logits, w.node('Concat', [
-    w.node('Slice', [w.node('Shape', [h]), w.ints([0]), w.ints([-1])]), w.ints([V])], { axis: 0 })]);
+  const unflatten = (logits: string, h: string) =>
+    w.node('Reshape', [logits, w.node('Concat', [w.node('Slice', [w.node('Shape', [h]), w.ints([0]), w.ints([-1])]), w.ints([V])], { axis: 0 })]);
   if (precision === 'fp32') {
     const t = w.weight(name, 'float', [V, H], table);
     return {

@@ -69,7 +69,7 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
   for (const [k, v] of Object.entries(slots)) {
     if (v >= maxSequence) throw new CheckpointError(ckpt.configFile, `the longest canvas (${maxSequence} tokens) leaves no room for ${v} ${k} slots`);
   }
-  const graphSteps = spec.layers + 2;   // buildGraph's progress: the embedding, each layer, the head
+  const graphSteps = spec.layers + 2; // buildGraph's progress: the embedding, each layer, the head
   const total = 1 + graphSteps + 1;
   onProgress?.(1, total, `read ${basename(ckpt.dir)}: ${spec.family} (${spec.modelType}), ${spec.layers} layers, hidden ${spec.hidden}`);
   cancelled();
@@ -90,7 +90,8 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
   let manifest: Manifest;
   try {
     await buildGraph(spec, tensors, {
-      precision, graphFile: join(tmp, GRAPH_FILE),
+      precision,
+      graphFile: join(tmp, GRAPH_FILE),
       onProgress: (done) => onProgress?.(1 + done, total, done === graphSteps ? 'graph written' : `weights ${done} of ${graphSteps}`),
     });
     cancelled();
@@ -100,22 +101,37 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     else writeFileSync(join(tmp, TOKENIZER_FILE), readFileSync(ckpt.tokenizerFile));
 
     manifest = {
-      format: MANIFEST_FORMAT, name, architecture: `bidirectional-${spec.family}`, vocabSize: spec.vocabSize, maxSequence,
-      topK: GRAPH.topK, tokens, slots, logitsShift: spec.logitsShift, files: { model: GRAPH_FILE, tokenizer: TOKENIZER_FILE },
+      format: MANIFEST_FORMAT,
+      name,
+      architecture: `bidirectional-${spec.family}`,
+      vocabSize: spec.vocabSize,
+      maxSequence,
+      topK: GRAPH.topK,
+      tokens,
+      slots,
+      logitsShift: spec.logitsShift,
+      files: { model: GRAPH_FILE, tokenizer: TOKENIZER_FILE },
       // pretrained models decode with the dual cache, Fast-dLLM's setting for them (refreshed once per block); the bundled
       // model's near-tie predictions need the uncached forward (docs/benchmarks.md), and scripts/make-default-model.ts keeps its manifest's choice
       ...(spec.family === 'unmask' ? {} : { cache: {} }),
       vocabDigest: ckpt.tokenizer.vocabDigest(),
-      license: typeof config.license === 'string' ? config.license : 'see the checkpoint\'s own licence',
+      license: typeof config.license === 'string' ? config.license : "see the checkpoint's own licence",
       training: config.training ?? { tokens: 0, corpus: 'pretrained checkpoint (see its own model card)' },
       ...{
-        precision: PRECISION_NOTE[precision], parameters: ckpt.parameters,
-        source: { checkpoint: basename(ckpt.dir), modelType: spec.modelType, spec, checkpointVocab: ckpt.checkpointVocab,
-          ...(ckpt.addedMask ? { addedMaskToken: options.maskToken } : {}), ...(ckpt.tokenizerConverted ? { tokenizerConvertedFrom: 'vocab.json + merges.txt' } : {}) },
+        precision: PRECISION_NOTE[precision],
+        parameters: ckpt.parameters,
+        source: {
+          checkpoint: basename(ckpt.dir),
+          modelType: spec.modelType,
+          spec,
+          checkpointVocab: ckpt.checkpointVocab,
+          ...(ckpt.addedMask ? { addedMaskToken: options.maskToken } : {}),
+          ...(ckpt.tokenizerConverted ? { tokenizerConvertedFrom: 'vocab.json + merges.txt' } : {}),
+        },
       },
     };
     const manifestText = JSON.stringify(manifest, null, 2) + '\n';
-    parseManifest(manifestText, join(out, MANIFEST_FILE));   // what the loader will read: refused here rather than there
+    parseManifest(manifestText, join(out, MANIFEST_FILE)); // what the loader will read: refused here rather than there
     writeFileSync(join(tmp, MANIFEST_FILE), manifestText);
     writeFileSync(join(tmp, 'README.md'), card(manifest, ckpt, precision, sizes(tmp)));
 
@@ -139,8 +155,17 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
   const bytes = sizes(out);
   onProgress?.(total, total, `wrote ${out}`);
   return {
-    folder: out, manifest, bytes,
-    checkpoint: { spec, tokens, checkpointVocab: ckpt.checkpointVocab, parameters: ckpt.parameters, addedMask: ckpt.addedMask, tokenizerConverted: ckpt.tokenizerConverted },
+    folder: out,
+    manifest,
+    bytes,
+    checkpoint: {
+      spec,
+      tokens,
+      checkpointVocab: ckpt.checkpointVocab,
+      parameters: ckpt.parameters,
+      addedMask: ckpt.addedMask,
+      tokenizerConverted: ckpt.tokenizerConverted,
+    },
   };
 }
 
@@ -150,7 +175,11 @@ function displayName(config: Record<string, unknown>, dir: string): string {
 }
 
 function sizes(dir: string): Record<string, number> {
-  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, statSync(join(dir, f)).size]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, statSync(join(dir, f)).size]),
+  );
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
@@ -158,12 +187,17 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 /** README.md: what the folder is and where it came from (the checkpoint's own card has its data, licence and quality). */
 function card(m: Manifest, ckpt: Checkpoint, precision: Precision, files: Record<string, number>): string {
   const s = ckpt.spec;
-  const cut = ckpt.checkpointVocab > s.vocabSize
-    ? `The checkpoint's embedding has ${ckpt.checkpointVocab} rows; the ${ckpt.checkpointVocab - s.vocabSize} beyond the tokenizer's ${s.vocabSize} `
-      + 'tokens (padding, never a token) are left out, so the softmax is over the tokenizer\'s vocabulary.\n\n'
+  const cut =
+    ckpt.checkpointVocab > s.vocabSize
+      ? `The checkpoint's embedding has ${ckpt.checkpointVocab} rows; the ${ckpt.checkpointVocab - s.vocabSize} beyond the tokenizer's ${s.vocabSize} ` +
+        "tokens (padding, never a token) are left out, so the softmax is over the tokenizer's vocabulary.\n\n"
+      : '';
+  const added = ckpt.addedMask
+    ? `The mask token ${JSON.stringify(ckpt.tokenizer.idToToken(m.tokens.mask))} was added to the tokenizer (id ${m.tokens.mask}).\n\n`
     : '';
-  const added = ckpt.addedMask ? `The mask token ${JSON.stringify(ckpt.tokenizer.idToToken(m.tokens.mask))} was added to the tokenizer (id ${m.tokens.mask}).\n\n` : '';
-  const converted = ckpt.tokenizerConverted ? 'tokenizer.json was converted from the checkpoint\'s vocab.json and merges.txt (byte-level BPE as Qwen2\'s).\n\n' : '';
+  const converted = ckpt.tokenizerConverted
+    ? "tokenizer.json was converted from the checkpoint's vocab.json and merges.txt (byte-level BPE as Qwen2's).\n\n"
+    : '';
   return `# ${m.name} (converted for Unmask)
 
 Converted by \`npm run convert\` from the checkpoint \`${basename(ckpt.dir)}\` (model_type \`${s.modelType}\`). Its weights,
@@ -184,6 +218,8 @@ field of its config: ${m.license}.
 
 ${cut}${added}${converted}| file | size |
 | --- | --- |
-${Object.entries(files).map(([f, b]) => `| \`${f}\` | ${mib(b)} |`).join('\n')}
+${Object.entries(files)
+  .map(([f, b]) => `| \`${f}\` | ${mib(b)} |`)
+  .join('\n')}
 `;
 }

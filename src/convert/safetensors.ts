@@ -6,14 +6,32 @@ import { endianness } from 'node:os';
 
 /** Bytes per element of the dtypes safetensors names; the float ones are those the converter reads. */
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  U64: 8,
+  I32: 4,
+  U32: 4,
+  I16: 2,
+  U16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 export const FLOAT_DTYPES = ['F32', 'F16', 'BF16'] as const;
 
 /** A checkpoint that cannot be converted; the message names the file and the field (or tensor). */
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
-  constructor(readonly file: string, message: string, readonly field?: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly field?: string,
+  ) {
     super(`${file}: ${message}`);
   }
 }
@@ -72,7 +90,9 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   const tensors = new Map<string, TensorEntry>();
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
-    const bad = (what: string): never => { throw new CheckpointError(path, `corrupt header: tensor "${name}" ${what}`, name); };
+    const bad = (what: string): never => {
+      throw new CheckpointError(path, `corrupt header: tensor "${name}" ${what}`, name);
+    };
     if (typeof raw !== 'object' || raw === null) bad('is not an object');
     const { dtype, shape, data_offsets: offsets } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof dtype !== 'string') bad('has no "dtype"');
@@ -98,8 +118,12 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
 /** Refuses a tensor whose dtype the converter does not read (before anything is written). */
 export function checkFloat(file: SafetensorsFile, entry: TensorEntry): void {
   if (!(FLOAT_DTYPES as readonly string[]).includes(entry.dtype)) {
-    throw new CheckpointError(file.path, `tensor "${entry.name}" has dtype ${entry.dtype}; expected one of ${FLOAT_DTYPES.join(', ')} `
-      + '(quantised checkpoints are not read: convert from the original weights)', entry.name);
+    throw new CheckpointError(
+      file.path,
+      `tensor "${entry.name}" has dtype ${entry.dtype}; expected one of ${FLOAT_DTYPES.join(', ')} ` +
+        '(quantised checkpoints are not read: convert from the original weights)',
+      entry.name,
+    );
   }
 }
 

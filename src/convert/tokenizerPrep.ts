@@ -18,8 +18,20 @@ const QWEN2_SLOW = ['Qwen2Tokenizer', 'Qwen2TokenizerFast', 'DreamTokenizer'];
 // Qwen2's pre-tokenizer split (its tokenizer.json and transformers' conversion of the slow tokenizer write this one)
 const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-interface AddedToken { id: number; content: string; special?: boolean; single_word?: boolean; lstrip?: boolean; rstrip?: boolean; normalized?: boolean }
-export interface TokenizerJson { added_tokens?: AddedToken[]; model: { vocab?: Record<string, number> | [string, number][] }; [k: string]: unknown }
+interface AddedToken {
+  id: number;
+  content: string;
+  special?: boolean;
+  single_word?: boolean;
+  lstrip?: boolean;
+  rstrip?: boolean;
+  normalized?: boolean;
+}
+export interface TokenizerJson {
+  added_tokens?: AddedToken[];
+  model: { vocab?: Record<string, number> | [string, number][] };
+  [k: string]: unknown;
+}
 
 export function readJson(path: string, what: string): Record<string, unknown> {
   if (!existsSync(path)) throw new CheckpointError(path, `missing (${what})`);
@@ -46,44 +58,73 @@ export function loadTokenizerJson(dir: string): { json: TokenizerJson; file: str
   const file = join(dir, TOKENIZER_FILE);
   if (existsSync(file)) {
     const json = readJson(file, 'the tokenizer');
-    if (typeof json.model !== 'object' || json.model === null) throw new CheckpointError(file, 'field "model" is missing: not a Hugging Face tokenizer.json', 'model');
+    if (typeof json.model !== 'object' || json.model === null)
+      throw new CheckpointError(file, 'field "model" is missing: not a Hugging Face tokenizer.json', 'model');
     return { json: json as TokenizerJson, file, converted: false };
   }
   const vocabFile = join(dir, 'vocab.json');
   const mergesFile = join(dir, 'merges.txt');
   const configFile = join(dir, 'tokenizer_config.json');
-  const howTo = 'make one with transformers on any machine: python -c "from transformers import AutoTokenizer as T; '
-    + `T.from_pretrained('${dir}').save_pretrained('${dir}')"`;
+  const howTo =
+    'make one with transformers on any machine: python -c "from transformers import AutoTokenizer as T; ' +
+    `T.from_pretrained('${dir}').save_pretrained('${dir}')"`;
   if (!existsSync(vocabFile) || !existsSync(mergesFile)) {
     throw new CheckpointError(file, `missing, and there is no vocab.json + merges.txt to convert (${howTo})`);
   }
   const tc = existsSync(configFile) ? readJson(configFile, 'the tokenizer config') : {};
   const cls = String(tc.tokenizer_class ?? '');
   if (!QWEN2_SLOW.includes(cls)) {
-    throw new CheckpointError(file, `missing; vocab.json + merges.txt are converted only for ${QWEN2_SLOW.join(', ')}, and `
-      + `${configFile} field "tokenizer_class" is ${JSON.stringify(tc.tokenizer_class) ?? 'missing'} (${howTo})`);
+    throw new CheckpointError(
+      file,
+      `missing; vocab.json + merges.txt are converted only for ${QWEN2_SLOW.join(', ')}, and ` +
+        `${configFile} field "tokenizer_class" is ${JSON.stringify(tc.tokenizer_class) ?? 'missing'} (${howTo})`,
+    );
   }
-  const vocab = readJson(vocabFile, 'the slow tokenizer\'s vocabulary') as Record<string, number>;
+  const vocab = readJson(vocabFile, "the slow tokenizer's vocabulary") as Record<string, number>;
   for (const [tok, id] of Object.entries(vocab)) {
-    if (!Number.isSafeInteger(id) || id < 0) throw new CheckpointError(vocabFile, `token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}, expected an integer ≥ 0`, tok);
+    if (!Number.isSafeInteger(id) || id < 0)
+      throw new CheckpointError(vocabFile, `token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}, expected an integer ≥ 0`, tok);
   }
-  const merges = readFileSync(mergesFile, 'utf8').split('\n')
+  const merges = readFileSync(mergesFile, 'utf8')
+    .split('\n')
     .filter((line, i) => line.length > 0 && !(i === 0 && line.startsWith('#version')));
   merges.forEach((m, i) => {
     if (m.split(' ').length !== 2) throw new CheckpointError(mergesFile, `line ${i + 2} is ${JSON.stringify(m)}, expected two tokens separated by one space`);
   });
   const decoder = (tc.added_tokens_decoder ?? {}) as Record<string, Omit<AddedToken, 'id'>>;
-  const added: AddedToken[] = Object.entries(decoder).map(([id, t]) => ({
-    id: Number(id), content: t.content, single_word: t.single_word ?? false, lstrip: t.lstrip ?? false, rstrip: t.rstrip ?? false,
-    normalized: t.normalized ?? false, special: t.special ?? false,
-  })).sort((a, b) => a.id - b.id);
+  const added: AddedToken[] = Object.entries(decoder)
+    .map(([id, t]) => ({
+      id: Number(id),
+      content: t.content,
+      single_word: t.single_word ?? false,
+      lstrip: t.lstrip ?? false,
+      rstrip: t.rstrip ?? false,
+      normalized: t.normalized ?? false,
+      special: t.special ?? false,
+    }))
+    .sort((a, b) => a.id - b.id);
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
   const json: TokenizerJson = {
-    version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: { type: 'NFC' },
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: { type: 'NFC' },
     pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2_SPLIT }, behavior: 'Isolated', invert: false }, byteLevel] },
-    post_processor: byteLevel, decoder: byteLevel,
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false,
-      ignore_merges: false, vocab, merges } as TokenizerJson['model'],
+    post_processor: byteLevel,
+    decoder: byteLevel,
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    } as TokenizerJson['model'],
   };
   return { json, file, converted: true };
 }
@@ -102,8 +143,7 @@ export interface TokenReading {
  * The manifest's special ids. `maskToken` (the user's --mask-token) wins; then config.json's mask_token_id,
  * tokenizer_config.json's mask_token, the published mask names. Every id must be a special token of added_tokens.
  */
-export function readSpecialTokens(dir: string, file: string, json: TokenizerJson, config: Record<string, unknown>,
-  maskToken?: string): TokenReading {
+export function readSpecialTokens(dir: string, file: string, json: TokenizerJson, config: Record<string, unknown>, maskToken?: string): TokenReading {
   const tcFile = join(dir, 'tokenizer_config.json');
   const tc = existsSync(tcFile) ? readJson(tcFile, 'the tokenizer config') : {};
   const configFile = join(dir, 'config.json');
@@ -113,12 +153,19 @@ export function readSpecialTokens(dir: string, file: string, json: TokenizerJson
     const added = (json.added_tokens ?? []).find((t) => t.content === text);
     if (added) return added.id;
     const v = json.model.vocab;
-    if (Array.isArray(v)) { const i = v.findIndex(([t]) => t === text); return i >= 0 ? i : undefined; }
+    if (Array.isArray(v)) {
+      const i = v.findIndex(([t]) => t === text);
+      return i >= 0 ? i : undefined;
+    }
     return v?.[text];
   };
   const notSpecial = (text: string, what: string): never => {
-    throw new CheckpointError(file, `the ${what} token ${JSON.stringify(text)} is in the vocabulary (id ${plainId(text)}) but is not a special `
-      + 'token of added_tokens: the tokenizer would split or merge it in text; a model folder needs it special', 'added_tokens');
+    throw new CheckpointError(
+      file,
+      `the ${what} token ${JSON.stringify(text)} is in the vocabulary (id ${plainId(text)}) but is not a special ` +
+        'token of added_tokens: the tokenizer would split or merge it in text; a model folder needs it special',
+      'added_tokens',
+    );
   };
   const named = (value: unknown, what: string): number | undefined => {
     if (value === undefined || value === null) return undefined;
@@ -137,14 +184,19 @@ export function readSpecialTokens(dir: string, file: string, json: TokenizerJson
   let addedMask = false;
   let mask: number | undefined;
   if (maskToken !== undefined) {
-    if (!maskToken) throw new CheckpointError('--mask-token', 'is empty; expected the mask token\'s text');
+    if (!maskToken) throw new CheckpointError('--mask-token', "is empty; expected the mask token's text");
     if (specials.has(maskToken)) mask = specials.get(maskToken);
     else if (plainId(maskToken) !== undefined) notSpecial(maskToken, '--mask-token');
     else {
       // the id after the tokenizer's last: the checkpoint must have an embedding row for it (checked against the weights)
       mask = tokenizer.vocabSize;
-      json = { ...json, added_tokens: [...(json.added_tokens ?? []),
-        { id: mask, content: maskToken, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }] };
+      json = {
+        ...json,
+        added_tokens: [
+          ...(json.added_tokens ?? []),
+          { id: mask, content: maskToken, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+        ],
+      };
       tokenizer = load(json, file);
       specials.set(maskToken, mask);
       addedMask = true;
@@ -161,11 +213,16 @@ export function readSpecialTokens(dir: string, file: string, json: TokenizerJson
     }
   }
   if (mask === undefined) {
-    throw new CheckpointError(file, `no mask token: ${configFile} has no "mask_token_id", and added_tokens has none of ${MASK_NAMES.join(', ')}; `
-      + 'pass --mask-token TEXT (it is added as a special token when the tokenizer lacks it; Open-dLLM\'s training adds "<M>" this way)', 'mask_token_id');
+    throw new CheckpointError(
+      file,
+      `no mask token: ${configFile} has no "mask_token_id", and added_tokens has none of ${MASK_NAMES.join(', ')}; ` +
+        'pass --mask-token TEXT (it is added as a special token when the tokenizer lacks it; Open-dLLM\'s training adds "<M>" this way)',
+      'mask_token_id',
+    );
   }
   let eos = first(config.eos_token_id) ?? named(tc.eos_token, 'tokenizer_config.json eos_token');
-  if (eos === undefined) throw new CheckpointError(configFile, 'field "eos_token_id" is missing (and tokenizer_config.json names no eos_token)', 'eos_token_id');
+  if (eos === undefined)
+    throw new CheckpointError(configFile, 'field "eos_token_id" is missing (and tokenizer_config.json names no eos_token)', 'eos_token_id');
   const padName = PAD_NAMES.find((n) => specials.has(n));
   const pad = (padName !== undefined ? specials.get(padName) : undefined) ?? first(config.pad_token_id) ?? eos;
   let bos: number | null = first(config.bos_token_id) ?? null;
@@ -177,10 +234,17 @@ export function readSpecialTokens(dir: string, file: string, json: TokenizerJson
     if (id === null) continue;
     if (id >= vocab) throw new CheckpointError(file, `the ${role} token id ${id} is beyond the tokenizer's ${vocab} tokens`, role);
     if (!byId.get(id)?.special) {
-      if (role === 'bos') { bos = null; continue; }  // an optional role: left out rather than refusing the checkpoint
+      if (role === 'bos') {
+        bos = null;
+        continue;
+      } // an optional role: left out rather than refusing the checkpoint
       const text = tokenizer.idToToken(id);
-      throw new CheckpointError(file, `the ${role} token id ${id} (${JSON.stringify(text)}) is not a special token of added_tokens; `
-        + `the manifest's tokens.${role} must be one${role === 'mask' ? ' (name another with --mask-token TEXT)' : ''}`, role);
+      throw new CheckpointError(
+        file,
+        `the ${role} token id ${id} (${JSON.stringify(text)}) is not a special token of added_tokens; ` +
+          `the manifest's tokens.${role} must be one${role === 'mask' ? ' (name another with --mask-token TEXT)' : ''}`,
+        role,
+      );
     }
   }
   eos = tokens.eos;

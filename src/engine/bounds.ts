@@ -35,11 +35,11 @@ export const BOUNDS = {
   /** Milliseconds one decode may take (a request's timeBudgetMs). */
   timeBudgetMs: { min: 1, max: 600_000, integer: true, what: 'milliseconds' },
   /** Inline-completion slots of the settings; 0: the model folder's budget. */
-  singleLineSlots: { min: 0, max: 128, integer: true, what: 'mask slots inside a line (0: the model\'s)' },
-  multiLineSlots: { min: 0, max: 256, integer: true, what: 'mask slots at a line\'s end (0: the model\'s)' },
+  singleLineSlots: { min: 0, max: 128, integer: true, what: "mask slots inside a line (0: the model's)" },
+  multiLineSlots: { min: 0, max: 256, integer: true, what: "mask slots at a line's end (0: the model's)" },
   debounceMs: { min: 0, max: 2000, integer: true, what: 'milliseconds' },
   /** The gate of the settings (unmask.minConfidence). */
-  minConfidence: { min: 0, max: 1, integer: false, what: 'the geometric mean of the tokens\' probabilities' },
+  minConfidence: { min: 0, max: 1, integer: false, what: "the geometric mean of the tokens' probabilities" },
   /** The time budget of the settings (unmask.timeBudgetMs). */
   settingsTimeBudgetMs: { min: 100, max: 60_000, integer: true, what: 'milliseconds' },
 } as const satisfies Record<string, Bound>;
@@ -53,7 +53,10 @@ export const FILE_LIMITS = { manifest: 1 << 20, tokenizer: 64 << 20, model: 4 * 
 /** A number outside its bound; `field` is the name the caller knows it by (a CLI flag, a JSON field, a setting). */
 export class BoundError extends Error {
   override readonly name = 'BoundError';
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -43,9 +43,10 @@ const SUFFIX_SHARE = defaults.suffixShare;
 export function buildCanvas(prefixIds: readonly number[], suffixIds: readonly number[], slots: number, model: ModelSpec): Canvas {
   if (!Number.isInteger(slots) || slots < 1) throw new Error(`slots must be a positive integer, got ${slots}`);
   // a shifted model reads slot i's prediction at i−1, so something must precede slot 0
-  const lead = model.logitsShift > 0 && prefixIds.length < model.logitsShift
-    ? new Array<number>(model.logitsShift - prefixIds.length).fill(model.tokens.bos ?? model.tokens.eos)
-    : [];
+  const lead =
+    model.logitsShift > 0 && prefixIds.length < model.logitsShift
+      ? new Array<number>(model.logitsShift - prefixIds.length).fill(model.tokens.bos ?? model.tokens.eos)
+      : [];
   const room = model.maxSequence - slots - lead.length;
   if (room < 0) throw new Error(`${slots} slots do not fit the model's maximum sequence of ${model.maxSequence} tokens`);
   let s = Math.min(suffixIds.length, Math.max(Math.floor(room * SUFFIX_SHARE), room - prefixIds.length));

@@ -26,7 +26,8 @@ export interface DecodeOptions {
 }
 
 export const DEFAULT_EOT_THRESHOLD = 0.9;
-export const LEARNED_UNAVAILABLE = 'policy "learned" is unavailable: this model folder has no learned unmasking filter ' +
+export const LEARNED_UNAVAILABLE =
+  'policy "learned" is unavailable: this model folder has no learned unmasking filter ' +
   '(unmask.json files.filter; train one with training/filter.py), choose another policy';
 const MASKED = -1;
 
@@ -86,20 +87,32 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
     if (block !== openBlock) {
       // a cache (docs/architecture.md, "The dual cache") refreshes once per block: its rows are the block's tokens and the rows read for them
       openBlock = block;
-      denoiser.beginBlock?.(Math.max(0, canvas.slotStart + block * blockSize - model.logitsShift),
-        canvas.slotStart + Math.min((block + 1) * blockSize, canvas.slots));
+      denoiser.beginBlock?.(
+        Math.max(0, canvas.slotStart + block * blockSize - model.logitsShift),
+        canvas.slotStart + Math.min((block + 1) * blockSize, canvas.slots),
+      );
     }
-    const predictions = await denoiser.forward(canvas.ids, masked.map((s) => canvas.slotStart + s - model.logitsShift));
+    const predictions = await denoiser.forward(
+      canvas.ids,
+      masked.map((s) => canvas.slotStart + s - model.logitsShift),
+    );
     const forwardMs = now() - stepStart;
     msModel += forwardMs;
     throwIfCancelled();
     if (predictions.length !== masked.length) {
       throw new Error(`the denoiser answered ${predictions.length} predictions for ${masked.length} positions`);
     }
-    assertFinitePredictions(predictions, masked.map((s) => canvas.slotStart + s));
+    assertFinitePredictions(
+      predictions,
+      masked.map((s) => canvas.slotStart + s),
+    );
     const bySlot = new Map(masked.map((s, j) => [s, predictions[j]]));
     const candidates: Candidate[] = masked.map((slot, j) => ({
-      slot, token: predictions[j].ids[0], p: predictions[j].probs[0], entropy: predictions[j].entropy, p2: predictions[j].probs[1] ?? 0,
+      slot,
+      token: predictions[j].ids[0],
+      p: predictions[j].probs[0],
+      entropy: predictions[j].entropy,
+      p2: predictions[j].probs[1] ?? 0,
     }));
     if (tracker) {
       const features = tracker.next(candidates, slotTokens);
@@ -111,8 +124,17 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
       }
     }
 
-    let decision = chooseSlots({ candidates, slotTokens, policy, isEnd, blockSize, eotp: request.eotp, eotThreshold,
-      stableConfidence: options.stableConfidence, previousTop1 });
+    let decision = chooseSlots({
+      candidates,
+      slotTokens,
+      policy,
+      isEnd,
+      blockSize,
+      eotp: request.eotp,
+      eotThreshold,
+      stableConfidence: options.stableConfidence,
+      previousTop1,
+    });
     if (!decision.stop && steps.length + 1 >= maxForwards) decision = { unmask: masked, stop: 'maxForwards' };
     if (!decision.stop && lineSettled(slotTokens, decision.unmask, bySlot, isEnd, textOf, lineCap)) {
       // the text up to the last line shaping keeps can no longer change: the rest would be cut anyway
@@ -129,9 +151,7 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
       canvas.ids[canvas.slotStart + slot] = token;
       unmasked.push(unmaskedEntry(slot, pred, textOf, scoreOf.get(slot)));
     }
-    const pending: PendingSlot[] = candidates
-      .filter((c) => slotTokens[c.slot] === MASKED)
-      .map((c) => [c.slot, c.token, round(c.p)]);
+    const pending: PendingSlot[] = candidates.filter((c) => slotTokens[c.slot] === MASKED).map((c) => [c.slot, c.token, round(c.p)]);
     const step: TraceStep = { at: round(stepStart - t0, 2), ms: round(now() - stepStart, 2), msModel: round(forwardMs, 2), unmasked, pending };
     steps.push(step);
     options.onStep?.(step, steps.length - 1);
@@ -152,8 +172,13 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
   const msTotal = now() - t0;
   return {
     model: model.name,
-    policy: { ...spec, eotp: request.eotp, ...(request.blockSize ? { blockSize } : {}),
-      ...(Number.isFinite(maxForwards) ? { maxForwards } : {}), ...(Number.isFinite(timeBudget) ? { timeBudgetMs: timeBudget } : {}) },
+    policy: {
+      ...spec,
+      eotp: request.eotp,
+      ...(request.blockSize ? { blockSize } : {}),
+      ...(Number.isFinite(maxForwards) ? { maxForwards } : {}),
+      ...(Number.isFinite(timeBudget) ? { timeBudgetMs: timeBudget } : {}),
+    },
     slots: canvas.slots,
     prefixTokens: canvas.prefixIds.length,
     suffixTokens: canvas.suffixIds.length,
@@ -199,8 +224,11 @@ export interface StepDecision {
 export function chooseSlots(ctx: StepContext): StepDecision {
   const { candidates, slotTokens, isEnd } = ctx;
   const all = candidates.map((c) => c.slot);
-  if (ctx.stableConfidence !== undefined && ctx.previousTop1 &&
-      candidates.every((c) => ctx.previousTop1!.get(c.slot) === c.token && c.p >= ctx.stableConfidence!)) {
+  if (
+    ctx.stableConfidence !== undefined &&
+    ctx.previousTop1 &&
+    candidates.every((c) => ctx.previousTop1!.get(c.slot) === c.token && c.p >= ctx.stableConfidence!)
+  ) {
     return { unmask: all, stop: 'stable' };
   }
 
@@ -225,8 +253,7 @@ export function chooseSlots(ctx: StepContext): StepDecision {
   const chosenSet = new Set(chosen);
   const rest = candidates.filter((c) => !chosenSet.has(c.slot));
   const ends = candidates.filter((c) => isEnd(c.token));
-  if (ctx.eotp && ends.length && rest.every((c) => isEnd(c.token)) &&
-      (ends.length === candidates.length || ends.every((c) => c.p >= ctx.eotThreshold))) {
+  if (ctx.eotp && ends.length && rest.every((c) => isEnd(c.token)) && (ends.length === candidates.length || ends.every((c) => c.p >= ctx.eotThreshold))) {
     return { unmask: all, stop: 'eotp' };
   }
   return rest.length ? { unmask: chosen } : { unmask: chosen, stop: 'complete' };
@@ -236,8 +263,14 @@ export function chooseSlots(ctx: StepContext): StepDecision {
  * Whether, once `unmask` is committed, every slot up to the real token holding the `lines`-th line break is
  * committed: what shaping keeps (one line in single-line mode, the line cap otherwise) is then final.
  */
-export function lineSettled(slotTokens: readonly number[], unmask: readonly number[], bySlot: ReadonlyMap<number, Prediction>,
-  isEnd: (t: number) => boolean, textOf: (id: number) => string, lines = 1): boolean {
+export function lineSettled(
+  slotTokens: readonly number[],
+  unmask: readonly number[],
+  bySlot: ReadonlyMap<number, Prediction>,
+  isEnd: (t: number) => boolean,
+  textOf: (id: number) => string,
+  lines = 1,
+): boolean {
   const committing = new Set(unmask);
   let breaks = 0;
   for (let slot = 0; slot < slotTokens.length; slot++) {

@@ -24,7 +24,9 @@ export function isFinitePrediction(p: Prediction): boolean {
 /** The indices of `predictions` that are not finite probabilities. */
 export function nonFiniteRows(predictions: readonly Prediction[]): number[] {
   const rows: number[] = [];
-  predictions.forEach((p, i) => { if (!isFinitePrediction(p)) rows.push(i); });
+  predictions.forEach((p, i) => {
+    if (!isFinitePrediction(p)) rows.push(i);
+  });
   return rows;
 }
 
@@ -32,8 +34,13 @@ export function nonFiniteRows(predictions: readonly Prediction[]): number[] {
 export function assertFinitePredictions(predictions: readonly Prediction[], positions: readonly number[]): void {
   const bad = nonFiniteRows(predictions);
   if (!bad.length) return;
-  const at = bad.slice(0, 5).map((j) => positions[j]).join(', ');
+  const at = bad
+    .slice(0, 5)
+    .map((j) => positions[j])
+    .join(', ');
   const first = predictions[bad[0]];
-  throw new NonFiniteOutputError(`the model answered non-finite probabilities (p ${first.probs[0]}, entropy ${first.entropy}) at ${bad.length} of `
-    + `${predictions.length} canvas positions (${at}${bad.length > 5 ? ', …' : ''}): its weights hold NaN or Inf values; reload it or choose another model`);
+  throw new NonFiniteOutputError(
+    `the model answered non-finite probabilities (p ${first.probs[0]}, entropy ${first.entropy}) at ${bad.length} of ` +
+      `${predictions.length} canvas positions (${at}${bad.length > 5 ? ', …' : ''}): its weights hold NaN or Inf values; reload it or choose another model`,
+  );
 }

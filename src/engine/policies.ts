@@ -15,7 +15,11 @@ export function sequential(candidates: readonly Candidate[]): number[] {
 
 /** The k most confident slots (LLaDA). */
 export function fixed(k: number): Policy {
-  return (candidates) => [...candidates].sort(byConfidence).slice(0, Math.max(1, k)).map((c) => c.slot);
+  return (candidates) =>
+    [...candidates]
+      .sort(byConfidence)
+      .slice(0, Math.max(1, k))
+      .map((c) => c.slot);
 }
 
 /** Every candidate whose `value` is at least `min`, and at least the most confident one. */

@@ -59,7 +59,7 @@ export const POLICY_TABLE = {
     // θ = 0.98: the lowest of 0.8/0.9/0.95/0.98/0.99 that gave sequential's output on ≥ 80% of 44 training-split
     // samples (docs/benchmarks.md, "The learned filter"); chosen there, not on the held-out tasks
     parameter: { field: 'theta', symbol: 'θ', min: 0, max: 1, integer: false, default: 0.98 },
-    trade: 'a learned filter decides; needs the model folder\'s filter graph',
+    trade: "a learned filter decides; needs the model folder's filter graph",
     rule: 'Every slot whose learned filter score (P(its top-1 is final), from p, margin, entropy, position, step, stability and neighbours) is ≥ θ, at least the most confident one.',
     reference: 'Learn2PD',
   },
@@ -122,7 +122,7 @@ export function resolvePolicy(spec: PolicySpec): PolicySpec {
   const name = (spec as { name: unknown }).name;
   if (!isPolicyName(name)) throw new Error(`unknown policy "${String(name)}"; expected one of ${POLICY_NAMES.join(', ')}`);
   const p = policyParameter(name);
-  return makeSpec(name, p ? specParameter(spec) ?? p.default : undefined);
+  return makeSpec(name, p ? (specParameter(spec) ?? p.default) : undefined);
 }
 
 /** The command-line and benchmark syntax: "sequential", "threshold:0.9", "fixed:2"; a bare name takes the default. */

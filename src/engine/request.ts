@@ -30,7 +30,11 @@ export function isSingleLine(after: string): boolean {
 export function buildRequest(text: CursorText, options: RequestOptions, singleLine = isSingleLine(text.after)): CompleteRequest {
   const slots = singleLine ? options.singleLineSlots : options.multiLineSlots;
   return {
-    prefix: text.before, suffix: text.after, singleLine, policy: options.policy, eotp: options.endOfTextPrediction,
+    prefix: text.before,
+    suffix: text.after,
+    singleLine,
+    policy: options.policy,
+    eotp: options.endOfTextPrediction,
     ...(slots ? { slots } : {}),
     ...(options.timeBudgetMs ? { timeBudgetMs: options.timeBudgetMs } : {}),
   };

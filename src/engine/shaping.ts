@@ -34,7 +34,11 @@ export function usesCrlf(prefix: string, suffix: string): boolean {
   return after > 0 && suffix[after - 1] === '\r';
 }
 
-const PAIRS: [string, string][] = [['(', ')'], ['[', ']'], ['{', '}']];
+const PAIRS: [string, string][] = [
+  ['(', ')'],
+  ['[', ']'],
+  ['{', '}'],
+];
 
 function bracketDelta(text: string): number[] {
   const d = PAIRS.map(() => 0);

@@ -31,8 +31,12 @@ export class SignalTracker {
   private readonly runs = new Map<number, number>();
   private step = 0;
 
-  constructor(private readonly slots: number, private readonly blockSize: number, private readonly singleLine: boolean,
-    private readonly isEnd: (token: number) => boolean) {}
+  constructor(
+    private readonly slots: number,
+    private readonly blockSize: number,
+    private readonly singleLine: boolean,
+    private readonly isEnd: (token: number) => boolean,
+  ) {}
 
   /**
    * The feature rows of this step's candidates (row j for candidates[j]), flattened, FEATURE_COUNT per row.
@@ -45,7 +49,7 @@ export class SignalTracker {
     const firstMasked = n ? Math.min(...candidates.map((c) => c.slot)) : 0;
     const blockStart = Math.floor(firstMasked / this.blockSize) * this.blockSize;
     const budget = Math.max(1, this.slots);
-    const neighbour = (s: number) => (s < 0 || s >= slotTokens.length || slotTokens[s] !== MASKED ? 1 : pOf.get(s) ?? 0);
+    const neighbour = (s: number) => (s < 0 || s >= slotTokens.length || slotTokens[s] !== MASKED ? 1 : (pOf.get(s) ?? 0));
     candidates.forEach((c, j) => {
       const prev = this.last.get(c.slot);
       const changed = prev !== undefined && prev !== c.token;

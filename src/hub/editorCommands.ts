@@ -23,34 +23,46 @@ function storageDir(ctx: Context): string {
 
 function describeEntry(e: CatalogEntry): string {
   const est = (field: string) => (e.estimated.includes(field) ? '~' : '');
-  return `download ${est('downloadGB')}${e.downloadGB} GB · on disk ${est('convertedGB')}${e.convertedGB} GB · memory ${est('memoryGB')}${e.memoryGB} GB · `
-    + `${e.device === 'cpu' ? 'runs on a CPU' : 'GPU recommended'} · ${e.license}`;
+  return (
+    `download ${est('downloadGB')}${e.downloadGB} GB · on disk ${est('convertedGB')}${e.convertedGB} GB · memory ${est('memoryGB')}${e.memoryGB} GB · ` +
+    `${e.device === 'cpu' ? 'runs on a CPU' : 'GPU recommended'} · ${e.license}`
+  );
 }
 
 /** Asks which model: a catalog entry, or any repository typed in. */
 async function pickSource(): Promise<string | undefined> {
   const TYPE = '$(edit) Type any Hub repository…';
-  const picked = await vscode.window.showQuickPick([
-    ...CATALOG.map((e) => ({ label: e.title, description: `${e.repo} · ${e.parameters}B`, detail: describeEntry(e), source: e.repo })),
-    { label: TYPE, description: 'OWNER/NAME of a Qwen2-, Llama- or LLaDA-family diffusion checkpoint with safetensors', detail: '', source: '' },
-  ], { title: 'Unmask: get a model from the Hugging Face Hub', placeHolder: 'Converted on this machine; the smallest runs on a CPU', matchOnDescription: true });
+  const picked = await vscode.window.showQuickPick(
+    [
+      ...CATALOG.map((e) => ({ label: e.title, description: `${e.repo} · ${e.parameters}B`, detail: describeEntry(e), source: e.repo })),
+      { label: TYPE, description: 'OWNER/NAME of a Qwen2-, Llama- or LLaDA-family diffusion checkpoint with safetensors', detail: '', source: '' },
+    ],
+    { title: 'Unmask: get a model from the Hugging Face Hub', placeHolder: 'Converted on this machine; the smallest runs on a CPU', matchOnDescription: true },
+  );
   if (!picked) return undefined;
   if (picked.source) return picked.source;
-  return vscode.window.showInputBox({
-    title: 'Unmask: Hub repository', prompt: 'OWNER/NAME, e.g. fredzzp/open-dcoder-0.5B', ignoreFocusOut: true,
-    validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'expected OWNER/NAME'),
-  }).then((v) => v?.trim());
+  return vscode.window
+    .showInputBox({
+      title: 'Unmask: Hub repository',
+      prompt: 'OWNER/NAME, e.g. fredzzp/open-dcoder-0.5B',
+      ignoreFocusOut: true,
+      validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'expected OWNER/NAME'),
+    })
+    .then((v) => v?.trim());
 }
 
 function progressMessage(p: GetModelProgress): string {
   switch (p.phase) {
-    case 'list': return `listing ${p.repo}…`;
+    case 'list':
+      return `listing ${p.repo}…`;
     case 'download': {
       const left = p.secondsLeft !== undefined ? `, ${Math.ceil(p.secondsLeft / 60)} min left` : '';
       return `downloading ${formatBytes(p.bytes)} of ${formatBytes(p.total)} (${formatBytes(p.rate)}/s${left})`;
     }
-    case 'convert': return `converting: ${p.done} of ${p.total}${p.message ? ` (${p.message})` : ''}`;
-    case 'check': return 'checking the converted model with one forward pass…';
+    case 'convert':
+      return `converting: ${p.done} of ${p.total}${p.message ? ` (${p.message})` : ''}`;
+    case 'check':
+      return 'checking the converted model with one forward pass…';
   }
 }
 
@@ -77,7 +89,10 @@ export function getModelCommand(ctx: Context): (source?: unknown) => Promise<voi
             cancel.onCancellationRequested(() => controller.abort());
             let reported = 0;
             return getModel({
-              source: chosen, storageDir: storageDir(ctx), ...(token ? { token } : {}), signal: controller.signal,
+              source: chosen,
+              storageDir: storageDir(ctx),
+              ...(token ? { token } : {}),
+              signal: controller.signal,
               install: forkInstaller(worker, (line) => ctx.log.debug(`converter: ${line}`)),
               onProgress: (p) => {
                 const f = fraction(p);
@@ -86,7 +101,8 @@ export function getModelCommand(ctx: Context): (source?: unknown) => Promise<voi
                 progress.report({ message: progressMessage(p), ...(increment ? { increment } : {}) });
               },
             });
-          });
+          },
+        );
         ctx.log.info(`get model: ${got.origin.repo} at ${got.origin.commit} → ${got.folder} (${formatBytes(got.received)} downloaded)`);
         await ctx.config.update('modelFolder', got.folder);
         void vscode.window.showInformationMessage(`Unmask: ${got.name} is installed and now in use (${got.folder}).`);
@@ -98,7 +114,7 @@ export function getModelCommand(ctx: Context): (source?: unknown) => Promise<voi
         }
         if (error instanceof HubError && error.kind === 'auth') {
           const choice = await vscode.window.showErrorMessage(`Unmask: ${error.message}`, 'Enter Token');
-          if (choice && await askToken(ctx)) continue;
+          if (choice && (await askToken(ctx))) continue;
           return;
         }
         throw error;
@@ -109,8 +125,11 @@ export function getModelCommand(ctx: Context): (source?: unknown) => Promise<voi
 
 async function askToken(ctx: Context): Promise<boolean> {
   const token = await vscode.window.showInputBox({
-    title: 'Unmask: Hugging Face token', prompt: 'A read token from huggingface.co/settings/tokens; kept in VS Code\'s secret storage',
-    password: true, ignoreFocusOut: true, validateInput: (v) => (v.trim() ? undefined : 'the token is empty'),
+    title: 'Unmask: Hugging Face token',
+    prompt: "A read token from huggingface.co/settings/tokens; kept in VS Code's secret storage",
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: (v) => (v.trim() ? undefined : 'the token is empty'),
   });
   if (!token) return false;
   await ctx.extension.secrets.store(TOKEN_SECRET, token.trim());
@@ -123,14 +142,26 @@ export function manageModelsCommand(ctx: Context): () => Promise<void> {
     const inUse = ctx.model.folderFor(ctx.config.current);
     const GET = '$(cloud-download) Get Model…';
     const BUNDLED = '$(package) The bundled demonstrator';
-    const picked = await vscode.window.showQuickPick([
-      ...models.map((m) => ({
-        label: m.name, description: `${formatBytes(m.bytes)}${m.folder === inUse ? ' · in use' : ''}`,
-        detail: m.origin ? `${m.origin.repo} at ${m.origin.commit.slice(0, 12)}, ${m.origin.precision}, installed ${m.origin.installed.slice(0, 10)}` : m.folder, model: m,
-      })),
-      { label: BUNDLED, description: ctx.config.current.modelFolder ? '' : 'in use', detail: 'tiny (5M parameters): rarely confident enough to show anything', model: undefined },
-      { label: GET, description: '', detail: '', model: undefined },
-    ], { title: `Unmask: installed models (${modelsDir(storageDir(ctx))})` });
+    const picked = await vscode.window.showQuickPick(
+      [
+        ...models.map((m) => ({
+          label: m.name,
+          description: `${formatBytes(m.bytes)}${m.folder === inUse ? ' · in use' : ''}`,
+          detail: m.origin
+            ? `${m.origin.repo} at ${m.origin.commit.slice(0, 12)}, ${m.origin.precision}, installed ${m.origin.installed.slice(0, 10)}`
+            : m.folder,
+          model: m,
+        })),
+        {
+          label: BUNDLED,
+          description: ctx.config.current.modelFolder ? '' : 'in use',
+          detail: 'tiny (5M parameters): rarely confident enough to show anything',
+          model: undefined,
+        },
+        { label: GET, description: '', detail: '', model: undefined },
+      ],
+      { title: `Unmask: installed models (${modelsDir(storageDir(ctx))})` },
+    );
     if (!picked) return;
     if (picked.label === GET) return void vscode.commands.executeCommand('unmask.getModel');
     if (!picked.model) return ctx.config.update('modelFolder', '');
@@ -155,8 +186,10 @@ export async function showDemonstratorNotice(ctx: Context): Promise<void> {
   await state.update(NOTICE_SHOWN, true);
   const first = CATALOG[0];
   const choice = await vscode.window.showInformationMessage(
-    'Unmask: the bundled model is a tiny demonstrator (5M parameters) and will rarely show a completion. '
-    + `Get a real one: ${first.title} runs on a CPU (${describeEntry(first).split(' · ').slice(0, 3).join(', ')}).`,
-    'Get Model…', 'Not Now');
+    'Unmask: the bundled model is a tiny demonstrator (5M parameters) and will rarely show a completion. ' +
+      `Get a real one: ${first.title} runs on a CPU (${describeEntry(first).split(' · ').slice(0, 3).join(', ')}).`,
+    'Get Model…',
+    'Not Now',
+  );
   if (choice === 'Get Model…') await vscode.commands.executeCommand('unmask.getModel');
 }

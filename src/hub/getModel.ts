@@ -9,8 +9,17 @@ import type { Precision } from '../convert/spec';
 import { checkRoom, thisMachine, type Machine } from './preflight';
 import { CATALOG, findEntry, needsOf, type CatalogEntry } from './catalog';
 import {
-  cancelled, checkRepoId, downloadFiles, endpointOf, HubError, listFiles, PART_SUFFIX, selectFiles,
-  type DownloadProgress, type DownloadRepoOptions, type HubOptions,
+  cancelled,
+  checkRepoId,
+  downloadFiles,
+  endpointOf,
+  HubError,
+  listFiles,
+  PART_SUFFIX,
+  selectFiles,
+  type DownloadProgress,
+  type DownloadRepoOptions,
+  type HubOptions,
 } from './hubClient';
 
 /** Written into every model folder Get Model makes: where it came from (Manage Models lists it). */
@@ -130,13 +139,19 @@ export async function getModel(o: GetModelOptions): Promise<GotModel> {
   }
 
   const received = await downloadFiles(listing, files, checkpointDir, {
-    ...o, onProgress: (p) => report({ phase: 'download', ...p }),
+    ...o,
+    onProgress: (p) => report({ phase: 'download', ...p }),
   });
   if (o.signal?.aborted) throw cancelled();
 
   const origin: Origin = {
-    repo, revision, commit: listing.commit, precision, endpoint: endpointOf(o),
-    ...(entry ? { catalog: entry.name, license: entry.license } : {}), installed: new Date().toISOString(),
+    repo,
+    revision,
+    commit: listing.commit,
+    precision,
+    endpoint: endpointOf(o),
+    ...(entry ? { catalog: entry.name, license: entry.license } : {}),
+    installed: new Date().toISOString(),
   };
   const stagingDir = path.join(path.dirname(finalDir), `.${path.basename(finalDir)}.staging-${process.pid}`);
   await fs.promises.mkdir(path.dirname(finalDir), { recursive: true });

@@ -49,7 +49,11 @@ export type HubErrorKind = 'auth' | 'not-found' | 'http' | 'network' | 'integrit
 
 /** A failure that says what to do about it; `kind` lets callers offer the right action (e.g. store a token on 'auth'). */
 export class HubError extends Error {
-  constructor(readonly kind: HubErrorKind, message: string, readonly status?: number) {
+  constructor(
+    readonly kind: HubErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'HubError';
   }
@@ -99,20 +103,26 @@ function get(url: string, headers: Record<string, string>, options: HubOptions, 
     const token = tokenOf(options);
     const sameOrigin = target.origin === new URL(endpointOf(options)).origin;
     const lib = target.protocol === 'http:' ? http : https;
-    const req = lib.get(target, {
-      headers: { 'user-agent': 'unmask', ...headers, ...(token && sameOrigin ? { authorization: `Bearer ${token}` } : {}) },
-      ...(options.agent ? { agent: options.agent } : {}),
-      signal,
-    }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume();
-        if (hops === 0) return reject(new HubError('http', `too many redirects fetching ${url}`));
-        return get(new URL(res.headers.location, target).toString(), headers, options, signal, hops - 1).then(resolve, reject);
-      }
-      resolve({ res, url });
-    });
-    req.setTimeout((options.idleTimeoutS ?? 60) * 1000, () => req.destroy(new HubError('network', `no answer from ${target.host} for ${options.idleTimeoutS ?? 60} s`)));
+    const req = lib.get(
+      target,
+      {
+        headers: { 'user-agent': 'unmask', ...headers, ...(token && sameOrigin ? { authorization: `Bearer ${token}` } : {}) },
+        ...(options.agent ? { agent: options.agent } : {}),
+        signal,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location) {
+          res.resume();
+          if (hops === 0) return reject(new HubError('http', `too many redirects fetching ${url}`));
+          return get(new URL(res.headers.location, target).toString(), headers, options, signal, hops - 1).then(resolve, reject);
+        }
+        resolve({ res, url });
+      },
+    );
+    req.setTimeout((options.idleTimeoutS ?? 60) * 1000, () =>
+      req.destroy(new HubError('network', `no answer from ${target.host} for ${options.idleTimeoutS ?? 60} s`)),
+    );
     req.on('error', (e: NodeJS.ErrnoException) => reject(networkError(e, url, signal)));
   });
 }
@@ -120,7 +130,10 @@ function get(url: string, headers: Record<string, string>, options: HubOptions, 
 function networkError(e: NodeJS.ErrnoException, url: string, signal?: AbortSignal): Error {
   if (signal?.aborted || e.name === 'AbortError') return cancelled();
   if (e instanceof HubError) return e;
-  return new HubError('network', `${new URL(url).host}: ${e.code ?? e.message}${e.code === 'ENOTFOUND' || e.code === 'ECONNREFUSED' ? ' (no connection to the Hub: check the network, HF_ENDPOINT or the proxy)' : ''}`);
+  return new HubError(
+    'network',
+    `${new URL(url).host}: ${e.code ?? e.message}${e.code === 'ENOTFOUND' || e.code === 'ECONNREFUSED' ? ' (no connection to the Hub: check the network, HF_ENDPOINT or the proxy)' : ''}`,
+  );
 }
 
 /** Turns a refusal into an error that says what to do; consumes the body (the Hub's own message, when short). */
@@ -129,16 +142,29 @@ async function refusal(res: http.IncomingMessage, repo: string, what: string): P
   let body = '';
   for await (const chunk of res) if ((body += String(chunk)).length > 2000) break;
   const hubSays = (() => {
-    try { return (JSON.parse(body) as { error?: string }).error; } catch { return body.trim().slice(0, 200) || undefined; }
+    try {
+      return (JSON.parse(body) as { error?: string }).error;
+    } catch {
+      return body.trim().slice(0, 200) || undefined;
+    }
   })();
   const code = res.headers['x-error-code'];
   const tail = hubSays ? ` (the Hub says: ${hubSays})` : '';
   if (status === 401) {
-    return new HubError('auth', `${repo} needs a Hugging Face token (${what} answered 401): it is gated or private, or does not exist. `
-      + 'Accept its terms on its Hub page, then set HF_TOKEN (command line) or store a token with "Unmask: Get Model…" (editor)' + tail, status);
+    return new HubError(
+      'auth',
+      `${repo} needs a Hugging Face token (${what} answered 401): it is gated or private, or does not exist. ` +
+        'Accept its terms on its Hub page, then set HF_TOKEN (command line) or store a token with "Unmask: Get Model…" (editor)' +
+        tail,
+      status,
+    );
   }
   if (status === 403) {
-    return new HubError('auth', `${repo}: the token has no access (${what} answered 403); accept the model's terms on its Hub page with the account the token belongs to${tail}`, status);
+    return new HubError(
+      'auth',
+      `${repo}: the token has no access (${what} answered 403); accept the model's terms on its Hub page with the account the token belongs to${tail}`,
+      status,
+    );
   }
   if (status === 404) {
     const which = code === 'RevisionNotFound' ? 'that revision' : code === 'EntryNotFound' ? 'that file' : 'that repository or revision';
@@ -171,7 +197,8 @@ export async function listFiles(repo: string, revision: string, options: HubOpti
     if (typeof o?.rfilename !== 'string') throw new HubError('http', `${url}: "siblings[${i}].rfilename" must be a file name`);
     const size = typeof o.lfs?.size === 'number' ? o.lfs.size : typeof o.size === 'number' ? o.size : undefined;
     return {
-      path: o.rfilename, ...(size !== undefined ? { size } : {}),
+      path: o.rfilename,
+      ...(size !== undefined ? { size } : {}),
       ...(typeof o.lfs?.sha256 === 'string' ? { sha256: o.lfs.sha256.toLowerCase() } : typeof o.blobId === 'string' ? { blobId: o.blobId.toLowerCase() } : {}),
     };
   });
@@ -195,7 +222,11 @@ export function selectFiles(listing: RepoListing): HubFile[] {
   const byPath = new Map(listing.files.map((f) => [f.path, f]));
   const top = listing.files.filter((f) => !f.path.includes('/'));
   const pick: HubFile[] = [];
-  const take = (name: string) => { const f = byPath.get(name); if (f) pick.push(f); return f; };
+  const take = (name: string) => {
+    const f = byPath.get(name);
+    if (f) pick.push(f);
+    return f;
+  };
   const where = `${listing.repo} at ${listing.revision}`;
   if (!take(CONVERTER_FILES.config)) throw new HubError('layout', `${where} has no config.json: not a transformers checkpoint`);
   if (!take(CONVERTER_FILES.tokenizer)) {
@@ -235,7 +266,8 @@ export interface DownloadFileOptions extends HubOptions {
  */
 export async function downloadFile(repo: string, commit: string, file: HubFile, dir: string, options: DownloadFileOptions = {}): Promise<number> {
   const final = path.join(dir, ...file.path.split('/'));
-  if (!path.resolve(final).startsWith(path.resolve(dir) + path.sep)) throw new HubError('layout', `${repo}: refusing the file name ${JSON.stringify(file.path)}`);
+  if (!path.resolve(final).startsWith(path.resolve(dir) + path.sep))
+    throw new HubError('layout', `${repo}: refusing the file name ${JSON.stringify(file.path)}`);
   const done = await fs.promises.stat(final).catch(() => undefined);
   // a final name is only ever written by the rename after verification, so its size is enough to trust it
   if (done?.isFile() && (file.size === undefined || done.size === file.size)) return 0;
@@ -291,16 +323,25 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
       const err = e as NodeJS.ErrnoException;
       if (options.signal?.aborted) throw cancelled();
       if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
-        throw new HubError('disk', `the disk is full writing ${part} (${bytes} of ${file.size ?? '?'} bytes); free some space and run again: the partial file is kept and the download resumes`);
+        throw new HubError(
+          'disk',
+          `the disk is full writing ${part} (${bytes} of ${file.size ?? '?'} bytes); free some space and run again: the partial file is kept and the download resumes`,
+        );
       }
       if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.message === 'aborted') {
-        throw new HubError('network', `the connection closed after ${bytes} of ${file.size ?? '?'} bytes of ${file.path}; run again to resume from there (the partial file is kept)`);
+        throw new HubError(
+          'network',
+          `the connection closed after ${bytes} of ${file.size ?? '?'} bytes of ${file.path}; run again to resume from there (the partial file is kept)`,
+        );
       }
       if (err.syscall) throw new HubError('disk', `cannot write ${part}: ${err.code ?? err.message}`);
       throw networkError(err, url, options.signal);
     }
     if (expected !== undefined && Number.isFinite(expected) && bytes < expected) {
-      throw new HubError('network', `the connection closed after ${bytes} of ${expected} bytes of ${file.path}; run again to resume from there (the partial file is kept)`);
+      throw new HubError(
+        'network',
+        `the connection closed after ${bytes} of ${expected} bytes of ${file.path}; run again to resume from there (the partial file is kept)`,
+      );
     }
   }
   const size = (await fs.promises.stat(part)).size;
@@ -313,8 +354,11 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
     const want = file.sha256 ?? file.blobId;
     if (got !== want) {
       await fs.promises.rm(part, { force: true });
-      throw new HubError('integrity', `${file.path} does not match the Hub's ${file.sha256 ? 'sha256' : 'git blob id'}: expected ${want}, got ${got}; `
-        + 'the download was removed and not used (a broken mirror or proxy?)');
+      throw new HubError(
+        'integrity',
+        `${file.path} does not match the Hub's ${file.sha256 ? 'sha256' : 'git blob id'}: expected ${want}, got ${got}; ` +
+          'the download was removed and not used (a broken mirror or proxy?)',
+      );
     }
   }
   await fs.promises.rename(part, final);
@@ -431,6 +475,13 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(cancelled());
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(cancelled()); }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(cancelled());
+      },
+      { once: true },
+    );
   });
 }

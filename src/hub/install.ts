@@ -12,7 +12,9 @@ import { cancelled } from './hubClient';
 export async function installCheckpoint(job: InstallJob, signal: AbortSignal | undefined, onProgress: (p: GetModelProgress) => void): Promise<void> {
   try {
     await convert(job.checkpointDir, job.stagingDir, {
-      precision: job.precision, name: job.name, signal,
+      precision: job.precision,
+      name: job.name,
+      signal,
       onProgress: (done, total, message) => onProgress({ phase: 'convert', done, total, ...(message ? { message } : {}) }),
     });
   } catch (e) {
@@ -31,8 +33,13 @@ export async function installCheckpoint(job: InstallJob, signal: AbortSignal | u
 export async function smokeForward(folder: string): Promise<void> {
   const model = await loadModel(folder, { executionProvider: 'cpu', threads: 1 });
   try {
-    const request = { ...buildRequest({ before: 'def add(a, b):\n    return ', after: '\n' },
-      { policy: DEFAULT_POLICY, endOfTextPrediction: true, singleLineSlots: 4, multiLineSlots: 4 }), maxForwards: 4 };
+    const request = {
+      ...buildRequest(
+        { before: 'def add(a, b):\n    return ', after: '\n' },
+        { policy: DEFAULT_POLICY, endOfTextPrediction: true, singleLineSlots: 4, multiLineSlots: 4 },
+      ),
+      maxForwards: 4,
+    };
     const trace = await decode(model, request);
     if (!(trace.stats.forwards >= 1)) throw new Error(`${folder}: the smoke forward ran no forward pass`);
   } finally {

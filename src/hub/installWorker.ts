@@ -9,8 +9,14 @@ const send = (m: FromWorker) => new Promise<void>((resolve) => process.send!(m, 
 process.on('message', (m: ToWorker) => {
   if (m.type === 'cancel') return controller.abort();
   installCheckpoint(m.job, controller.signal, (progress) => void send({ type: 'progress', progress })).then(
-    async () => { await send({ type: 'done' }); process.exit(0); },
-    async (e: Error) => { await send({ type: 'error', name: e.name, message: e.message }); process.exit(1); },
+    async () => {
+      await send({ type: 'done' });
+      process.exit(0);
+    },
+    async (e: Error) => {
+      await send({ type: 'error', name: e.name, message: e.message });
+      process.exit(1);
+    },
   );
 });
 process.on('disconnect', () => controller.abort());

@@ -28,13 +28,17 @@ export async function checkRoom(dir: string, needs: Needs, alreadyBytes = 0, mac
   const disk = Math.max(0, needs.downloadBytes - alreadyBytes) + needs.convertedBytes;
   const free = await machine.freeBytes(dir);
   if (free < disk) {
-    return `not enough disk space in ${dir}: it needs ${about}${formatBytes(disk)} (the download ${formatBytes(needs.downloadBytes - alreadyBytes)}, `
-      + `the converted model ${formatBytes(needs.convertedBytes)}) and ${formatBytes(free)} is free`;
+    return (
+      `not enough disk space in ${dir}: it needs ${about}${formatBytes(disk)} (the download ${formatBytes(needs.downloadBytes - alreadyBytes)}, ` +
+      `the converted model ${formatBytes(needs.convertedBytes)}) and ${formatBytes(free)} is free`
+    );
   }
   const memory = machine.totalMemory();
   if (memory < needs.memoryBytes) {
-    return `not enough memory: the model needs ${about}${formatBytes(needs.memoryBytes)} to run and this machine has ${formatBytes(memory)}; `
-      + 'choose a smaller model or a lower precision (int4)';
+    return (
+      `not enough memory: the model needs ${about}${formatBytes(needs.memoryBytes)} to run and this machine has ${formatBytes(memory)}; ` +
+      'choose a smaller model or a lower precision (int4)'
+    );
   }
   return undefined;
 }

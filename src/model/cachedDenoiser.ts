@@ -37,7 +37,12 @@ export class CachedDenoiser implements Denoiser {
    * @param windowMargin rows of the prefix and of the suffix next to the block that each step recomputes with it
    *   (so the keys nearest a commit follow it); 0: the block's rows only
    */
-  constructor(readonly graph: ModelGraph, readonly mask: number, readonly stepsPerRefresh = Infinity, readonly windowMargin = 0) {}
+  constructor(
+    readonly graph: ModelGraph,
+    readonly mask: number,
+    readonly stepsPerRefresh = Infinity,
+    readonly windowMargin = 0,
+  ) {}
   private sinceRefresh = 0;
 
   beginBlock(start: number, end: number): void {
@@ -100,5 +105,9 @@ export class CachedDenoiser implements Denoiser {
 }
 
 function ids(xs: readonly number[]): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(xs, (x) => BigInt(x)), [1, xs.length]);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(xs, (x) => BigInt(x)),
+    [1, xs.length],
+  );
 }

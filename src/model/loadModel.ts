@@ -57,8 +57,12 @@ export function readModelFolder(modelDir: string): { manifest: Manifest; tokeniz
   const modelFile = path.join(dir, manifest.files.model);
   checkRegularFile(modelFile, FILE_LIMITS.model, `${MANIFEST_FILE} files.model`, 'files.model');
   // the graph's weights, beside it (onnxruntime would otherwise fail later with a message that names neither file)
-  checkRegularFile(path.join(dir, GRAPH.weightsFile(manifest.files.model)), FILE_LIMITS.weights,
-    `${MANIFEST_FILE} files.model: the graph's weights, as external data beside it`, 'files.model');
+  checkRegularFile(
+    path.join(dir, GRAPH.weightsFile(manifest.files.model)),
+    FILE_LIMITS.weights,
+    `${MANIFEST_FILE} files.model: the graph's weights, as external data beside it`,
+    'files.model',
+  );
   const tokenizerFile = path.join(dir, manifest.files.tokenizer);
   let tokenizerJson: unknown;
   try {
@@ -94,8 +98,12 @@ function checkRegularFile(file: string, limit: number, namedBy?: string, field?:
     throw new ModelFolderError(file, `${why}${namedBy ? ` (named by ${namedBy})` : ''}`, field);
   }
   if (!s.stat.isFile()) {
-    throw new ModelFolderError(file, `is not a regular file (${s.stat.isFIFO() ? 'a FIFO' : s.stat.isDirectory() ? 'a folder' : 'a device or socket'})`
-      + `${namedBy ? `; named by ${namedBy}` : ''}`, field);
+    throw new ModelFolderError(
+      file,
+      `is not a regular file (${s.stat.isFIFO() ? 'a FIFO' : s.stat.isDirectory() ? 'a folder' : 'a device or socket'})` +
+        `${namedBy ? `; named by ${namedBy}` : ''}`,
+      field,
+    );
   }
   if (s.stat.size > limit) {
     throw new ModelFolderError(file, `is ${s.stat.size} bytes, more than the ${limit} bytes a model folder's file may have here`, field);
@@ -134,27 +142,47 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   }
   // one session either way: the cached step is the same graph as the full forward
   const denoiser = cached
-    ? new CachedDenoiser(graph, manifest.tokens.mask, options.stepsPerRefresh ?? manifest.cache?.stepsPerRefresh ?? Infinity,
-      options.windowMargin ?? manifest.cache?.windowMargin ?? 0)
+    ? new CachedDenoiser(
+        graph,
+        manifest.tokens.mask,
+        options.stepsPerRefresh ?? manifest.cache?.stepsPerRefresh ?? Infinity,
+        options.windowMargin ?? manifest.cache?.windowMargin ?? 0,
+      )
     : new OnnxDenoiser(graph);
   // every token id's answer must be finite (src/model/probe.ts: partly NaN weights passed the probes above)
   await checkFiniteOutputs(denoiser, manifest, modelFile).catch(async (e) => {
     await Promise.all([denoiser.dispose(), filter?.dispose()]).catch(() => undefined);
     throw e;
   });
-  const model: ModelSpec = { name: manifest.name, maxSequence: manifest.maxSequence, logitsShift: manifest.logitsShift, tokens: manifest.tokens,
-    ...(manifest.slots ? { slots: manifest.slots } : {}) };
+  const model: ModelSpec = {
+    name: manifest.name,
+    maxSequence: manifest.maxSequence,
+    logitsShift: manifest.logitsShift,
+    tokens: manifest.tokens,
+    ...(manifest.slots ? { slots: manifest.slots } : {}),
+  };
   const info: ModelInfo = {
-    name: manifest.name, modelDir: dir, vocabSize: manifest.vocabSize, maxSequence: manifest.maxSequence,
-    executionProvider: choice.executionProvider, threads: choice.threads,
+    name: manifest.name,
+    modelDir: dir,
+    vocabSize: manifest.vocabSize,
+    maxSequence: manifest.maxSequence,
+    executionProvider: choice.executionProvider,
+    threads: choice.threads,
     ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}),
     loadMs: Math.round(performance.now() - t0),
   };
-  return { info, manifest, model, tokenizer, denoiser, ...(filter ? { filter } : {}),
+  return {
+    info,
+    manifest,
+    model,
+    tokenizer,
+    denoiser,
+    ...(filter ? { filter } : {}),
     dispose: async () => {
       await denoiser.dispose();
       await filter?.dispose();
-    } };
+    },
+  };
 }
 
 /** The filter graph named by files.filter, checked: trained on the engine's signals, and answers a score per row in 0…1. */
@@ -162,7 +190,11 @@ async function loadFilter(file: string, m: Manifest, manifestFile: string): Prom
   checkRegularFile(file, FILE_LIMITS.model, `${MANIFEST_FILE} files.filter`, 'files.filter');
   const names = m.filterFeatures;
   if (names && names.join(',') !== FEATURE_NAMES.join(',')) {
-    throw new ModelFolderError(manifestFile, `field "filterFeatures" is [${names.join(', ')}], but this version of Unmask computes [${FEATURE_NAMES.join(', ')}]; retrain the filter (training/filter.py)`, 'filterFeatures');
+    throw new ModelFolderError(
+      manifestFile,
+      `field "filterFeatures" is [${names.join(', ')}], but this version of Unmask computes [${FEATURE_NAMES.join(', ')}]; retrain the filter (training/filter.py)`,
+      'filterFeatures',
+    );
   }
   let filter: OnnxSlotFilter;
   try {
@@ -183,15 +215,23 @@ async function loadFilter(file: string, m: Manifest, manifestFile: string): Prom
 function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: string, tokenizerFile: string): void {
   if (tok.vocabSize !== m.vocabSize) {
     // both ways: a smaller tokenizer leaves ids the model predicts without text (docs/model-contract.md: they must agree)
-    throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but ${path.basename(tokenizerFile)} has ${tok.vocabSize} tokens`, 'vocabSize');
+    throw new ModelFolderError(
+      manifestFile,
+      `field "vocabSize" is ${m.vocabSize}, but ${path.basename(tokenizerFile)} has ${tok.vocabSize} tokens`,
+      'vocabSize',
+    );
   }
   // and the same ids: a tokenizer of the right size whose ids mean other text (shuffled, another model's) is refused
   if (m.vocabDigest !== undefined) {
     const digest = tok.vocabDigest();
     if (digest !== m.vocabDigest) {
-      throw new ModelFolderError(tokenizerFile, `its vocabulary is not the model's: its digest is ${digest.slice(0, 19)}…, `
-        + `but ${path.basename(manifestFile)} field "vocabDigest" is ${m.vocabDigest.slice(0, 19)}… (its ids mean other text; `
-        + 'use the tokenizer.json the model was exported with)', 'vocabDigest');
+      throw new ModelFolderError(
+        tokenizerFile,
+        `its vocabulary is not the model's: its digest is ${digest.slice(0, 19)}…, ` +
+          `but ${path.basename(manifestFile)} field "vocabDigest" is ${m.vocabDigest.slice(0, 19)}… (its ids mean other text; ` +
+          'use the tokenizer.json the model was exported with)',
+        'vocabDigest',
+      );
     }
   }
   const added = new Map(tok.addedTokens.map((t) => [t.id, t]));
@@ -201,13 +241,21 @@ function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: str
     if (id === null) continue;
     const t = added.get(id);
     if (!t || !t.special) {
-      throw new ModelFolderError(manifestFile, `field "tokens.${role}" is ${id}, but ${path.basename(tokenizerFile)} has no special token with that id` +
-        ` (it is ${JSON.stringify(tok.idToToken(id) ?? null)})`, `tokens.${role}`);
+      throw new ModelFolderError(
+        manifestFile,
+        `field "tokens.${role}" is ${id}, but ${path.basename(tokenizerFile)} has no special token with that id` +
+          ` (it is ${JSON.stringify(tok.idToToken(id) ?? null)})`,
+        `tokens.${role}`,
+      );
     }
     // a special token whose name says it plays another role is a mix-up, e.g. mask: 0 when 0 is <|pad|>
     const other = roles.find((r) => r !== role && new RegExp(`\\b${r}\\b|\\|${r}\\|`, 'i').test(t.content));
     if (other && !new RegExp(role, 'i').test(t.content)) {
-      throw new ModelFolderError(manifestFile, `field "tokens.${role}" is ${id}, but that is ${JSON.stringify(t.content)} in ${path.basename(tokenizerFile)}`, `tokens.${role}`);
+      throw new ModelFolderError(
+        manifestFile,
+        `field "tokens.${role}" is ${id}, but that is ${JSON.stringify(t.content)} in ${path.basename(tokenizerFile)}`,
+        `tokens.${role}`,
+      );
     }
   }
 }
@@ -244,7 +292,11 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
     out = await probe(m.vocabSize - 1);
   } catch (e) {
     if (e instanceof GraphContractError) throw new ModelFolderError(modelFile, `${e.message} (docs/model-contract.md)`);
-    throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph fails on token id ${m.vocabSize - 1}: ${firstLine(e)}`, 'vocabSize');
+    throw new ModelFolderError(
+      manifestFile,
+      `field "vocabSize" is ${m.vocabSize}, but the graph fails on token id ${m.vocabSize - 1}: ${firstLine(e)}`,
+      'vocabSize',
+    );
   }
   const predicted = out.predictions.flatMap((p) => Array.from(p.ids));
   if (predicted.some((id) => id < 0 || id >= m.vocabSize)) {
@@ -271,7 +323,11 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
     const long = await graph.run({ ids: idsOf(canvas), start: 0, positions: [n - 1], runOptions: quiet });
     if (Array.from(long.predictions[0].probs).some((x) => !Number.isFinite(x))) throw new Error('its answer is not finite');
   } catch (e) {
-    throw new ModelFolderError(manifestFile, `field "maxSequence" is ${m.maxSequence}, but the graph fails on a canvas that long: ${firstLine(e)}`, 'maxSequence');
+    throw new ModelFolderError(
+      manifestFile,
+      `field "maxSequence" is ${m.maxSequence}, but the graph fails on a canvas that long: ${firstLine(e)}`,
+      'maxSequence',
+    );
   }
   let embedsBeyond = true;
   try {
@@ -280,7 +336,11 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
     embedsBeyond = false;
   }
   if (embedsBeyond) {
-    throw new ModelFolderError(manifestFile, `field "vocabSize" is ${m.vocabSize}, but the graph embeds token ids beyond it (its vocabulary is larger)`, 'vocabSize');
+    throw new ModelFolderError(
+      manifestFile,
+      `field "vocabSize" is ${m.vocabSize}, but the graph embeds token ids beyond it (its vocabulary is larger)`,
+      'vocabSize',
+    );
   }
   return graph;
 }
@@ -313,5 +373,7 @@ export function jsonProblem(e: unknown): string {
 }
 
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+  return String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
 }

@@ -53,7 +53,11 @@ export const MANIFEST_FILE = 'unmask.json';
 /** A model folder that cannot be used; the message names the file and the field. */
 export class ModelFolderError extends Error {
   override readonly name = 'ModelFolderError';
-  constructor(readonly file: string, message: string, readonly field?: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly field?: string,
+  ) {
     super(`${file}: ${message}`);
   }
 }
@@ -64,8 +68,16 @@ export function parseManifest(text: string, file: string): Manifest {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ModelFolderError(file, `not valid JSON (${/end of JSON input|Unterminated/i.test((e as Error).message) ? 'it ends early'
-      : /position (\d+)/.test((e as Error).message) ? `unexpected character at byte ${/position (\d+)/.exec((e as Error).message)![1]}` : 'unexpected content'})`);
+    throw new ModelFolderError(
+      file,
+      `not valid JSON (${
+        /end of JSON input|Unterminated/i.test((e as Error).message)
+          ? 'it ends early'
+          : /position (\d+)/.test((e as Error).message)
+            ? `unexpected character at byte ${/position (\d+)/.exec((e as Error).message)![1]}`
+            : 'unexpected content'
+      })`,
+    );
   }
   if (!isObject(raw)) throw new ModelFolderError(file, 'expected a JSON object');
   const fail = (field: string, expected: string, value: unknown): never => {
@@ -81,8 +93,12 @@ export function parseManifest(text: string, file: string): Manifest {
   };
 
   if (raw.format === 1) {
-    throw new ModelFolderError(file, 'field "format" is 1: this folder was written by the old Python exporters (a second graph for the '
-      + 'cache, each graph holding the weights); convert its checkpoint again with `npm run convert -- CHECKPOINT_DIR --out MODEL_DIR`', 'format');
+    throw new ModelFolderError(
+      file,
+      'field "format" is 1: this folder was written by the old Python exporters (a second graph for the ' +
+        'cache, each graph holding the weights); convert its checkpoint again with `npm run convert -- CHECKPOINT_DIR --out MODEL_DIR`',
+      'format',
+    );
   }
   if (raw.format !== MANIFEST_FORMAT) fail('format', `${MANIFEST_FORMAT} (this version of Unmask reads manifest format ${MANIFEST_FORMAT})`, raw.format);
   const name = str(raw, 'name', 'name');
@@ -114,8 +130,11 @@ export function parseManifest(text: string, file: string): Manifest {
 
   if (!isObject(raw.files)) fail('files', 'an object { model, tokenizer }', raw.files);
   const f = raw.files as Record<string, unknown>;
-  const files: Manifest['files'] = { model: str(f, 'model', 'files.model'), tokenizer: str(f, 'tokenizer', 'files.tokenizer'),
-    ...(f.filter !== undefined ? { filter: str(f, 'filter', 'files.filter') } : {}) };
+  const files: Manifest['files'] = {
+    model: str(f, 'model', 'files.model'),
+    tokenizer: str(f, 'tokenizer', 'files.tokenizer'),
+    ...(f.filter !== undefined ? { filter: str(f, 'filter', 'files.filter') } : {}),
+  };
   if (raw.filterFeatures !== undefined && !(Array.isArray(raw.filterFeatures) && raw.filterFeatures.every((x) => typeof x === 'string'))) {
     fail('filterFeatures', 'a list of signal names', raw.filterFeatures);
   }
@@ -130,7 +149,8 @@ export function parseManifest(text: string, file: string): Manifest {
     const c = raw.cache as Record<string, unknown>;
     cache = {
       ...(c.stepsPerRefresh !== undefined ? { stepsPerRefresh: int(c, 'stepsPerRefresh', 'cache.stepsPerRefresh', 1) } : {}),
-      ...(c.windowMargin !== undefined ? { windowMargin: int(c, 'windowMargin', 'cache.windowMargin', 0) } : {}) };
+      ...(c.windowMargin !== undefined ? { windowMargin: int(c, 'windowMargin', 'cache.windowMargin', 0) } : {}),
+    };
   }
 
   if (raw.vocabDigest !== undefined && !(typeof raw.vocabDigest === 'string' && /^sha256:[0-9a-f]{64}$/.test(raw.vocabDigest))) {
@@ -146,7 +166,17 @@ export function parseManifest(text: string, file: string): Manifest {
   }
 
   return {
-    ...(raw as object), format: MANIFEST_FORMAT, name, ...(slots ? { slots } : {}), ...(cache ? { cache } : {}), vocabSize, maxSequence, topK, tokens, logitsShift, files,
+    ...(raw as object),
+    format: MANIFEST_FORMAT,
+    name,
+    ...(slots ? { slots } : {}),
+    ...(cache ? { cache } : {}),
+    vocabSize,
+    maxSequence,
+    topK,
+    tokens,
+    logitsShift,
+    files,
   } as Manifest;
 }
 

@@ -45,7 +45,11 @@ export class ModelGraph {
   private positions = new BigInt64Array(0);
 
   /** @param kv the graph's own past_kv sizes (read from its input metadata by `kvShapeOf`) */
-  constructor(readonly session: ort.InferenceSession, readonly topK: number, readonly kv: KvShape) {
+  constructor(
+    readonly session: ort.InferenceSession,
+    readonly topK: number,
+    readonly kv: KvShape,
+  ) {
     this.empty = new ort.Tensor('float32', new Float32Array(0), [kv.layers, 2, 1, kv.kvHeads, 0, kv.headDim]);
   }
 
@@ -64,7 +68,9 @@ export class ModelGraph {
     const q = r.ids.dims[1];
     const want = [this.kv.layers, 2, 1, this.kv.kvHeads, q, this.kv.headDim];
     if (!kv || kv.type !== 'float32' || kv.dims.join(',') !== want.join(',')) {
-      throw new GraphContractError(`the graph's ${GRAPH.outputs.kv} is ${kv ? `${kv.type} [${kv.dims.join(', ')}]` : 'missing'}, expected float32 [${want.join(', ')}]`);
+      throw new GraphContractError(
+        `the graph's ${GRAPH.outputs.kv} is ${kv ? `${kv.type} [${kv.dims.join(', ')}]` : 'missing'}, expected float32 [${want.join(', ')}]`,
+      );
     }
     return { predictions, kv };
   }
@@ -107,13 +113,17 @@ export class ModelGraph {
     const probs = out[GRAPH.outputs.topProbs];
     const entropy = out[GRAPH.outputs.entropy];
     if (topIds?.type !== 'int64' || probs?.type !== 'float32' || entropy?.type !== 'float32') {
-      throw new GraphContractError(`the graph's outputs must be ${GRAPH.outputs.topIds} int64, ${GRAPH.outputs.topProbs} float32 and ${GRAPH.outputs.entropy} float32`);
+      throw new GraphContractError(
+        `the graph's outputs must be ${GRAPH.outputs.topIds} int64, ${GRAPH.outputs.topProbs} float32 and ${GRAPH.outputs.entropy} float32`,
+      );
     }
     const ids = topIds.data as BigInt64Array;
     const p = probs.data as Float32Array;
     const h = entropy.data as Float32Array;
     if (ids.length !== n * k || p.length !== n * k || h.length !== n) {
-      throw new GraphContractError(`the graph's outputs do not have the contract's shapes ([1, ${n}, ${k}] and [1, ${n}]): ${ids.length / Math.max(n, 1)} per position`);
+      throw new GraphContractError(
+        `the graph's outputs do not have the contract's shapes ([1, ${n}, ${k}] and [1, ${n}]): ${ids.length / Math.max(n, 1)} per position`,
+      );
     }
     const result: Prediction[] = [];
     for (let j = 0; j < n; j++) {
@@ -149,9 +159,13 @@ export function kvShapeOf(session: ort.InferenceSession): KvShape {
   const meta = session.inputMetadata?.find((m) => m.name === GRAPH.inputs.pastKv);
   const shape = meta && meta.isTensor ? meta.shape : undefined;
   const fixed = (i: number) => (typeof shape?.[i] === 'number' && (shape[i] as number) > 0 ? (shape[i] as number) : undefined);
-  const layers = fixed(0), kvHeads = fixed(3), headDim = fixed(5);
+  const layers = fixed(0),
+    kvHeads = fixed(3),
+    headDim = fixed(5);
   if (!shape || shape.length !== 6 || fixed(1) !== 2 || !layers || !kvHeads || !headDim) {
-    throw new Error(`input ${GRAPH.inputs.pastKv} is [${shape?.join(', ') ?? 'missing'}], expected [layers, 2, batch, kvHeads, p, headDim] with layers, kvHeads and headDim fixed numbers`);
+    throw new Error(
+      `input ${GRAPH.inputs.pastKv} is [${shape?.join(', ') ?? 'missing'}], expected [layers, 2, batch, kvHeads, p, headDim] with layers, kvHeads and headDim fixed numbers`,
+    );
   }
   return { layers, kvHeads, headDim };
 }

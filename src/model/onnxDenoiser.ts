@@ -9,7 +9,6 @@ import type { Denoiser, Prediction } from '../engine/types';
 import type { ExecutionProviderSetting } from '../protocol';
 import { kvShapeOf, ModelGraph } from './modelGraph';
 
-
 export interface SessionChoice {
   session: ort.InferenceSession;
   executionProvider: string;
@@ -26,10 +25,14 @@ export function threadsFor(setting: number): number {
 /** What `auto` tries before the CPU on this platform. */
 function autoProviders(): string[] {
   switch (process.platform) {
-    case 'win32': return ['dml'];
-    case 'darwin': return ['coreml'];
-    case 'linux': return cudaInstalled() ? ['cuda'] : [];
-    default: return [];
+    case 'win32':
+      return ['dml'];
+    case 'darwin':
+      return ['coreml'];
+    case 'linux':
+      return cudaInstalled() ? ['cuda'] : [];
+    default:
+      return [];
   }
 }
 
@@ -48,8 +51,12 @@ function cudaInstalled(): boolean {
 export async function createSession(modelFile: string, setting: ExecutionProviderSetting, threads: number): Promise<SessionChoice> {
   const n = threadsFor(threads);
   const options = (ep: string): ort.InferenceSession.SessionOptions => ({
-    executionProviders: [ep], intraOpNumThreads: n, interOpNumThreads: 1, graphOptimizationLevel: 'all',
-    executionMode: 'sequential', logSeverityLevel: 3,
+    executionProviders: [ep],
+    intraOpNumThreads: n,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
   });
   const tries = setting === 'auto' ? autoProviders() : setting === 'cpu' ? [] : [setting];
   const failures: string[] = [];
@@ -61,12 +68,16 @@ export async function createSession(modelFile: string, setting: ExecutionProvide
     }
   }
   const session = await ort.InferenceSession.create(modelFile, options('cpu'));
-  return { session, executionProvider: 'cpu', threads: n,
-    ...(failures.length ? { fallbackReason: `fell back to cpu (${failures.join('; ')})` } : {}) };
+  return { session, executionProvider: 'cpu', threads: n, ...(failures.length ? { fallbackReason: `fell back to cpu (${failures.join('; ')})` } : {}) };
 }
 
 /** The graph of `modelFile` in a session (see createSession), its past_kv sizes read from the graph itself. */
-export async function openGraph(modelFile: string, setting: ExecutionProviderSetting, threads: number, topK: number): Promise<SessionChoice & { graph: ModelGraph }> {
+export async function openGraph(
+  modelFile: string,
+  setting: ExecutionProviderSetting,
+  threads: number,
+  topK: number,
+): Promise<SessionChoice & { graph: ModelGraph }> {
   const choice = await createSession(modelFile, setting, threads);
   try {
     return { ...choice, graph: new ModelGraph(choice.session, topK, kvShapeOf(choice.session)) };
@@ -119,5 +130,7 @@ export class OnnxDenoiser implements Denoiser {
 }
 
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+  return String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
 }

@@ -33,8 +33,12 @@ export function finiteProbeIds(vocabSize: number, budget = FINITE_PROBE_BUDGET):
  * Runs every probe id through `denoiser` at a position that is read; throws a ModelFolderError naming `modelFile`
  * when any answer is not a finite probability. Leaves the denoiser's own counters (a cache's `stats`) at zero.
  */
-export async function checkFiniteOutputs(denoiser: Denoiser, m: Pick<Manifest, 'vocabSize' | 'maxSequence'>, modelFile: string,
-  budget = FINITE_PROBE_BUDGET): Promise<void> {
+export async function checkFiniteOutputs(
+  denoiser: Denoiser,
+  m: Pick<Manifest, 'vocabSize' | 'maxSequence'>,
+  modelFile: string,
+  budget = FINITE_PROBE_BUDGET,
+): Promise<void> {
   const ids = finiteProbeIds(m.vocabSize, budget);
   const rows = Math.min(FINITE_PROBE_ROWS, m.maxSequence);
   // a NaN row reaches the other rows of its canvas through attention: the canvases that answered NaN, not the ids
@@ -43,7 +47,10 @@ export async function checkFiniteOutputs(denoiser: Denoiser, m: Pick<Manifest, '
   let canvases = 0;
   for (let at = 0; at < ids.length; at += rows, canvases++) {
     const canvas = ids.slice(at, at + rows);
-    const answers = await denoiser.forward(canvas, canvas.map((_, i) => i));
+    const answers = await denoiser.forward(
+      canvas,
+      canvas.map((_, i) => i),
+    );
     const rowsBad = nonFiniteRows(answers);
     if (rowsBad.length) {
       first ??= answers[rowsBad[0]];
@@ -52,9 +59,15 @@ export async function checkFiniteOutputs(denoiser: Denoiser, m: Pick<Manifest, '
   }
   resetStats(denoiser);
   if (bad.length) {
-    throw new ModelFolderError(modelFile, `answers non-finite probabilities (p ${first!.probs[0]}, entropy ${first!.entropy}) on ${bad.length} of `
-      + `${canvases} probe canvases that hold ${ids.length === m.vocabSize ? 'all' : `${ids.length} of the`} ${m.vocabSize} token ids (ids `
-      + `${bad.slice(0, 3).map(([a, b]) => `${a}–${b}`).join(', ')}${bad.length > 3 ? ', …' : ''}): its weights hold NaN or Inf values (docs/reliability.md)`);
+    throw new ModelFolderError(
+      modelFile,
+      `answers non-finite probabilities (p ${first!.probs[0]}, entropy ${first!.entropy}) on ${bad.length} of ` +
+        `${canvases} probe canvases that hold ${ids.length === m.vocabSize ? 'all' : `${ids.length} of the`} ${m.vocabSize} token ids (ids ` +
+        `${bad
+          .slice(0, 3)
+          .map(([a, b]) => `${a}–${b}`)
+          .join(', ')}${bad.length > 3 ? ', …' : ''}): its weights hold NaN or Inf values (docs/reliability.md)`,
+    );
   }
 }
 
@@ -113,16 +126,20 @@ export function logitsShiftWarning(shift: number, probe: ShiftProbe, manifestFil
   const declared = shift === 1 ? probe.atPrevious : probe.atPosition;
   const other = shift === 1 ? probe.atPosition : probe.atPrevious;
   if (other * 4 < probe.masked || other < 2 * declared + 2) return undefined;
-  return `${manifestFile}: field "logitsShift" is ${shift}, but the model's predictions read as logitsShift ${1 - shift} got ${other} of ${probe.masked} `
-    + `masked tokens of a probe text right, against ${declared} as declared: the manifest is probably wrong (docs/model-contract.md)`;
+  return (
+    `${manifestFile}: field "logitsShift" is ${shift}, but the model's predictions read as logitsShift ${1 - shift} got ${other} of ${probe.masked} ` +
+    `masked tokens of a probe text right, against ${declared} as declared: the manifest is probably wrong (docs/model-contract.md)`
+  );
 }
 
 /** Warnings about what the manifest leaves unchecked or gets wrong, for the log; the model loads regardless. */
 export async function modelWarnings(loaded: { manifest: Manifest; denoiser: Denoiser; tokenizer: TokenizerLike }, manifestFile: string): Promise<string[]> {
   const warnings: string[] = [];
   if (loaded.manifest.vocabDigest === undefined) {
-    warnings.push(`${manifestFile} has no "vocabDigest": a tokenizer.json of the right size whose ids mean other text (shuffled, another `
-      + "model's) cannot be told from the model's own; export the folder again to add it (docs/model-contract.md)");
+    warnings.push(
+      `${manifestFile} has no "vocabDigest": a tokenizer.json of the right size whose ids mean other text (shuffled, another ` +
+        "model's) cannot be told from the model's own; export the folder again to add it (docs/model-contract.md)",
+    );
   }
   const shift = logitsShiftWarning(loaded.manifest.logitsShift, await probeLogitsShift(loaded.denoiser, loaded.tokenizer, loaded.manifest), manifestFile);
   if (shift) warnings.push(shift);

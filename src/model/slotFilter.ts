@@ -13,7 +13,11 @@ export class OnnxSlotFilter implements SlotFilter {
   /** One thread: the graph is a few thousand multiply-adds, a thread pool would only cost. */
   static async create(file: string): Promise<OnnxSlotFilter> {
     const session = await ort.InferenceSession.create(file, {
-      executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3,
+      executionProviders: ['cpu'],
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
     });
     return new OnnxSlotFilter(session);
   }

@@ -24,8 +24,11 @@ const connection = createMessageConnection(new IPCMessageReader(process), new IP
   connectionStrategy: {
     cancelUndispatched(message: Message): ResponseMessage | undefined {
       server.noteCancelledBeforeDispatch(); // messages arrive only after listen(), when the server exists
-      return { jsonrpc: '2.0', id: (message as { id?: number | string | null }).id ?? null,
-        error: { code: ErrorCodes.cancelled, message: 'Cancelled before it started' } };
+      return {
+        jsonrpc: '2.0',
+        id: (message as { id?: number | string | null }).id ?? null,
+        error: { code: ErrorCodes.cancelled, message: 'Cancelled before it started' },
+      };
     },
   },
 });

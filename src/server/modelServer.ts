@@ -14,7 +14,15 @@ import { loadModel, type LoadedModel } from '../model';
 import { MANIFEST_FILE } from '../model/manifest';
 import { modelWarnings } from '../model/probe';
 import {
-  ErrorCodes, Notifications, Requests, toResponseError, UnmaskError, type CompleteParams, type LoadRequest, type ModelInfo, type ServerStats,
+  ErrorCodes,
+  Notifications,
+  Requests,
+  toResponseError,
+  UnmaskError,
+  type CompleteParams,
+  type LoadRequest,
+  type ModelInfo,
+  type ServerStats,
   type Trace,
 } from '../protocol';
 
@@ -37,10 +45,22 @@ export class ModelServer {
   private loading: Promise<unknown> = Promise.resolve();
   private readonly counts = { requests: 0, decodesStarted: 0, forwards: 0, cancelledBeforeStart: 0 };
 
-  constructor(private readonly connection: MessageConnection, private readonly log: (msg: string) => void = () => undefined,
-    private readonly load: typeof loadModel = loadModel, private readonly drain: Drain = twoTurns) {
-    connection.onRequest(Requests.load, (params) => this.onLoad(params).catch((e: unknown) => { throw toResponseError(e); }));
-    connection.onRequest(Requests.complete, (params, token) => this.onComplete(params, token).catch((e: unknown) => { throw toResponseError(e); }));
+  constructor(
+    private readonly connection: MessageConnection,
+    private readonly log: (msg: string) => void = () => undefined,
+    private readonly load: typeof loadModel = loadModel,
+    private readonly drain: Drain = twoTurns,
+  ) {
+    connection.onRequest(Requests.load, (params) =>
+      this.onLoad(params).catch((e: unknown) => {
+        throw toResponseError(e);
+      }),
+    );
+    connection.onRequest(Requests.complete, (params, token) =>
+      this.onComplete(params, token).catch((e: unknown) => {
+        throw toResponseError(e);
+      }),
+    );
     connection.onRequest(Requests.stats, () => this.stats());
   }
 

@@ -1,6 +1,6 @@
 // The messages between the visualizer panel (extension host) and its webview, declared once
 // and imported by both sides. Types only: nothing here may pull in `vscode` or Node.
-import type { Trace } from "../protocol";
+import type { Trace } from '../protocol';
 
 export type { Trace };
 
@@ -24,22 +24,22 @@ export interface Comparison {
 /** Host → webview. The host posts nothing before the webview's `ready`. */
 export type HostMessage =
   /** Everything the webview needs, sent in answer to each `ready` (the webview reloads when hidden). */
-  | { type: "init"; entries: HistoryEntry[]; comparison: Comparison | null; canCompare: boolean }
+  | { type: 'init'; entries: HistoryEntry[]; comparison: Comparison | null; canCompare: boolean }
   /** A new completion; the webview shows it unless pinned. */
-  | { type: "addEntry"; entry: HistoryEntry; dropIds: string[] }
+  | { type: 'addEntry'; entry: HistoryEntry; dropIds: string[] }
   /** Show a comparison (from the compare command). */
-  | { type: "showComparison"; comparison: Comparison }
+  | { type: 'showComparison'; comparison: Comparison }
   /** The one reply to a `requestCompare`. */
-  | { type: "compareResult"; requestId: number; comparison: Comparison | null; error: string | null };
+  | { type: 'compareResult'; requestId: number; comparison: Comparison | null; error: string | null };
 
 /** Webview → host. */
 export type WebviewMessage =
-  | { type: "ready" }
+  | { type: 'ready' }
   /** Decode the entry's infill with the other policies; answered by exactly one `compareResult`. */
-  | { type: "requestCompare"; requestId: number; entryId: string };
+  | { type: 'requestCompare'; requestId: number; entryId: string };
 
 /** Colourings the token view can switch between. */
-export type Colouring = "order" | "confidence";
+export type Colouring = 'order' | 'confidence';
 
 /** What the webview keeps with getState/setState so hiding the panel loses nothing. */
 export interface WebviewState {
@@ -60,4 +60,4 @@ export interface StandalonePayload {
 }
 
 /** The id of the element that carries the standalone page's JSON payload. */
-export const STANDALONE_DATA_ID = "unmask-data";
+export const STANDALONE_DATA_ID = 'unmask-data';

@@ -1,8 +1,8 @@
 // The visualizer's HTML document, shared by the webview panel and the standalone page. No vscode here.
-import { randomBytes } from "node:crypto";
+import { randomBytes } from 'node:crypto';
 
 export function makeNonce(): string {
-  return randomBytes(18).toString("base64url");
+  return randomBytes(18).toString('base64url');
 }
 
 export interface DocumentParts {
@@ -17,13 +17,15 @@ export interface DocumentParts {
   head?: string;
 }
 
-export function visualizerDocument({ csp, nonce, style, script, head = "" }: DocumentParts): string {
-  const css = "href" in style
-    ? `<link rel="stylesheet" href="${escapeAttr(style.href)}">`
-    : `<style nonce="${nonce}">${style.inline.replace(/<\/style/gi, "<\\/style")}</style>`;
-  const js = "src" in script
-    ? `<script nonce="${nonce}" src="${escapeAttr(script.src)}"></script>`
-    : `<script nonce="${nonce}">${script.inline.replace(/<\/script/gi, "<\\/script")}</script>`;
+export function visualizerDocument({ csp, nonce, style, script, head = '' }: DocumentParts): string {
+  const css =
+    'href' in style
+      ? `<link rel="stylesheet" href="${escapeAttr(style.href)}">`
+      : `<style nonce="${nonce}">${style.inline.replace(/<\/style/gi, '<\\/style')}</style>`;
+  const js =
+    'src' in script
+      ? `<script nonce="${nonce}" src="${escapeAttr(script.src)}"></script>`
+      : `<script nonce="${nonce}">${script.inline.replace(/<\/script/gi, '<\\/script')}</script>`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -44,9 +46,12 @@ ${js}
 
 /** JSON that is safe inside a <script type="application/json"> element. */
 export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function escapeAttr(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+  return s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 }

@@ -1,10 +1,10 @@
 // The visualizer's webview panel in VS Code: one panel showing the extension's recent completions,
 // and comparisons of policies run through a function the extension supplies.
-import * as vscode from "vscode";
-import type { Trace } from "../protocol";
-import type { Comparison, HistoryEntry, HostMessage, WebviewMessage } from "../shared/visualizerMessages";
-import { describeText } from "./describe";
-import { makeNonce, visualizerDocument } from "./html";
+import * as vscode from 'vscode';
+import type { Trace } from '../protocol';
+import type { Comparison, HistoryEntry, HostMessage, WebviewMessage } from '../shared/visualizerMessages';
+import { describeText } from './describe';
+import { makeNonce, visualizerDocument } from './html';
 
 /** The recent completions the panel lets the user pick from (the extension's history fits as is). */
 export interface TraceSource {
@@ -23,7 +23,7 @@ export interface VisualizerOptions {
 }
 
 export class VisualizerPanel implements vscode.Disposable {
-  static readonly viewType = "unmask.visualizer";
+  static readonly viewType = 'unmask.visualizer';
 
   private static panel: VisualizerPanel | undefined;
   private static comparisons = 0;
@@ -36,10 +36,13 @@ export class VisualizerPanel implements vscode.Disposable {
       open.panel.reveal(undefined, true);
       return open;
     }
-    const mediaRoot = vscode.Uri.joinPath(context.extensionUri, "dist", "media");
-    const panel = vscode.window.createWebviewPanel(VisualizerPanel.viewType, "Unmask: Decoding",
+    const mediaRoot = vscode.Uri.joinPath(context.extensionUri, 'dist', 'media');
+    const panel = vscode.window.createWebviewPanel(
+      VisualizerPanel.viewType,
+      'Unmask: Decoding',
       { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      { enableScripts: true, localResourceRoots: [mediaRoot] });
+      { enableScripts: true, localResourceRoots: [mediaRoot] },
+    );
     const created = new VisualizerPanel(panel, mediaRoot, options);
     VisualizerPanel.panel = created;
     context.subscriptions.push(created);
@@ -60,27 +63,33 @@ export class VisualizerPanel implements vscode.Disposable {
   private historyListener: vscode.Disposable | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
-  private constructor(private readonly panel: vscode.WebviewPanel, mediaRoot: vscode.Uri, options: VisualizerOptions) {
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    mediaRoot: vscode.Uri,
+    options: VisualizerOptions,
+  ) {
     this.setOptions(options);
     const webview = panel.webview;
     const nonce = makeNonce();
     webview.html = visualizerDocument({
       csp: `default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}'; img-src ${webview.cspSource} data:; font-src ${webview.cspSource}`,
       nonce,
-      style: { href: webview.asWebviewUri(vscode.Uri.joinPath(mediaRoot, "visualizer.css")).toString() },
-      script: { src: webview.asWebviewUri(vscode.Uri.joinPath(mediaRoot, "visualizer.js")).toString() },
+      style: { href: webview.asWebviewUri(vscode.Uri.joinPath(mediaRoot, 'visualizer.css')).toString() },
+      script: { src: webview.asWebviewUri(vscode.Uri.joinPath(mediaRoot, 'visualizer.js')).toString() },
     });
     this.disposables.push(
       webview.onDidReceiveMessage((m: WebviewMessage) => this.receive(m)),
       // A hidden webview is torn down and reloads when shown again; it then says `ready` anew.
-      panel.onDidChangeViewState(() => { if (!panel.visible) this.ready = false; }),
+      panel.onDidChangeViewState(() => {
+        if (!panel.visible) this.ready = false;
+      }),
       panel.onDidDispose(() => this.dispose()),
     );
   }
 
   /** Shows several decodings of one infill side by side, the first being the reference. */
   showComparison(traces: Trace[], label?: string): void {
-    this.post({ type: "showComparison", comparison: this.makeComparison(traces, label) });
+    this.post({ type: 'showComparison', comparison: this.makeComparison(traces, label) });
   }
 
   /** The panel's tab, for revealing or for tests. */
@@ -94,21 +103,20 @@ export class VisualizerPanel implements vscode.Disposable {
 
   private async receive(m: WebviewMessage): Promise<void> {
     switch (m.type) {
-      case "ready": {
+      case 'ready': {
         this.ready = true;
         const entries = this.options.history.all.map(entryOnly);
         this.posted.clear();
         for (const e of entries) this.posted.add(e.id);
-        this.post({ type: "init", entries, comparison: this.comparison, canCompare: !!this.options.compare });
+        this.post({ type: 'init', entries, comparison: this.comparison, canCompare: !!this.options.compare });
         return;
       }
-      case "requestCompare": {
+      case 'requestCompare': {
         const entry = this.options.history.all.find((e) => e.id === m.entryId);
         const compare = this.options.compare;
-        const reply = (comparison: Comparison | null, error: string | null) =>
-          this.post({ type: "compareResult", requestId: m.requestId, comparison, error });
-        if (!compare) return reply(null, "comparing is not available");
-        if (!entry) return reply(null, "that completion is no longer in the history");
+        const reply = (comparison: Comparison | null, error: string | null) => this.post({ type: 'compareResult', requestId: m.requestId, comparison, error });
+        if (!compare) return reply(null, 'comparing is not available');
+        if (!entry) return reply(null, 'that completion is no longer in the history');
         try {
           reply(this.makeComparison(await compare(entry.trace), entry.label), null);
         } catch (err) {
@@ -126,7 +134,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.historyListener?.dispose();
     this.historyListener = options.history.onDidAdd((e) => this.added(e));
     // A new source or compare function: the webview starts over from `init`.
-    if (this.ready) void this.receive({ type: "ready" });
+    if (this.ready) void this.receive({ type: 'ready' });
   }
 
   private added(e: HistoryEntry): void {
@@ -135,11 +143,11 @@ export class VisualizerPanel implements vscode.Disposable {
     const dropIds = [...this.posted].filter((id) => !current.has(id));
     for (const id of dropIds) this.posted.delete(id);
     this.posted.add(e.id);
-    this.post({ type: "addEntry", entry: entryOnly(e), dropIds });
+    this.post({ type: 'addEntry', entry: entryOnly(e), dropIds });
   }
 
   private makeComparison(traces: Trace[], label?: string): Comparison {
-    this.comparison = { id: `c${++VisualizerPanel.comparisons}`, label: label ?? describeText(traces[0]?.result.text ?? ""), traces };
+    this.comparison = { id: `c${++VisualizerPanel.comparisons}`, label: label ?? describeText(traces[0]?.result.text ?? ''), traces };
     return this.comparison;
   }
 

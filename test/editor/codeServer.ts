@@ -89,7 +89,9 @@ export async function startCodeServer(vsix: string): Promise<CodeServer> {
   const logFile = path.join(temp, 'code-server.log');
   const env = {
     ...process.env,
-    XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, HOME: temp,
+    XDG_CONFIG_HOME: dirs.config,
+    XDG_DATA_HOME: dirs.data,
+    HOME: temp,
     UNMASK_TRACE_LOG: traceLog,
   };
   const common = ['--user-data-dir', dirs['user-data'], '--extensions-dir', dirs.extensions];
@@ -101,11 +103,28 @@ export async function startCodeServer(vsix: string): Promise<CodeServer> {
 
   const port = await freePort();
   const log = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn(node, [entry, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--ignore-last-opened', dirs.workspace], { env, stdio: ['ignore', log, log], detached: true });
+  const child: ChildProcess = spawn(
+    node,
+    [
+      entry,
+      ...common,
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--ignore-last-opened',
+      dirs.workspace,
+    ],
+    { env, stdio: ['ignore', log, log], detached: true },
+  );
   let exited = false;
-  child.once('exit', () => { exited = true; });
+  child.once('exit', () => {
+    exited = true;
+  });
 
   const url = `http://127.0.0.1:${port}/`;
   const deadline = Date.now() + 60_000;
@@ -113,19 +132,33 @@ export async function startCodeServer(vsix: string): Promise<CodeServer> {
     if (exited) throw new Error(`code-server exited early; log:\n${fs.readFileSync(logFile, 'utf8')}`);
     try {
       if ((await fetch(`${url}healthz`)).ok) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) throw new Error(`code-server did not answer on ${url} within 60 s; log: ${logFile}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 
   return {
     url: `${url}?folder=${encodeURIComponent(dirs.workspace)}`,
-    workspace: dirs.workspace, userSettings, machineSettings, traceLog, logFile,
+    workspace: dirs.workspace,
+    userSettings,
+    machineSettings,
+    traceLog,
+    logFile,
     async stop() {
       if (!exited && child.pid) {
         process.kill(-child.pid, 'SIGTERM'); // its own process group: code-server and its extension host
-        await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000); });
-        if (!exited) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+        await new Promise((r) => {
+          child.once('exit', r);
+          setTimeout(r, 5000);
+        });
+        if (!exited)
+          try {
+            process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
       }
       fs.closeSync(log);
       if (!process.env.UNMASK_KEEP_EDITOR_TEMP) fs.rmSync(temp, { recursive: true, force: true });

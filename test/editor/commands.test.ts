@@ -15,7 +15,7 @@ describe('commands and settings', () => {
     await bench().page.keyboard.press('Escape');
   });
 
-  it('Fill Selection replaces a selected line with the model\'s infill once accepted', async () => {
+  it("Fill Selection replaces a selected line with the model's infill once accepted", async () => {
     const wb = bench();
     const { page } = wb;
     const file = path.join(wb.server.workspace, 'util.ts');
@@ -98,8 +98,9 @@ describe('commands and settings', () => {
   });
 
   it('shows no error notification from Unmask beyond the one provoked above', async () => {
-    const errors = (await bench().notifications()).filter((n) => n.severity === 'error' && /unmask/i.test(n.text)
-      && !n.text.includes('/nonexistent/unmask-model'));
+    const errors = (await bench().notifications()).filter(
+      (n) => n.severity === 'error' && /unmask/i.test(n.text) && !n.text.includes('/nonexistent/unmask-model'),
+    );
     assert.deepEqual(errors, []);
   });
 });

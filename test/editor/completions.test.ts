@@ -64,16 +64,24 @@ async function typeUntilGhostText(file: string): Promise<{ prompt: string; sugge
     await wb.type(prompt);
     const lastKey = Date.now();
     let shownAt = 0;
-    await waitFor(async () => {
-      if (await wb.ghostText()) return (shownAt = Date.now()) > 0;
-      const all = traces();
-      return all.length > before && !firstLine(all[all.length - 1].suggestion).trim();
-    }, 'ghost text or an empty completion', 30_000, 25);
+    await waitFor(
+      async () => {
+        if (await wb.ghostText()) return (shownAt = Date.now()) > 0;
+        const all = traces();
+        return all.length > before && !firstLine(all[all.length - 1].suggestion).trim();
+      },
+      'ghost text or an empty completion',
+      30_000,
+      25,
+    );
     const trace = await nextTrace(before);
     tried.push(`${JSON.stringify(prompt)} → ${JSON.stringify(trace.suggestion)}`);
     if (!firstLine(trace.suggestion).trim()) continue;
-    await waitFor(async () => (await wb.ghostText()) === firstLine(trace.suggestion),
-      `ghost text ${JSON.stringify(firstLine(trace.suggestion))} (shown: ${JSON.stringify(await wb.ghostText())})`, 15_000);
+    await waitFor(
+      async () => (await wb.ghostText()) === firstLine(trace.suggestion),
+      `ghost text ${JSON.stringify(firstLine(trace.suggestion))} (shown: ${JSON.stringify(await wb.ghostText())})`,
+      15_000,
+    );
     return { prompt, suggestion: trace.suggestion, latencyMs: shownAt - lastKey };
   }
   throw new Error(`the model offered no visible completion for any prompt in ${file}:\n${tried.join('\n')}`);
@@ -84,7 +92,7 @@ function fileText(name: string): string {
 }
 
 describe('inline completions from the bundled model', () => {
-  it('typing in a Python file shows the model\'s completion as ghost text', async () => {
+  it("typing in a Python file shows the model's completion as ghost text", async () => {
     const { suggestion } = await typeUntilGhostText('main.py');
     assert.ok(suggestion.trim().length > 0);
     await bench().screenshot('ghost-text.png', 'docs');
@@ -101,7 +109,7 @@ describe('inline completions from the bundled model', () => {
     assert.ok(text.endsWith(expected), `main.py should end with ${JSON.stringify(expected)}; ends with ${JSON.stringify(text.slice(-expected.length - 20))}`);
   });
 
-  it('typing in a TypeScript file shows the model\'s completion as ghost text', async () => {
+  it("typing in a TypeScript file shows the model's completion as ghost text", async () => {
     const { suggestion } = await typeUntilGhostText('util.ts');
     assert.ok(suggestion.trim().length > 0);
   });
@@ -114,12 +122,15 @@ describe('inline completions from the bundled model', () => {
     const typed = suggestion.startsWith('Z') ? 'Q' : 'Z';
     await wb.type(typed);
     const latest = await nextTrace(before);
-    await waitFor(async () => (await wb.ghostText()) === firstLine(latest.suggestion),
-      `the ghost text to be the newest completion ${JSON.stringify(firstLine(latest.suggestion))}`, 15_000);
+    await waitFor(
+      async () => (await wb.ghostText()) === firstLine(latest.suggestion),
+      `the ghost text to be the newest completion ${JSON.stringify(firstLine(latest.suggestion))}`,
+      15_000,
+    );
     await wb.page.keyboard.press('Escape');
   });
 
-  it('the status bar shows the last completion\'s latency, forwards and tokens per forward', async () => {
+  it("the status bar shows the last completion's latency, forwards and tokens per forward", async () => {
     const wb = bench();
     const all = traces();
     const last = all[all.length - 1];
@@ -164,8 +175,10 @@ describe('inline completions from the bundled model', () => {
         const before = traces().length;
         await wb.type(prompt);
         const trace = await nextTrace(before);
-        seen.push(`${JSON.stringify(prompt)}: confidence ${trace.confidence}, ${trace.stats.forwards} forwards, stopped by ${trace.stoppedBy}`
-          + ` (gate ${trace.minConfidence}, budget ${trace.timeBudgetMs} ms)`);
+        seen.push(
+          `${JSON.stringify(prompt)}: confidence ${trace.confidence}, ${trace.stats.forwards} forwards, stopped by ${trace.stoppedBy}` +
+            ` (gate ${trace.minConfidence}, budget ${trace.timeBudgetMs} ms)`,
+        );
         if (trace.minConfidence !== DEFAULT_GATE.minConfidence || trace.timeBudgetMs !== budgetMs) {
           await wb.page.keyboard.press('Escape');
           continue;
@@ -175,8 +188,11 @@ describe('inline completions from the bundled model', () => {
         assert.equal(trace.suggestion, cleared ? trace.text : '', `gate ${DEFAULT_GATE.minConfidence}: ${seen.at(-1)}`);
         // the budget is checked before every forward after the first: no step starts after it ran out
         assert.ok(trace.stats.forwards === 1 || trace.lastStepAt < budgetMs, `a step started at ${trace.lastStepAt} ms, after the ${budgetMs} ms budget`);
-        await waitFor(async () => (await wb.ghostText()) === firstLine(trace.suggestion),
-          `ghost text ${JSON.stringify(firstLine(trace.suggestion))} (shown: ${JSON.stringify(await wb.ghostText())})`, 15_000);
+        await waitFor(
+          async () => (await wb.ghostText()) === firstLine(trace.suggestion),
+          `ghost text ${JSON.stringify(firstLine(trace.suggestion))} (shown: ${JSON.stringify(await wb.ghostText())})`,
+          15_000,
+        );
         await wb.page.keyboard.press('Escape');
       }
       assert.ok(judged > 0, `no completion was made with the default gate and the ${budgetMs} ms budget: ${seen.join('; ')}`);
@@ -195,7 +211,9 @@ describe('inline completions from the bundled model', () => {
         if (samples.length >= 10) break;
         try {
           samples.push((await typeUntilGhostText(file)).latencyMs);
-        } catch { /* no visible completion for this file this round */ }
+        } catch {
+          /* no visible completion for this file this round */
+        }
         await bench().page.keyboard.press('Escape');
       }
     }

@@ -18,8 +18,11 @@ const MODEL = 'tiny-qwen2-int8';
 // The extension host inherits code-server's environment, which the root hook builds from this process's when the
 // suite starts, after every spec file is loaded: so HF_ENDPOINT is set here, on a port found free now, and the fake
 // Hub listens on it in `before`.
-const PORT = Number(spawnSync(process.execPath, ['-e',
-  "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"], { encoding: 'utf8' }).stdout.trim());
+const PORT = Number(
+  spawnSync(process.execPath, ['-e', "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"], {
+    encoding: 'utf8',
+  }).stdout.trim(),
+);
 process.env.HF_ENDPOINT = `http://127.0.0.1:${PORT}`;
 
 describe('Get Model', function () {
@@ -34,8 +37,10 @@ describe('Get Model', function () {
       this.skip();
     }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-editor-getmodel-'));
-    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), tmp, '--family', 'qwen2'],
-      { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), tmp, '--family', 'qwen2'], {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
     if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
     hub = new FakeHub();
     hub.repos.set(REPO, { dir: path.join(tmp, 'qwen2'), commit: 'd'.repeat(40) });
@@ -54,7 +59,7 @@ describe('Get Model', function () {
     await wb.runCommand('Unmask: Get Model…');
     const typeAny = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Type any Hub repository' }).first();
     await typeAny.waitFor({ timeout: 10_000 });
-    assert.ok(await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Open-dCoder 0.5B' }).count() > 0, 'the catalog is offered');
+    assert.ok((await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Open-dCoder 0.5B' }).count()) > 0, 'the catalog is offered');
     await typeAny.click();
     const input = wb.page.locator('.quick-input-widget input.input');
     await input.waitFor({ state: 'visible' });

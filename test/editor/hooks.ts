@@ -11,20 +11,33 @@ let browserProfile: string | undefined;
 
 /** The running workbench, for the specs. */
 export function bench(): Workbench {
-  if (!workbench) throw new Error('the workbench is not open (see the root hook\'s error above)');
+  if (!workbench) throw new Error("the workbench is not open (see the root hook's error above)");
   return workbench;
 }
 
 export interface TraceLine {
-  label: string; latencyMs: number; suggestion: string; policy: string; text: string;
-  confidence: number; stoppedBy: string; lastStepAt: number; timeBudgetMs?: number; minConfidence?: number; stats: { forwards: number; tokens: number; tokensPerForward: number };
+  label: string;
+  latencyMs: number;
+  suggestion: string;
+  policy: string;
+  text: string;
+  confidence: number;
+  stoppedBy: string;
+  lastStepAt: number;
+  timeBudgetMs?: number;
+  minConfidence?: number;
+  stats: { forwards: number; tokens: number; tokensPerForward: number };
 }
 
 /** The completions the extension has logged so far (UNMASK_TRACE_LOG). */
 export function traces(): TraceLine[] {
   const file = bench().server.traceLog;
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as TraceLine);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as TraceLine);
 }
 
 /**
@@ -45,8 +58,10 @@ export async function typeOnNewLine(prompt: string, what = 'a completion', timeo
 export function unmaskLog(): string {
   const logs = path.join(path.dirname(bench().server.userSettings), '..', 'logs');
   if (!fs.existsSync(logs)) return '';
-  return (fs.readdirSync(logs, { recursive: true }) as string[]).filter((f) => /Unmask\.log$/.test(f))
-    .map((f) => fs.readFileSync(path.join(logs, f), 'utf8')).join('');
+  return (fs.readdirSync(logs, { recursive: true }) as string[])
+    .filter((f) => /Unmask\.log$/.test(f))
+    .map((f) => fs.readFileSync(path.join(logs, f), 'utf8'))
+    .join('');
 }
 
 export const mochaHooks = {
@@ -61,7 +76,10 @@ export const mochaHooks = {
   async afterEach(this: Mocha.Context) {
     const test = this.currentTest;
     if (workbench && test?.state === 'failed') {
-      const name = test.fullTitle().replace(/[^a-z0-9]+/gi, '-').slice(0, 80);
+      const name = test
+        .fullTitle()
+        .replace(/[^a-z0-9]+/gi, '-')
+        .slice(0, 80);
       await workbench.screenshot(`failed-${name}.png`).catch(() => undefined);
     }
   },

@@ -21,11 +21,24 @@ describe('a converted pretrained checkpoint as the model folder', function () {
       this.skip();
     }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-editor-pretrained-'));
-    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(dir, 'checkpoints'), '--family', 'qwen2'],
-      { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(dir, 'checkpoints'), '--family', 'qwen2'], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
-    const converted = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(ROOT, 'src', 'cli', 'convert.ts'),
-      path.join(dir, 'checkpoints', 'qwen2'), '--out', path.join(dir, 'qwen2'), '--precision', 'fp32'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const converted = spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+        path.join(ROOT, 'src', 'cli', 'convert.ts'),
+        path.join(dir, 'checkpoints', 'qwen2'),
+        '--out',
+        path.join(dir, 'qwen2'),
+        '--precision',
+        'fp32',
+      ],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
     if (converted.status !== 0) throw new Error(`npm run convert failed:\n${converted.stderr.slice(-3000)}`);
     // decode with the dual cache, as a pretrained model should: the editor then runs the cached step too
     const manifest = path.join(dir, 'qwen2', 'unmask.json');

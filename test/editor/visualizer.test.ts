@@ -11,12 +11,17 @@ async function complete(prompt: string): Promise<TraceLine> {
   await typeOnNewLine(prompt, 'the extension to log a completion', 90_000);
   // Typing may produce one completion per pause; wait until no more arrive, the last is the panel's.
   let count = 0;
-  await waitFor(async () => {
-    const now = traces().length;
-    const settled = now === count;
-    count = now;
-    return settled;
-  }, 'completions to settle', 15_000, 700);
+  await waitFor(
+    async () => {
+      const now = traces().length;
+      const settled = now === count;
+      count = now;
+      return settled;
+    },
+    'completions to settle',
+    15_000,
+    700,
+  );
   return traces()[traces().length - 1];
 }
 
@@ -37,8 +42,11 @@ describe('visualizer: the decoding panel in the editor', () => {
     await wb.runCommand('Unmask: Open Decoding Visualizer');
     const frame = panel();
     await frame.locator('#code .tok').first().waitFor({ timeout: 30_000 });
-    await waitFor(async () => (await shownText(frame)) === last.text,
-      `the panel to show ${JSON.stringify(last.text)} (shows ${JSON.stringify(await shownText(frame).catch(() => '?'))})`, 15_000);
+    await waitFor(
+      async () => (await shownText(frame)) === last.text,
+      `the panel to show ${JSON.stringify(last.text)} (shows ${JSON.stringify(await shownText(frame).catch(() => '?'))})`,
+      15_000,
+    );
     assert.match(await frame.locator('.summary').innerText(), new RegExp(`${last.stats.forwards} forwards`));
     await wb.screenshot('visualizer-editor.png', 'docs');
   });
@@ -48,7 +56,10 @@ describe('visualizer: the decoding panel in the editor', () => {
     await wb.openFile('main.py');
     const next = await complete('total = ');
     const frame = panel();
-    await waitFor(async () => (await shownText(frame)) === next.text,
-      `the panel to follow to ${JSON.stringify(next.text)} (shows ${JSON.stringify(await shownText(frame).catch(() => '?'))})`, 15_000);
+    await waitFor(
+      async () => (await shownText(frame)) === next.text,
+      `the panel to follow to ${JSON.stringify(next.text)} (shows ${JSON.stringify(await shownText(frame).catch(() => '?'))})`,
+      15_000,
+    );
   });
 });

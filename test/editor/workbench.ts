@@ -5,18 +5,31 @@ import * as path from 'node:path';
 import { chromium, type Locator, type Page } from 'playwright-core';
 import { repoRoot, type CodeServer } from './codeServer';
 
-export const chromiumFlags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const chromiumFlags = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export class Workbench {
-  private constructor(readonly page: Page, readonly server: CodeServer) {}
+  private constructor(
+    readonly page: Page,
+    readonly server: CodeServer,
+  ) {}
 
   static async open(server: CodeServer, userDataDir: string): Promise<Workbench> {
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: process.env.UNMASK_CHROMIUM || '/usr/bin/chromium',
-      args: chromiumFlags, headless: true, viewport: { width: 1280, height: 800 },
+      args: chromiumFlags,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
     });
-    const page = context.pages()[0] ?? await context.newPage();
+    const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(server.url);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     return new Workbench(page, server);
@@ -40,8 +53,10 @@ export class Workbench {
     await this.openPalette('>');
     await this.page.keyboard.type(title);
     // The row whose label is exactly the title, not a longer command that contains it.
-    const row = this.page.locator('.quick-input-widget .monaco-list-row')
-      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
+    const row = this.page
+      .locator('.quick-input-widget .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) })
+      .first();
     await row.waitFor({ timeout: 10_000 });
     await row.click();
   }
@@ -72,8 +87,11 @@ export class Workbench {
    * reach the disk in this harness.)
    */
   async setSetting(key: string, value: unknown, target: 'user' | 'workspace' = 'user'): Promise<void> {
-    const file = machineScoped(key) ? this.server.machineSettings
-      : target === 'workspace' ? path.join(this.server.workspace, '.vscode', 'settings.json') : this.server.userSettings;
+    const file = machineScoped(key)
+      ? this.server.machineSettings
+      : target === 'workspace'
+        ? path.join(this.server.workspace, '.vscode', 'settings.json')
+        : this.server.userSettings;
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const settings = (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {}) as Record<string, unknown>;
     if (value === undefined) delete settings[key];
@@ -155,8 +173,9 @@ export async function waitFor(condition: () => Promise<boolean>, what: string, t
 
 /** Whether the extension's package.json gives `key` machine (or machine-overridable) scope. */
 function machineScoped(key: string): boolean {
-  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as
-    { contributes?: { configuration?: { properties?: Record<string, { scope?: string }> } | { properties?: Record<string, { scope?: string }> }[] } };
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    contributes?: { configuration?: { properties?: Record<string, { scope?: string }> } | { properties?: Record<string, { scope?: string }> }[] };
+  };
   const groups = [manifest.contributes?.configuration ?? []].flat();
   const scope = groups.map((g) => g.properties?.[key]?.scope).find(Boolean);
   return scope === 'machine' || scope === 'machine-overridable';

@@ -32,11 +32,35 @@ describe('benchmark measures', () => {
 
   it('AUP integrates weighted accuracy over tokens per forward and drops points 5 below the first', () => {
     // sequential at 1 tpf, 20%; a policy at 3 tpf, 20%: rectangle 1×20 + trapezoid 2×20
-    assert.equal(accuracyUnderParallelism([{ tpf: 1, accuracy: 20 }, { tpf: 3, accuracy: 20 }], 20), 60);
+    assert.equal(
+      accuracyUnderParallelism(
+        [
+          { tpf: 1, accuracy: 20 },
+          { tpf: 3, accuracy: 20 },
+        ],
+        20,
+      ),
+      60,
+    );
     // a point more than 5 points below the first is left out
-    assert.equal(accuracyUnderParallelism([{ tpf: 1, accuracy: 20 }, { tpf: 5, accuracy: 10 }], 20), 20);
+    assert.equal(
+      accuracyUnderParallelism(
+        [
+          { tpf: 1, accuracy: 20 },
+          { tpf: 5, accuracy: 10 },
+        ],
+        20,
+      ),
+      20,
+    );
     // losing accuracy is penalised beyond its linear share
-    const lossy = accuracyUnderParallelism([{ tpf: 1, accuracy: 20 }, { tpf: 3, accuracy: 16 }], 20);
+    const lossy = accuracyUnderParallelism(
+      [
+        { tpf: 1, accuracy: 20 },
+        { tpf: 3, accuracy: 16 },
+      ],
+      20,
+    );
     assert.ok(lossy < 20 + 2 * 18, `AUP ${lossy} should be below the unweighted area`);
   });
 });
@@ -47,7 +71,7 @@ describe('benchmark arguments and files', () => {
     const p = parseBenchPolicy('entropy:0.5+noeotp+block32');
     assert.deepEqual([p.spec, p.eotp, p.blockSize, p.family], [{ name: 'entropy', gamma: 0.5 }, false, 32, 'entropy+noeotp+block32']);
     assert.throws(() => parseBenchPolicy('greedy'), /unknown policy "greedy"/);
-    assert.deepEqual(parseBenchPolicy('fixed').spec, { name: 'fixed' }, 'a bare name takes the table\'s default');
+    assert.deepEqual(parseBenchPolicy('fixed').spec, { name: 'fixed' }, "a bare name takes the table's default");
     assert.throws(() => parseBenchPolicy('threshold:1.5'), /tau = 1.5 of threshold is out of range \(expected 0…1\)/);
     assert.throws(() => parseBenchPolicy('sequential:2'), /takes no parameter/);
     assert.throws(() => parseBenchPolicy('fixed:2+fast'), /unknown option "\+fast"/);
@@ -56,8 +80,10 @@ describe('benchmark arguments and files', () => {
   it('reads gzipped task files and decides single-line from the truths', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-tasks-'));
     const file = path.join(dir, 'mini.jsonl.gz');
-    const tasks = [{ task_id: 'a', prompt: 'x = ', suffix: '\n', canonical_solution: '1' },
-      { task_id: 'b', prompt: 'def f():\n', suffix: '', canonical_solution: '    a = 1\n    return a' }];
+    const tasks = [
+      { task_id: 'a', prompt: 'x = ', suffix: '\n', canonical_solution: '1' },
+      { task_id: 'b', prompt: 'def f():\n', suffix: '', canonical_solution: '    a = 1\n    return a' },
+    ];
     fs.writeFileSync(file, zlib.gzipSync(tasks.map((t) => JSON.stringify(t)).join('\n')));
     const read = readTaskFile(file);
     assert.equal(read.name, 'mini');
@@ -73,11 +99,14 @@ describe('benchmark arguments and files', () => {
   });
 
   it('plots one line per family and marks sequential', () => {
-    const svg = frontierSvg([
-      { label: 'sequential', family: 'sequential', tpf: 1, exactMatch: 0.2, nonEmpty: 1 },
-      { label: 'threshold:0.9', family: 'threshold', tpf: 2, exactMatch: 0.19, nonEmpty: 1 },
-      { label: 'threshold:0.7', family: 'threshold', tpf: 3, exactMatch: 0.15, nonEmpty: 0.9 },
-    ], 'test');
+    const svg = frontierSvg(
+      [
+        { label: 'sequential', family: 'sequential', tpf: 1, exactMatch: 0.2, nonEmpty: 1 },
+        { label: 'threshold:0.9', family: 'threshold', tpf: 2, exactMatch: 0.19, nonEmpty: 1 },
+        { label: 'threshold:0.7', family: 'threshold', tpf: 3, exactMatch: 0.15, nonEmpty: 0.9 },
+      ],
+      'test',
+    );
     assert.equal((svg.match(/<polyline/g) ?? []).length, 1);
     assert.match(svg, /<rect[^>]*fill="#000"><title>sequential/);
   });
@@ -100,10 +129,16 @@ describe('npm run bench on the bundled model', function () {
       console.log = log;
       console.error = error;
     }
-    assert.ok(errors.some((e) => /bench-tasks\.jsonl:2: not valid JSON; line skipped/.test(e)), errors.join('\n'));
+    assert.ok(
+      errors.some((e) => /bench-tasks\.jsonl:2: not valid JSON; line skipped/.test(e)),
+      errors.join('\n'),
+    );
     const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     assert.equal(results.finished, true);
-    assert.deepEqual(results.policies.map((p: { policy: string }) => p.policy), ['sequential', 'threshold:0.9']);
+    assert.deepEqual(
+      results.policies.map((p: { policy: string }) => p.policy),
+      ['sequential', 'threshold:0.9'],
+    );
     for (const p of results.policies) {
       assert.equal(p.tasks, 3);
       assert.ok(p.forwards >= 3, `${p.policy}: at least one forward per task`);
@@ -120,21 +155,37 @@ describe('npm run bench on the bundled model', function () {
 });
 
 describe('choosing the default policy from the data', () => {
-  const scores = (em: number, agree: number, forwards: number) =>
-    ({ tasks: 10, exactMatch: em, nonEmpty: 1, editSimilarity: 0.5, agreeWithSequential: agree, forwardsMean: forwards,
-      forwards: forwards * 10, tokens: 50, tokensPerForward: 5 / forwards, latencyMsP50: 1, latencyMsP95: 1 });
+  const scores = (em: number, agree: number, forwards: number) => ({
+    tasks: 10,
+    exactMatch: em,
+    nonEmpty: 1,
+    editSimilarity: 0.5,
+    agreeWithSequential: agree,
+    forwardsMean: forwards,
+    forwards: forwards * 10,
+    tokens: 50,
+    tokensPerForward: 5 / forwards,
+    latencyMsP50: 1,
+    latencyMsP95: 1,
+  });
   const result = (policy: string, files: Record<string, [number, number, number]>) => {
     const byFile = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, scores(...v)]));
     const all = Object.values(files);
-    return { policy, family: policy.split(':')[0], ...scores(all[0][0], all.reduce((s, v) => s + v[1], 0) / all.length, all.reduce((s, v) => s + v[2], 0) / all.length), byFile, gate: [] };
+    return {
+      policy,
+      family: policy.split(':')[0],
+      ...scores(all[0][0], all.reduce((s, v) => s + v[1], 0) / all.length, all.reduce((s, v) => s + v[2], 0) / all.length),
+      byFile,
+      gate: [],
+    };
   };
 
   it('takes the fewest forwards among policies within 1 point of sequential on every file and ≥ 80% agreement', () => {
     const results = [
-      result('sequential', { a: [0.30, 1, 10], b: [0.20, 1, 30] }),
-      result('threshold:0.9', { a: [0.30, 0.95, 5], b: [0.195, 0.9, 10] }),
-      result('threshold:0.7', { a: [0.25, 0.85, 3], b: [0.20, 0.85, 6] }),   // loses 5 points on a
-      result('fixed:4', { a: [0.30, 0.7, 3], b: [0.20, 0.7, 8] }),            // agrees too rarely
+      result('sequential', { a: [0.3, 1, 10], b: [0.2, 1, 30] }),
+      result('threshold:0.9', { a: [0.3, 0.95, 5], b: [0.195, 0.9, 10] }),
+      result('threshold:0.7', { a: [0.25, 0.85, 3], b: [0.2, 0.85, 6] }), // loses 5 points on a
+      result('fixed:4', { a: [0.3, 0.7, 3], b: [0.2, 0.7, 8] }), // agrees too rarely
     ];
     assert.equal(chooseDefault(results)?.policy, 'threshold:0.9');
     assert.equal(chooseDefault(results.slice(2)), undefined);
@@ -144,8 +195,11 @@ describe('choosing the default policy from the data', () => {
 describe('the confidence gate', () => {
   const outcome = (text: string, truth: string, confidence: number) => ({ text, truth, confidence });
   const outcomes = [
-    outcome('return a + b', 'return a + b', 0.9), outcome('return a - b', 'return a + b', 0.6),
-    outcome('zzzz qqqq', 'return a + b', 0.2), outcome('', 'return a + b', 0), outcome('x x x x x x', 'return a + b', 0.1),
+    outcome('return a + b', 'return a + b', 0.9),
+    outcome('return a - b', 'return a + b', 0.6),
+    outcome('zzzz qqqq', 'return a + b', 0.2),
+    outcome('', 'return a + b', 0),
+    outcome('x x x x x x', 'return a + b', 0.1),
   ];
 
   it('counts what each gate value shows and how good that is', () => {

@@ -14,7 +14,9 @@ export const MS_DOMAIN = 'com.microsoft';
 const IR_VERSION = 8; // the IR of opset 17
 
 /** A float-typed attribute (a bare number is an int attribute). */
-export interface FloatAttr { float: number }
+export interface FloatAttr {
+  float: number;
+}
 export const float = (value: number): FloatAttr => ({ float: value });
 export type Attr = number | FloatAttr | string | readonly number[];
 
@@ -36,7 +38,10 @@ export class OnnxWriter {
   private readonly names = new Set<string>();
 
   /** graphFile: the model.onnx to write; weights go to dataFile (a name in the same folder). */
-  constructor(private readonly graphFile: string, dataFile: string) {
+  constructor(
+    private readonly graphFile: string,
+    dataFile: string,
+  ) {
     this.dataName = path.basename(dataFile);
     this.fd = fs.openSync(dataFile, 'w');
   }
@@ -76,7 +81,11 @@ export class OnnxWriter {
     this.offset += pad;
     for (let at = 0; at < bytes.length;) at += fs.writeSync(this.fd, bytes, at, bytes.length - at);
     const t = tensorHead(this.claim(name), dtype, dims);
-    for (const [k, v] of [['location', this.dataName], ['offset', String(this.offset)], ['length', String(bytes.length)]]) {
+    for (const [k, v] of [
+      ['location', this.dataName],
+      ['offset', String(this.offset)],
+      ['length', String(bytes.length)],
+    ]) {
       t.message(13, new Message().string(1, k).string(2, v));
     }
     t.int(14, 1); // data_location EXTERNAL
@@ -109,8 +118,7 @@ export class OnnxWriter {
     return this.nodeN(op, inputs, attrs, { ...opts, count: opts.outputs?.length ?? 1 })[0];
   }
 
-  nodeN(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {},
-    opts: { outputs?: string[]; domain?: string; count: number }): string[] {
+  nodeN(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, opts: { outputs?: string[]; domain?: string; count: number }): string[] {
     const outputs = opts.outputs?.map((o) => this.claim(o)) ?? Array.from({ length: opts.count }, () => this.fresh(`${op}_`));
     const n = new Message();
     for (const i of inputs) n.string(1, i);
@@ -166,12 +174,19 @@ function tensorHead(name: string, dtype: DTypeName, dims: readonly number[]): Me
 
 function rawBytes(dtype: DTypeName, values: readonly number[]): Uint8Array {
   switch (dtype) {
-    case 'float': return new Uint8Array(Float32Array.from(values).buffer);
-    case 'int64': return new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
-    case 'int32': return new Uint8Array(Int32Array.from(values).buffer);
-    case 'uint8': case 'bool': return Uint8Array.from(values);
-    case 'int8': return new Uint8Array(Int8Array.from(values).buffer);
-    case 'float16': return new Uint8Array(Uint16Array.from(values).buffer); // values given as float16 bit patterns
+    case 'float':
+      return new Uint8Array(Float32Array.from(values).buffer);
+    case 'int64':
+      return new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
+    case 'int32':
+      return new Uint8Array(Int32Array.from(values).buffer);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(values);
+    case 'int8':
+      return new Uint8Array(Int8Array.from(values).buffer);
+    case 'float16':
+      return new Uint8Array(Uint16Array.from(values).buffer); // values given as float16 bit patterns
   }
 }
 

@@ -28,7 +28,7 @@ describe('Unmask in VS Code (test-electron)', () => {
     await until(async () => vscode.workspace.getConfiguration('unmask').get('enable') === before, 'unmask.enable to flip back');
   });
 
-  it('the provider answers with the model\'s completion in a Python file', async () => {
+  it("the provider answers with the model's completion in a Python file", async () => {
     // the gate off: the barely trained model is rarely sure, and this checks the provider, not the gate
     await vscode.workspace.getConfiguration('unmask').update('minConfidence', 0, vscode.ConfigurationTarget.Global);
     const folder = vscode.workspace.workspaceFolders[0].uri.fsPath;
@@ -39,10 +39,12 @@ describe('Unmask in VS Code (test-electron)', () => {
       const end = document.lineAt(document.lineCount - 1).range.end;
       await editor.edit((e) => e.insert(end, prompt));
       const position = document.lineAt(document.lineCount - 1).range.end;
-      const result = await vscode.commands.executeCommand('vscode.executeInlineCompletionItemProvider', document.uri, position,
-        { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined });
+      const result = await vscode.commands.executeCommand('vscode.executeInlineCompletionItemProvider', document.uri, position, {
+        triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+        selectedCompletionInfo: undefined,
+      });
       const items = result?.items ?? result ?? [];
-      const text = items.map((i) => (typeof i.insertText === 'string' ? i.insertText : i.insertText?.value ?? '')).join('');
+      const text = items.map((i) => (typeof i.insertText === 'string' ? i.insertText : (i.insertText?.value ?? ''))).join('');
       answers.push(JSON.stringify(text));
       if (text.trim()) return;
     }

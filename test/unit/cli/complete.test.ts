@@ -35,7 +35,10 @@ describe('complete CLI: on the shipped model', function () {
     const trace = await completeFile({ file: FIB, line: 9, col: 20, policy: { name: 'sequential' }, threads: 2 });
     const { tokenizer } = readModelFolder(path.join(ROOT, 'models', 'default'));
     const unmasked = trace.steps.flatMap((s) => s.unmasked);
-    assert.deepEqual(unmasked.map((u) => u.slot).sort((a, b) => a - b), Array.from({ length: trace.slots }, (_, i) => i));
+    assert.deepEqual(
+      unmasked.map((u) => u.slot).sort((a, b) => a - b),
+      Array.from({ length: trace.slots }, (_, i) => i),
+    );
     assert.equal(trace.steps.length, trace.stats.forwards);
     for (const u of unmasked) assert.equal(trace.slotTokens[u.slot], u.token);
     const real = trace.slotTokens.filter((t) => t > 1);
@@ -46,8 +49,8 @@ describe('complete CLI: on the shipped model', function () {
     assert.equal(trace.singleLine, true);
   });
 
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'complete.ts'), ...args],
-    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'complete.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
 
   it('prints the trace with --json', () => {
     const r = cli('--file', FIB, '--line', '10', '--col', '30', '--json', '--policy', 'fixed:3', '--slots', '12', '--time-budget', '0');

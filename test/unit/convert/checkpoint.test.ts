@@ -42,11 +42,15 @@ describe('convert: safetensors', () => {
     const dir = fresh('dtypes');
     const bf16 = [0x3f80, 0xc020, 0x0001, 0x7f80, 0xff80, 0x8000, 0x3eab, 0x4049];
     const f16 = [0x3c00, 0xc000, 0x0001, 0x03ff, 0x0400, 0x7bff, 0x7c00, 0x8000, 0x3555];
-    writeSafetensors(join(dir, 'x.safetensors'), [
-      { name: 'bf', dtype: 'BF16', shape: [2, 4], values: bf16 },
-      { name: 'h', dtype: 'F16', shape: [9], values: f16 },
-      { name: 'f', dtype: 'F32', shape: [3], values: new Float32Array([1.5, -0.1, 3e-39]) },
-    ], { bits: true });
+    writeSafetensors(
+      join(dir, 'x.safetensors'),
+      [
+        { name: 'bf', dtype: 'BF16', shape: [2, 4], values: bf16 },
+        { name: 'h', dtype: 'F16', shape: [9], values: f16 },
+        { name: 'f', dtype: 'F32', shape: [3], values: new Float32Array([1.5, -0.1, 3e-39]) },
+      ],
+      { bits: true },
+    );
     const file = await openSafetensors(join(dir, 'x.safetensors'));
     const bf = await readFloat32(file, file.tensors.get('bf')!);
     assert.deepEqual([...bf], [1, -2.5, 2 ** -133, Infinity, -Infinity, -0, 0.333984375, 3.140625]);
@@ -56,16 +60,26 @@ describe('convert: safetensors', () => {
     assert.ok(Number.isNaN(f16Table()[0x7e00]));
     assert.deepEqual([...(await readFloat32(file, file.tensors.get('f')!))], [...new Float32Array([1.5, -0.1, 3e-39])]);
     // a run of elements from inside a tensor (one part of a fused weight)
-    assert.deepEqual([...(await readFloat32(file, file.tensors.get('bf')!, 3, 3))], [0x7f80, 0xff80, 0x8000].map((b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0]));
+    assert.deepEqual(
+      [...(await readFloat32(file, file.tensors.get('bf')!, 3, 3))],
+      [0x7f80, 0xff80, 0x8000].map((b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0]),
+    );
   });
 
-  it('converts 16-bit tensors longer than one read buffer, across the buffer\'s edges', async () => {
+  it("converts 16-bit tensors longer than one read buffer, across the buffer's edges", async () => {
     const dir = fresh('chunks');
     const n = HALF_CHUNK + 5;
     // finite patterns only (exponent bits never all ones), different on each side of every edge
     const pattern = (i: number) => (i * 2654435761) & 0x3bff;
     const values = Array.from({ length: n }, (_, i) => pattern(i));
-    writeSafetensors(join(dir, 'c.safetensors'), [{ name: 'a', dtype: 'F16', shape: [n], values }, { name: 'b', dtype: 'BF16', shape: [n], values }], { bits: true });
+    writeSafetensors(
+      join(dir, 'c.safetensors'),
+      [
+        { name: 'a', dtype: 'F16', shape: [n], values },
+        { name: 'b', dtype: 'BF16', shape: [n], values },
+      ],
+      { bits: true },
+    );
     const file = await openSafetensors(join(dir, 'c.safetensors'));
     const h = await readFloat32(file, file.tensors.get('a')!);
     const b = await readFloat32(file, file.tensors.get('b')!);
@@ -97,7 +111,7 @@ describe('convert: safetensors', () => {
     writeSync(fd, len, 0, 8, 0);
     writeSync(fd, Buffer.from(text), 0, text.length, 8);
     const tail = Buffer.from(new Uint16Array([0x3f80, 0x4000, 0xc040, 0x0000]).buffer);
-    writeSync(fd, tail, 0, 8, 8 + text.length + big);   // the rest of the file is a hole: never written, never on disk
+    writeSync(fd, tail, 0, 8, 8 + text.length + big); // the rest of the file is a hole: never written, never on disk
     closeSync(fd);
     const rss = process.memoryUsage().rss;
     const file = await openSafetensors(path);
@@ -119,7 +133,10 @@ describe('convert: safetensors', () => {
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(1000n);
     writeFileSync(at('len.safetensors'), Buffer.concat([len, Buffer.from('{}')]));
-    await assert.rejects(openSafetensors(at('len.safetensors')), /len\.safetensors: truncated or corrupt: the header length 1000 reaches beyond the file's 10 bytes/);
+    await assert.rejects(
+      openSafetensors(at('len.safetensors')),
+      /len\.safetensors: truncated or corrupt: the header length 1000 reaches beyond the file's 10 bytes/,
+    );
 
     len.writeBigUInt64LE(4n);
     writeFileSync(at('json.safetensors'), Buffer.concat([len, Buffer.from('{"w"')]));
@@ -128,14 +145,26 @@ describe('convert: safetensors', () => {
     writeSafetensors(at('trunc.safetensors'), good);
     const size = readFileSync(at('trunc.safetensors')).length;
     truncateSync(at('trunc.safetensors'), size - 4);
-    await assert.rejects(openSafetensors(at('trunc.safetensors')),
-      /trunc\.safetensors: corrupt header: tensor "w" has data_offsets \[0, 24\] reaching beyond the file \(20 bytes of data\): the file is truncated/);
+    await assert.rejects(
+      openSafetensors(at('trunc.safetensors')),
+      /trunc\.safetensors: corrupt header: tensor "w" has data_offsets \[0, 24\] reaching beyond the file \(20 bytes of data\): the file is truncated/,
+    );
 
-    writeSafetensors(at('shape.safetensors'), good, { editHeader: (h) => { (h.w as { shape: number[] }).shape = [2, 4]; } });
-    await assert.rejects(openSafetensors(at('shape.safetensors')),
-      /shape\.safetensors: corrupt header: tensor "w" has shape \[2, 4\] × F32 = 32 bytes, but its data_offsets span 24/);
+    writeSafetensors(at('shape.safetensors'), good, {
+      editHeader: (h) => {
+        (h.w as { shape: number[] }).shape = [2, 4];
+      },
+    });
+    await assert.rejects(
+      openSafetensors(at('shape.safetensors')),
+      /shape\.safetensors: corrupt header: tensor "w" has shape \[2, 4\] × F32 = 32 bytes, but its data_offsets span 24/,
+    );
 
-    writeSafetensors(at('order.safetensors'), good, { editHeader: (h) => { (h.w as { data_offsets: number[] }).data_offsets = [24, 0]; } });
+    writeSafetensors(at('order.safetensors'), good, {
+      editHeader: (h) => {
+        (h.w as { data_offsets: number[] }).data_offsets = [24, 0];
+      },
+    });
     await assert.rejects(openSafetensors(at('order.safetensors')), /tensor "w" has data_offsets \[24, 0\] that end before they begin/);
   });
 });
@@ -145,14 +174,34 @@ describe('convert: openCheckpoint', () => {
     const { dir, tensors } = make('qwen2', { dtype: 'BF16' });
     const c = await openCheckpoint(dir);
     const { hidden, layers, heads, kvHeads, headDim, ffn } = TINY;
-    assert.deepEqual(c.spec, { family: 'qwen2', modelType: 'qwen2', vocabSize: c.tokenizer.vocabSize, hidden, layers, heads, kvHeads, headDim,
-      intermediate: ffn, norm: 'rms', normEps: 1e-6, mlp: 'swiglu', qkvBias: true, ropeTheta: 10000, tiedEmbeddings: true, maxPositions: 256,
-      logitsShift: 1 });
-    const mask = c.tokenizer.vocabSize - 1;   // <|mask|> is the last added token
+    assert.deepEqual(c.spec, {
+      family: 'qwen2',
+      modelType: 'qwen2',
+      vocabSize: c.tokenizer.vocabSize,
+      hidden,
+      layers,
+      heads,
+      kvHeads,
+      headDim,
+      intermediate: ffn,
+      norm: 'rms',
+      normEps: 1e-6,
+      mlp: 'swiglu',
+      qkvBias: true,
+      ropeTheta: 10000,
+      tiedEmbeddings: true,
+      maxPositions: 256,
+      logitsShift: 1,
+    });
+    const mask = c.tokenizer.vocabSize - 1; // <|mask|> is the last added token
     assert.deepEqual(c.tokens, { mask, pad: mask - 1, eos: mask - 1, bos: null });
     assert.equal(c.tensors.has('lm_head.weight'), false, 'tied: no output projection of its own');
-    for (const [canonical, original] of [['embed', 'model.embed_tokens.weight'], ['layers.0.k.bias', 'model.layers.0.self_attn.k_proj.bias'],
-      ['layers.0.down.weight', 'model.layers.0.mlp.down_proj.weight'], ['final_norm.weight', 'model.norm.weight']]) {
+    for (const [canonical, original] of [
+      ['embed', 'model.embed_tokens.weight'],
+      ['layers.0.k.bias', 'model.layers.0.self_attn.k_proj.bias'],
+      ['layers.0.down.weight', 'model.layers.0.mlp.down_proj.weight'],
+      ['final_norm.weight', 'model.norm.weight'],
+    ]) {
       assert.deepEqual(c.tensors.shape(canonical), tensors.get(original)!.shape);
       assert.deepEqual([...(await c.tensors.read(canonical))], [...tensors.get(original)!.values], canonical);
     }
@@ -167,21 +216,32 @@ describe('convert: openCheckpoint', () => {
     assert.equal(c.spec.tiedEmbeddings, false);
     assert.equal(c.spec.logitsShift, 0);
     assert.equal(c.spec.qkvBias, false);
-    for (const [canonical, original] of [['lm_head.weight', 'lm_head.weight'], ['layers.0.q.weight', 'model.layers.0.self_attn.q_proj.weight'],
-      ['layers.0.gate.weight', 'model.layers.0.mlp.gate_proj.weight'], ['layers.0.mlp_norm.weight', 'model.layers.0.post_attention_layernorm.weight']]) {
+    for (const [canonical, original] of [
+      ['lm_head.weight', 'lm_head.weight'],
+      ['layers.0.q.weight', 'model.layers.0.self_attn.q_proj.weight'],
+      ['layers.0.gate.weight', 'model.layers.0.mlp.gate_proj.weight'],
+      ['layers.0.mlp_norm.weight', 'model.layers.0.post_attention_layernorm.weight'],
+    ]) {
       assert.deepEqual([...(await c.tensors.read(canonical))], [...tensors.get(original)!.values], canonical);
     }
     // the index decides where a tensor is: one it places in a file that lacks it is refused
     editJson(join(dir, 'model.safetensors.index.json'), (j) => {
       const map = j.weight_map as Record<string, string>;
-      map['model.norm.weight'] = map['model.norm.weight'].endsWith('1-of-00003.safetensors') ? 'model-00002-of-00003.safetensors' : 'model-00001-of-00003.safetensors';
+      map['model.norm.weight'] = map['model.norm.weight'].endsWith('1-of-00003.safetensors')
+        ? 'model-00002-of-00003.safetensors'
+        : 'model-00001-of-00003.safetensors';
     });
-    await refused(dir, /model-0000[12]-of-00003\.safetensors: tensor "model\.norm\.weight" is missing, though model\.safetensors\.index\.json places it in this file/);
-    editJson(join(dir, 'model.safetensors.index.json'), (j) => { (j.weight_map as Record<string, string>)['model.norm.weight'] = 'gone.safetensors'; });
+    await refused(
+      dir,
+      /model-0000[12]-of-00003\.safetensors: tensor "model\.norm\.weight" is missing, though model\.safetensors\.index\.json places it in this file/,
+    );
+    editJson(join(dir, 'model.safetensors.index.json'), (j) => {
+      (j.weight_map as Record<string, string>)['model.norm.weight'] = 'gone.safetensors';
+    });
     await refused(dir, /model\.safetensors\.index\.json: field "weight_map" names gone\.safetensors \(tensor "model\.norm\.weight"\), which is missing/);
   });
 
-  it('reads Dream\'s model_type as the Qwen2 family, shifted', async () => {
+  it("reads Dream's model_type as the Qwen2 family, shifted", async () => {
     const { dir } = make('dream', { config: { mask_token_id: undefined } });
     const c = await openCheckpoint(dir);
     assert.equal(c.spec.family, 'qwen2');
@@ -190,7 +250,7 @@ describe('convert: openCheckpoint', () => {
     assert.equal(c.spec.tiedEmbeddings, false);
   });
 
-  it('reads LLaDA\'s names and config fields', async () => {
+  it("reads LLaDA's names and config fields", async () => {
     const { dir, tensors } = make('llada');
     const c = await openCheckpoint(dir);
     assert.equal(c.spec.family, 'llada');
@@ -198,20 +258,24 @@ describe('convert: openCheckpoint', () => {
     assert.equal(c.spec.normEps, 1e-5);
     assert.equal(c.spec.ropeTheta, 500000);
     assert.equal(c.spec.kvHeads, TINY.kvHeads);
-    for (const [canonical, original] of [['layers.0.gate.weight', 'model.transformer.blocks.0.ff_proj.weight'],
-      ['layers.0.down.weight', 'model.transformer.blocks.0.ff_out.weight'], ['layers.0.o.weight', 'model.transformer.blocks.0.attn_out.weight'],
-      ['lm_head.weight', 'model.transformer.ff_out.weight'], ['layers.0.mlp_norm.weight', 'model.transformer.blocks.0.ff_norm.weight']]) {
+    for (const [canonical, original] of [
+      ['layers.0.gate.weight', 'model.transformer.blocks.0.ff_proj.weight'],
+      ['layers.0.down.weight', 'model.transformer.blocks.0.ff_out.weight'],
+      ['layers.0.o.weight', 'model.transformer.blocks.0.attn_out.weight'],
+      ['lm_head.weight', 'model.transformer.ff_out.weight'],
+      ['layers.0.mlp_norm.weight', 'model.transformer.blocks.0.ff_norm.weight'],
+    ]) {
       assert.deepEqual([...(await c.tensors.read(canonical))], [...tensors.get(original)!.values], canonical);
     }
   });
 
-  it('splits the bundled model\'s fused qkv into q, k and v rows', async () => {
+  it("splits the bundled model's fused qkv into q, k and v rows", async () => {
     const { dir, tensors } = make('unmask');
     const c = await openCheckpoint(dir);
     assert.equal(c.spec.norm, 'layer');
     assert.equal(c.spec.mlp, 'gelu');
     assert.equal(c.spec.kvHeads, c.spec.heads);
-    const base = c.tokenizer.vocabSize - 4;   // the fixture's <|pad|> <|eos|> <|bos|> <|mask|>
+    const base = c.tokenizer.vocabSize - 4; // the fixture's <|pad|> <|eos|> <|bos|> <|mask|>
     assert.deepEqual(c.tokens, { mask: base + 3, pad: base, eos: base + 1, bos: null });
     const qkv = tensors.get('blocks.0.qkv.weight')!.values as Float32Array;
     const h = TINY.hidden;
@@ -223,7 +287,7 @@ describe('convert: openCheckpoint', () => {
     assert.deepEqual([...(await c.tensors.read('layers.0.attn_norm.bias'))], [...tensors.get('blocks.0.ln1.bias')!.values]);
   });
 
-  it('cuts the embedding\'s padding rows to the tokenizer\'s vocabulary', async () => {
+  it("cuts the embedding's padding rows to the tokenizer's vocabulary", async () => {
     const { dir, tensors } = make('llama', { spareRows: 5 });
     const c = await openCheckpoint(dir);
     assert.equal(c.checkpointVocab, c.spec.vocabSize + 5);
@@ -243,7 +307,10 @@ describe('convert: refusals name the file and the field', () => {
     await refused(config('llama', { rope_scaling: { rope_type: 'yarn', factor: 4 } }), /config\.json: field "rope_scaling" has rope_type "yarn"/);
     await refused(config('llama', { rope_parameters: { rope_type: 'llama3', rope_theta: 1 } }), /config\.json: field "rope_parameters" has rope_type "llama3"/);
     await refused(config('llama', { mlp_bias: true }), /config\.json: field "mlp_bias" is true/);
-    await refused(config('llama', { num_key_value_heads: 3, num_attention_heads: 2 }), /field "num_key_value_heads" \(3\) does not divide the 2 attention heads/);
+    await refused(
+      config('llama', { num_key_value_heads: 3, num_attention_heads: 2 }),
+      /field "num_key_value_heads" \(3\) does not divide the 2 attention heads/,
+    );
     await refused(config('qwen2', { hidden_size: undefined }), /config\.json: field "hidden_size" is missing/);
 
     const int8 = make('llama', { dtype: 'I8' }).dir;
@@ -262,22 +329,37 @@ describe('convert: refusals name the file and the field', () => {
     await refused(noConfig, /config\.json: missing/);
   });
 
-  it('refuses a config whose vocab_size is not the embedding\'s rows, and a missing tensor', async () => {
+  it("refuses a config whose vocab_size is not the embedding's rows, and a missing tensor", async () => {
     const { dir } = make('qwen2');
-    editJson(join(dir, 'config.json'), (j) => { j.vocab_size = (j.vocab_size as number) + 3; });
+    editJson(join(dir, 'config.json'), (j) => {
+      j.vocab_size = (j.vocab_size as number) + 3;
+    });
     await refused(dir, /config\.json: field "vocab_size" is \d+, but the embedding "model\.embed_tokens\.weight" in model\.safetensors has \d+ rows/);
-    await refused(make('llada', { config: { embedding_size: 9999 } }).dir, /field "embedding_size" is 9999, but the embedding "model\.transformer\.wte\.weight"/);
-    await refused(make('llama', { drop: ['model.layers.0.mlp.up_proj.weight'] }).dir,
-      /model\.safetensors: tensor "model\.layers\.0\.mlp\.up_proj\.weight" is missing/);
+    await refused(
+      make('llada', { config: { embedding_size: 9999 } }).dir,
+      /field "embedding_size" is 9999, but the embedding "model\.transformer\.wte\.weight"/,
+    );
+    await refused(
+      make('llama', { drop: ['model.layers.0.mlp.up_proj.weight'] }).dir,
+      /model\.safetensors: tensor "model\.layers\.0\.mlp\.up_proj\.weight" is missing/,
+    );
     await refused(make('llama', { shards: 2, drop: ['lm_head.weight'] }).dir, /model\.safetensors\.index\.json: tensor "lm_head\.weight" is missing/);
-    await refused(make('llama', { config: { intermediate_size: 12 } }).dir,
-      /tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[16, 8\], but config\.json implies \[12, 8\]/);
+    await refused(
+      make('llama', { config: { intermediate_size: 12 } }).dir,
+      /tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[16, 8\], but config\.json implies \[12, 8\]/,
+    );
     await refused(make('llama', { config: { tie_word_embeddings: true, vocab_size: undefined } }).dir, /field "vocab_size" is missing/);
   });
 
   it('refuses LLaDA flags that change the forward, rather than ignoring them', async () => {
-    for (const [field, value] of [['input_emb_norm', true], ['attention_layer_norm', true], ['clip_qkv', 8], ['scale_logits', true], ['alibi', true],
-      ['include_bias', true]] as const) {
+    for (const [field, value] of [
+      ['input_emb_norm', true],
+      ['attention_layer_norm', true],
+      ['clip_qkv', 8],
+      ['scale_logits', true],
+      ['alibi', true],
+      ['include_bias', true],
+    ] as const) {
       await refused(config('llada', { [field]: value }), new RegExp(`config\\.json: field "${field}" is ${JSON.stringify(value)}; .* is not supported`));
     }
     await refused(config('llada', { layer_norm_type: 'default' }), /field "layer_norm_type" is "default"; only "rms"/);
@@ -307,7 +389,7 @@ describe('convert: refusals name the file and the field', () => {
     await refused(dir, /no mask token: .*config\.json has no "mask_token_id", .*pass --mask-token TEXT/);
     const c = await openCheckpoint(dir, { maskToken: '<|mdm_mask|>' });
     assert.equal(c.addedMask, true);
-    assert.equal(c.tokens.mask, c.checkpointVocab - 2, 'the id after the tokenizer\'s last');
+    assert.equal(c.tokens.mask, c.checkpointVocab - 2, "the id after the tokenizer's last");
     assert.equal(c.spec.vocabSize, c.tokens.mask + 1);
     const added = c.tokenizerJson.added_tokens!.find((t) => t.content === '<|mdm_mask|>')!;
     assert.deepEqual([added.id, added.special], [c.tokens.mask, true]);
@@ -315,7 +397,9 @@ describe('convert: refusals name the file and the field', () => {
     assert.equal(c.tokenizer.idToToken(c.tokens.mask), '<|mdm_mask|>');
     // no embedding row for it: refused rather than given a row the model never learnt
     const full = make('llama', { specials: ['<|endoftext|>'] }).dir;
-    await refused(full, /the tokenizer has \d+ tokens, more than the \d+ rows .*--mask-token "<\|mdm_mask\|>" was added as id \d+/, { maskToken: '<|mdm_mask|>' });
+    await refused(full, /the tokenizer has \d+ tokens, more than the \d+ rows .*--mask-token "<\|mdm_mask\|>" was added as id \d+/, {
+      maskToken: '<|mdm_mask|>',
+    });
   });
 
   it('converts a slow Qwen2 tokenizer (vocab.json + merges.txt) and says what to do for others', async () => {
@@ -325,9 +409,16 @@ describe('convert: refusals name the file and the field', () => {
     unlinkSync(join(dir, 'tokenizer.json'));
     writeFileSync(join(dir, 'vocab.json'), JSON.stringify(original.model.vocab));
     writeFileSync(join(dir, 'merges.txt'), `#version: 0.2\n${MERGES.join('\n')}\n`);
-    await refused(dir, /tokenizer\.json: missing; vocab\.json \+ merges\.txt are converted only for Qwen2Tokenizer.*"tokenizer_class" is missing .*save_pretrained/);
-    const decoder = Object.fromEntries(original.added_tokens.map((t: { id: number; content: string }) =>
-      [String(t.id), { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }]));
+    await refused(
+      dir,
+      /tokenizer\.json: missing; vocab\.json \+ merges\.txt are converted only for Qwen2Tokenizer.*"tokenizer_class" is missing .*save_pretrained/,
+    );
+    const decoder = Object.fromEntries(
+      original.added_tokens.map((t: { id: number; content: string }) => [
+        String(t.id),
+        { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true },
+      ]),
+    );
     writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'Qwen2Tokenizer', added_tokens_decoder: decoder }));
     const slow = await openCheckpoint(dir);
     assert.equal(slow.tokenizerConverted, true);
@@ -342,7 +433,9 @@ describe('convert: refusals name the file and the field', () => {
     await refused(join(ROOT, 'nowhere'), /nowhere: checkpoint folder not found/);
     await refused(make('llama', { config: { eos_token_id: undefined } }).dir, /config\.json: field "eos_token_id" is missing/);
     const same = make('qwen2');
-    editJson(join(same.dir, 'config.json'), (j) => { j.mask_token_id = j.eos_token_id; });
+    editJson(join(same.dir, 'config.json'), (j) => {
+      j.mask_token_id = j.eos_token_id;
+    });
     await refused(same.dir, /tokenizer\.json: the mask token id \d+ is also the pad or eos id/);
   });
 

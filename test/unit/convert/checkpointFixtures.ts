@@ -4,7 +4,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type Dtype = 'F32' | 'F16' | 'BF16' | 'I8';
-export interface FixtureTensor { name: string; dtype: Dtype; shape: number[]; values: Float32Array | number[] }
+export interface FixtureTensor {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  values: Float32Array | number[];
+}
 
 /** float32 -> IEEE half (round to nearest even), for values inside half's normal range or zero. */
 export function toF16(x: number): number {
@@ -18,7 +23,7 @@ export function toF16(x: number): number {
   const round = mant & 0x1fff;
   mant >>>= 13;
   let h = sign | (exp << 10) | mant;
-  if (round > 0x1000 || (round === 0x1000 && (mant & 1))) h++;
+  if (round > 0x1000 || (round === 0x1000 && mant & 1)) h++;
   return h;
 }
 
@@ -39,7 +44,11 @@ export function tensorBytes(t: FixtureTensor, bits = false): Buffer {
 }
 
 /** A safetensors file; `header` may be edited before it is written (corruption tests). */
-export function writeSafetensors(path: string, tensors: FixtureTensor[], opts: { bits?: boolean; editHeader?: (h: Record<string, unknown>) => void } = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: FixtureTensor[],
+  opts: { bits?: boolean; editHeader?: (h: Record<string, unknown>) => void } = {},
+): void {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   const blobs: Buffer[] = [];
   let offset = 0;
@@ -75,19 +84,34 @@ export const MERGES = ['Ġ t', 'r e', 'Ġt re', 'd e', 'Ġ d', 'Ġd e', 'f ('];
 /** A byte-level BPE tokenizer.json: 256 byte tokens, a few merges, then `specials` (added tokens; `plain` ones not special). */
 export function tokenizerJson(specials: string[], plain: string[] = []): Record<string, unknown> {
   const vocab: Record<string, number> = {};
-  byteChars().forEach((c, i) => { vocab[c] = i; });
+  byteChars().forEach((c, i) => {
+    vocab[c] = i;
+  });
   for (const m of MERGES) vocab[m.replace(' ', '')] = Object.keys(vocab).length;
   for (const p of plain) vocab[p] = Object.keys(vocab).length;
   const base = Object.keys(vocab).length;
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
   return {
-    version: '1.0', truncation: null, padding: null,
+    version: '1.0',
+    truncation: null,
+    padding: null,
     added_tokens: specials.map((content, i) => ({ id: base + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
     normalizer: { type: 'NFC' },
     pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2_STYLE }, behavior: 'Isolated', invert: false }, byteLevel] },
-    post_processor: byteLevel, decoder: byteLevel,
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false,
-      ignore_merges: false, vocab, merges: MERGES },
+    post_processor: byteLevel,
+    decoder: byteLevel,
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: MERGES,
+    },
   };
 }
 
@@ -111,7 +135,11 @@ export interface FixtureOptions {
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 2 ** 32 - 0.5;
   };
 }
@@ -138,10 +166,21 @@ export function writeCheckpoint(dir: string, family: FixtureFamily, opts: Fixtur
   };
   let config: Record<string, unknown>;
   if (family === 'qwen2' || family === 'llama' || family === 'dream') {
-    config = { model_type: family === 'dream' ? 'Dream' : family, hidden_size: h, num_hidden_layers: layers, num_attention_heads: heads,
-      num_key_value_heads: kvHeads, intermediate_size: ffn, vocab_size: vocab, hidden_act: 'silu', rms_norm_eps: 1e-6,
-      rope_parameters: { rope_theta: 10000, rope_type: 'default' }, max_position_embeddings: 256, tie_word_embeddings: family === 'qwen2',
-      eos_token_id: idOf('<|endoftext|>') ?? 0 };
+    config = {
+      model_type: family === 'dream' ? 'Dream' : family,
+      hidden_size: h,
+      num_hidden_layers: layers,
+      num_attention_heads: heads,
+      num_key_value_heads: kvHeads,
+      intermediate_size: ffn,
+      vocab_size: vocab,
+      hidden_act: 'silu',
+      rms_norm_eps: 1e-6,
+      rope_parameters: { rope_theta: 10000, rope_type: 'default' },
+      max_position_embeddings: 256,
+      tie_word_embeddings: family === 'qwen2',
+      eos_token_id: idOf('<|endoftext|>') ?? 0,
+    };
     put('model.embed_tokens.weight', [vocab, h]);
     put('model.norm.weight', [h]);
     if (family !== 'qwen2') put('lm_head.weight', [vocab, h]);
@@ -163,11 +202,32 @@ export function writeCheckpoint(dir: string, family: FixtureFamily, opts: Fixtur
       put(b + 'mlp.down_proj.weight', [h, ffn]);
     }
   } else if (family === 'llada') {
-    config = { model_type: 'llada', d_model: h, n_layers: layers, n_heads: heads, n_kv_heads: kvHeads, mlp_hidden_size: ffn,
-      vocab_size: vocab, embedding_size: vocab, rope: true, rope_theta: 500000, alibi: false, weight_tying: false, block_type: 'llama',
-      activation_type: 'silu', layer_norm_type: 'rms', rms_norm_eps: 1e-5, include_bias: false, include_qkv_bias: false,
-      input_emb_norm: false, attention_layer_norm: false, clip_qkv: null, scale_logits: false, max_sequence_length: 256,
-      eos_token_id: idOf('<|endoftext|>') ?? 0 };
+    config = {
+      model_type: 'llada',
+      d_model: h,
+      n_layers: layers,
+      n_heads: heads,
+      n_kv_heads: kvHeads,
+      mlp_hidden_size: ffn,
+      vocab_size: vocab,
+      embedding_size: vocab,
+      rope: true,
+      rope_theta: 500000,
+      alibi: false,
+      weight_tying: false,
+      block_type: 'llama',
+      activation_type: 'silu',
+      layer_norm_type: 'rms',
+      rms_norm_eps: 1e-5,
+      include_bias: false,
+      include_qkv_bias: false,
+      input_emb_norm: false,
+      attention_layer_norm: false,
+      clip_qkv: null,
+      scale_logits: false,
+      max_sequence_length: 256,
+      eos_token_id: idOf('<|endoftext|>') ?? 0,
+    };
     const t = 'model.transformer.';
     put(t + 'wte.weight', [vocab, h]);
     put(t + 'ln_f.weight', [h]);
@@ -185,16 +245,34 @@ export function writeCheckpoint(dir: string, family: FixtureFamily, opts: Fixtur
       put(b + 'ff_out.weight', [h, ffn]);
     }
   } else {
-    config = { model_type: 'unmask', vocab_size: vocab, hidden_size: h, num_hidden_layers: layers, num_attention_heads: heads,
-      intermediate_size: ffn, max_position_embeddings: 256, rope_theta: 10000, norm: 'layer_norm', layer_norm_eps: 1e-5,
-      hidden_act: 'gelu', qkv: 'fused', tie_word_embeddings: true, mask_token_id: idOf('<|mask|>'), pad_token_id: idOf('<|pad|>'),
-      eos_token_id: idOf('<|eos|>'), bos_token_id: null };
+    config = {
+      model_type: 'unmask',
+      vocab_size: vocab,
+      hidden_size: h,
+      num_hidden_layers: layers,
+      num_attention_heads: heads,
+      intermediate_size: ffn,
+      max_position_embeddings: 256,
+      rope_theta: 10000,
+      norm: 'layer_norm',
+      layer_norm_eps: 1e-5,
+      hidden_act: 'gelu',
+      qkv: 'fused',
+      tie_word_embeddings: true,
+      mask_token_id: idOf('<|mask|>'),
+      pad_token_id: idOf('<|pad|>'),
+      eos_token_id: idOf('<|eos|>'),
+      bos_token_id: null,
+    };
     put('embed.weight', [vocab, h]);
     put('ln_f.weight', [h]);
     put('ln_f.bias', [h]);
     for (let i = 0; i < layers; i++) {
       const b = `blocks.${i}.`;
-      for (const n of ['ln1', 'ln2']) { put(`${b}${n}.weight`, [h]); put(`${b}${n}.bias`, [h]); }
+      for (const n of ['ln1', 'ln2']) {
+        put(`${b}${n}.weight`, [h]);
+        put(`${b}${n}.bias`, [h]);
+      }
       put(b + 'qkv.weight', [3 * h, h]);
       put(b + 'out.weight', [h, h]);
       put(b + 'up.weight', [ffn, h]);

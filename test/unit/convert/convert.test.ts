@@ -31,7 +31,7 @@ before(() => {
 });
 
 describe('convert: the model folder', () => {
-  it('writes the graph, the checkpoint\'s own tokenizer.json, a manifest the loader reads and a model card', async () => {
+  it("writes the graph, the checkpoint's own tokenizer.json, a manifest the loader reads and a model card", async () => {
     const ckpt = checkpoint('unmask');
     const out = outDir('unmask');
     const steps: [number, number][] = [];
@@ -45,11 +45,14 @@ describe('convert: the model folder', () => {
     assert.equal(manifest.vocabSize, tokenizer.vocabSize);
     assert.equal(manifest.vocabDigest, tokenizer.vocabDigest());
     assert.equal(manifest.logitsShift, 0);
-    assert.equal(manifest.maxSequence, 256, 'the checkpoint\'s max_position_embeddings');
+    assert.equal(manifest.maxSequence, 256, "the checkpoint's max_position_embeddings");
     assert.equal(manifest.tokens.mask, tokenizer.vocabSize - 1);
     assert.match(readFileSync(join(out, 'README.md'), 'utf8'), /family \| unmask, bidirectional attention[\s\S]*\| `model\.onnx\.data` \|/);
     // progress counts up to its total, which it reaches once, at the end
-    assert.deepEqual(steps.map(([d]) => d), Array.from({ length: steps.length }, (_, i) => i + 1));
+    assert.deepEqual(
+      steps.map(([d]) => d),
+      Array.from({ length: steps.length }, (_, i) => i + 1),
+    );
     assert.ok(steps.every(([, t]) => t === steps.length));
     assert.equal(result.bytes['model.onnx.data'] > 0, true);
 
@@ -89,10 +92,16 @@ describe('convert: all or nothing', () => {
     const ckpt = checkpoint('llama');
     const out = outDir('cancelled');
     const controller = new AbortController();
-    await assert.rejects(convert(ckpt, out, {
-      precision: 'fp32', signal: controller.signal,
-      onProgress: (done) => { if (done === 2) controller.abort(); },   // after the embedding, before the first layer
-    }), (e: Error) => e.name === 'AbortError');
+    await assert.rejects(
+      convert(ckpt, out, {
+        precision: 'fp32',
+        signal: controller.signal,
+        onProgress: (done) => {
+          if (done === 2) controller.abort();
+        }, // after the embedding, before the first layer
+      }),
+      (e: Error) => e.name === 'AbortError',
+    );
     nothingLeft(out);
   });
 
@@ -109,11 +118,17 @@ describe('convert: all or nothing', () => {
     await convert(ckpt, out, { precision: 'fp32', replace: true });
     assert.equal(existsSync(join(out, 'keep.txt')), false);
     assert.equal(existsSync(join(out, 'model.onnx')), true);
-    assert.deepEqual(readdirSync(dirname(out)).filter((f) => f.includes('.old-') || f.includes('.partial-')), []);
+    assert.deepEqual(
+      readdirSync(dirname(out)).filter((f) => f.includes('.old-') || f.includes('.partial-')),
+      [],
+    );
   });
 
   it('refuses an unknown precision', async () => {
-    await assert.rejects(convert(checkpoint('llama'), outDir('precision'), { precision: 'int3' as never }), /--precision: is "int3"; expected one of int8, int4, fp16, fp32/);
+    await assert.rejects(
+      convert(checkpoint('llama'), outDir('precision'), { precision: 'int3' as never }),
+      /--precision: is "int3"; expected one of int8, int4, fp16, fp32/,
+    );
   });
 });
 
@@ -125,13 +140,13 @@ describe('npm run convert', () => {
     mkdirSync(bin, { recursive: true });
     symlinkSync(process.execPath, join(bin, 'node'));
   });
-  const run = (...args: string[]) => spawnSync(process.execPath, [require.resolve('tsx/cli'), 'src/cli/convert.ts', ...args],
-    { cwd: join(__dirname, '..', '..', '..'), env, encoding: 'utf8' });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [require.resolve('tsx/cli'), 'src/cli/convert.ts', ...args], { cwd: join(__dirname, '..', '..', '..'), env, encoding: 'utf8' });
 
   it('converts with no Python on the PATH and prints the folder', () => {
     assert.notEqual(spawnSync('python3', ['--version'], { env }).status, 0, 'python3 is still reachable');
     const ckpt = checkpoint('qwen2');
-    const out = join(outDir('cli'), 'nested');   // a parent that does not exist yet is made
+    const out = join(outDir('cli'), 'nested'); // a parent that does not exist yet is made
     const r = run(ckpt, '--out', out, '--precision', 'fp32');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), out);

@@ -13,22 +13,51 @@ import { CANONICAL, GRAPH, type ArchSpec, type Precision, type TensorSource } fr
 import { normal, runGraph } from './parityFixtures';
 
 const SPEC: ArchSpec = {
-  family: 'qwen2', modelType: 'qwen2', vocabSize: 3000, hidden: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, intermediate: 96,
-  norm: 'rms', normEps: 1e-6, mlp: 'swiglu', qkvBias: true, ropeTheta: 10000, tiedEmbeddings: true, maxPositions: 256, logitsShift: 1,
+  family: 'qwen2',
+  modelType: 'qwen2',
+  vocabSize: 3000,
+  hidden: 64,
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 16,
+  intermediate: 96,
+  norm: 'rms',
+  normEps: 1e-6,
+  mlp: 'swiglu',
+  qkvBias: true,
+  ropeTheta: 10000,
+  tiedEmbeddings: true,
+  maxPositions: 256,
+  logitsShift: 1,
 };
 
 /** Random weights in the canonical names of `spec`, read as the reader would hand them over. */
 function randomSource(spec: ArchSpec, seed = 1): TensorSource & { reads: string[] } {
   const rand = normal(seed);
   const { hidden: H, heads, kvHeads: KV, headDim: D, intermediate: F, vocabSize: V } = spec;
-  const shapes = new Map<string, number[]>([[CANONICAL.embed, [V, H]], [`${CANONICAL.finalNorm}.weight`, [H]]]);
+  const shapes = new Map<string, number[]>([
+    [CANONICAL.embed, [V, H]],
+    [`${CANONICAL.finalNorm}.weight`, [H]],
+  ]);
   if (!spec.tiedEmbeddings) shapes.set(CANONICAL.lmHead, [V, H]);
   for (let i = 0; i < spec.layers; i++) {
     const p = (part: Parameters<typeof CANONICAL.layer>[1]) => CANONICAL.layer(i, part);
-    for (const [name, shape] of [[`${p('attn_norm')}.weight`, [H]], [`${p('mlp_norm')}.weight`, [H]], [`${p('q')}.weight`, [heads * D, H]],
-      [`${p('k')}.weight`, [KV * D, H]], [`${p('v')}.weight`, [KV * D, H]], [`${p('q')}.bias`, [heads * D]], [`${p('k')}.bias`, [KV * D]],
-      [`${p('v')}.bias`, [KV * D]], [`${p('o')}.weight`, [H, heads * D]], [`${p('gate')}.weight`, [F, H]], [`${p('up')}.weight`, [F, H]],
-      [`${p('down')}.weight`, [H, F]]] as const) shapes.set(name, [...shape]);
+    for (const [name, shape] of [
+      [`${p('attn_norm')}.weight`, [H]],
+      [`${p('mlp_norm')}.weight`, [H]],
+      [`${p('q')}.weight`, [heads * D, H]],
+      [`${p('k')}.weight`, [KV * D, H]],
+      [`${p('v')}.weight`, [KV * D, H]],
+      [`${p('q')}.bias`, [heads * D]],
+      [`${p('k')}.bias`, [KV * D]],
+      [`${p('v')}.bias`, [KV * D]],
+      [`${p('o')}.weight`, [H, heads * D]],
+      [`${p('gate')}.weight`, [F, H]],
+      [`${p('up')}.weight`, [F, H]],
+      [`${p('down')}.weight`, [H, F]],
+    ] as const)
+      shapes.set(name, [...shape]);
   }
   const reads: string[] = [];
   return {
@@ -55,7 +84,7 @@ describe('converter graph: writer, quantizers and storage', function () {
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-graph-'))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('the ONNX writer\'s graph runs in onnxruntime: y = x · W + b with W in the aligned external data file', async () => {
+  it("the ONNX writer's graph runs in onnxruntime: y = x · W + b with W in the aligned external data file", async () => {
     const file = path.join(dir, 'tiny.onnx');
     const w = new OnnxWriter(file, `${file}.data`);
     const x = w.input('x', 'float', ['rows', 3]);
@@ -137,7 +166,12 @@ describe('converter graph: writer, quantizers and storage', function () {
       const source = randomSource(SPEC, 7);
       const progress: [number, number][] = [];
       await buildGraph(SPEC, source, { precision, graphFile, onProgress: (done, total) => progress.push([done, total]) });
-      assert.deepEqual(progress, [[1, 4], [2, 4], [3, 4], [4, 4]]);
+      assert.deepEqual(progress, [
+        [1, 4],
+        [2, 4],
+        [3, 4],
+        [4, 4],
+      ]);
       assert.equal(new Set(source.reads).size, source.reads.length, `${precision}: a tensor read twice`);
       data[precision] = fs.statSync(GRAPH.weightsFile(graphFile)).size;
       const s = await ort.InferenceSession.create(graphFile, { intraOpNumThreads: 1 });

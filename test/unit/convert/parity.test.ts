@@ -45,7 +45,10 @@ describe('converter graph: parity with transformers and model.py (tiny checkpoin
       // three lengths, and two canvases of one length for the batch
       canvases.set(family, [canvas(rand, 40, V), canvas(rand, 96, V), canvas(rand, 64, V), canvas(rand, 64, V)]);
     }
-    const logits = referenceLogits(FAMILIES.map((f) => ({ dir: checkpoints.get(f)!.dir, canvases: canvases.get(f)! })), work);
+    const logits = referenceLogits(
+      FAMILIES.map((f) => ({ dir: checkpoints.get(f)!.dir, canvases: canvases.get(f)! })),
+      work,
+    );
     FAMILIES.forEach((f, j) => reference.set(f, logits[j]));
     for (const f of FAMILIES) fp32.set(f, await session(checkpoints.get(f)!, 'fp32', work, f));
   });
@@ -78,18 +81,23 @@ describe('converter graph: parity with transformers and model.py (tiny checkpoin
       it('a batch of two different canvases answers each as the reference does alone, at different positions each', async () => {
         const t = checkpoints.get(family)!;
         const [, , a, b] = canvases.get(family)!;
-        const positions = [[3, 17, 60], [0, 33, 63]];
+        const positions = [
+          [3, 17, 60],
+          [0, 33, 63],
+        ];
         const out = await runGraph(fp32.get(family)!, t.spec, [a, b], 0, positions);
-        positions.forEach((ps, batch) => ps.forEach((row, i) => {
-          const ref = distribution(reference.get(family)![2 + batch][row]);
-          assert.equal(out.topIds[batch][i][0], ref.top, `canvas ${batch}, row ${row}`);
-          assert.ok(Math.abs(out.topProbs[batch][i][0] - ref.probs[ref.top]) <= 1e-4);
-        }));
+        positions.forEach((ps, batch) =>
+          ps.forEach((row, i) => {
+            const ref = distribution(reference.get(family)![2 + batch][row]);
+            assert.equal(out.topIds[batch][i][0], ref.top, `canvas ${batch}, row ${row}`);
+            assert.ok(Math.abs(out.topProbs[batch][i][0] - ref.probs[ref.top]) <= 1e-4);
+          }),
+        );
         assert.notDeepEqual(out.topIds[0], out.topIds[1], 'the two canvases answer differently');
         assert.deepEqual(out.kv.dims, [t.spec.layers, 2, 2, t.spec.kvHeads, 64, t.spec.headDim]);
       });
 
-      it('the cached step (a window against the rest of the full forward\'s kv, in any order) answers as the full forward', async () => {
+      it("the cached step (a window against the rest of the full forward's kv, in any order) answers as the full forward", async () => {
         const t = checkpoints.get(family)!;
         const s = fp32.get(family)!;
         const ids = canvases.get(family)![1];
@@ -112,7 +120,10 @@ describe('converter graph: parity with transformers and model.py (tiny checkpoin
         assert.ok(diff <= 1e-5, `kv differs by ${diff}`);
         // and a wrong start (other rotary positions) does not
         const shifted = await runGraph(s, t.spec, [ids.slice(from, to)], from + 1, [window.map((r) => r + 1)], selectRows(full.kv, rest));
-        assert.ok(shifted.topProbs[0].some((p, i) => Math.abs(p[0] - full.topProbs[0][window[i]][0]) > 1e-4), 'start moves the rotary positions');
+        assert.ok(
+          shifted.topProbs[0].some((p, i) => Math.abs(p[0] - full.topProbs[0][window[i]][0]) > 1e-4),
+          'start moves the rotary positions',
+        );
       });
     });
   }
@@ -129,7 +140,9 @@ describe('converter graph: parity with transformers and model.py (tiny checkpoin
     const length = 256;
     const canvases = [0, 1, 2, 3, 4, 5].map((b) => tokens.slice(b * length, (b + 1) * length));
     assert.equal(canvases[5].length, length, 'enough text for six canvases');
-    const masked = Array.from({ length }, (_, i) => i).filter(() => rand() > 0.43).slice(0, 80);
+    const masked = Array.from({ length }, (_, i) => i)
+      .filter(() => rand() > 0.43)
+      .slice(0, 80);
     for (const c of canvases) for (const i of masked) c[i] = ckpt.tokens.mask;
     const answers: Record<string, number[]> = {};
     for (const precision of ['fp32', 'int8', 'int4'] as const) {
@@ -139,7 +152,9 @@ describe('converter graph: parity with transformers and model.py (tiny checkpoin
       await s.release();
     }
     const agree = (p: string) => answers[p].filter((id, i) => id === answers.fp32[i]).length / answers.fp32.length;
-    console.log(`      ${answers.fp32.length} masked rows: top-1 agreement with fp32: int8 ${(100 * agree('int8')).toFixed(1)}%, int4 ${(100 * agree('int4')).toFixed(1)}%`);
+    console.log(
+      `      ${answers.fp32.length} masked rows: top-1 agreement with fp32: int8 ${(100 * agree('int8')).toFixed(1)}%, int4 ${(100 * agree('int4')).toFixed(1)}%`,
+    );
     assert.equal(answers.fp32.length, 480);
     assert.ok(agree('int8') >= 0.97, `int8 agrees on ${agree('int8')}`);
     assert.ok(agree('int4') >= 0.95, `int4 agrees on ${agree('int4')}`);

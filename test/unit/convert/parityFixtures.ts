@@ -25,8 +25,11 @@ export function normal(seed: number): () => number {
 
 /** Runs a Python script of training/ (one thread), failing with its stderr. */
 export function python(script: string, args: string[]): string {
-  const run = spawnSync(PYTHON, [path.join(ROOT, 'training', script), ...args],
-    { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, maxBuffer: 16 << 20 });
+  const run = spawnSync(PYTHON, [path.join(ROOT, 'training', script), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+    maxBuffer: 16 << 20,
+  });
   if (run.status !== 0) throw new Error(`training/${script} failed:\n${(run.stderr || run.error?.message || '').slice(-3000)}`);
   return run.stdout;
 }
@@ -40,7 +43,10 @@ export function referenceLogits(jobs: { dir: string; canvases: number[][] }[], w
     args.push(job.dir, canvases, path.join(work, `logits-${j}.f32`));
   });
   const stdout = python('parity_reference.py', args);
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { vocab: number; rows: number });
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { vocab: number; rows: number });
   return jobs.map((job, j) => {
     const all = new Float32Array(fs.readFileSync(path.join(work, `logits-${j}.f32`)).buffer.slice(0));
     const V = lines[j].vocab;
@@ -70,8 +76,14 @@ export interface Answer {
 }
 
 /** One run of the graph: `rows` token rows [start, start + q) of each canvas, `past` the other rows' keys/values. */
-export async function runGraph(session: ort.InferenceSession, spec: ArchSpec, rows: number[][], start: number, positions: number[][],
-  past?: ort.Tensor): Promise<Answer> {
+export async function runGraph(
+  session: ort.InferenceSession,
+  spec: ArchSpec,
+  rows: number[][],
+  start: number,
+  positions: number[][],
+  past?: ort.Tensor,
+): Promise<Answer> {
   const batch = rows.length;
   const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
   const I = GRAPH.inputs;

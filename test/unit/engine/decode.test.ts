@@ -9,8 +9,15 @@ const SUFFIX = ')\n';
 function setup(script: SlotScript[], request: Partial<CompleteRequest> & { policy?: PolicySpec } = {}) {
   const denoiser = new ScriptedDenoiser(PREFIX.length, script);
   const decoder: Decoder = { denoiser, tokenizer: charTokenizer, model: testModel };
-  const req: CompleteRequest = { prefix: PREFIX, suffix: SUFFIX, slots: script.length, singleLine: true,
-    policy: { name: 'threshold' }, eotp: true, ...request };
+  const req: CompleteRequest = {
+    prefix: PREFIX,
+    suffix: SUFFIX,
+    slots: script.length,
+    singleLine: true,
+    policy: { name: 'threshold' },
+    eotp: true,
+    ...request,
+  };
   return { denoiser, run: (opts = {}) => decode(decoder, req, opts) };
 }
 
@@ -19,12 +26,18 @@ function assertConsistent(trace: Trace, forwards: number) {
   assert.equal(trace.steps.length, forwards);
   assert.equal(trace.stats.forwards, forwards);
   const seen = trace.steps.flatMap((s) => s.unmasked.map((u) => u.slot)).sort((a, b) => a - b);
-  assert.deepEqual(seen, Array.from({ length: trace.slots }, (_, i) => i));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: trace.slots }, (_, i) => i),
+  );
   const done = new Set<number>();
   for (const step of trace.steps) {
     step.unmasked.forEach((u) => done.add(u.slot));
     const stillMasked = Array.from({ length: trace.slots }, (_, i) => i).filter((i) => !done.has(i));
-    assert.deepEqual(step.pending.map(([slot]) => slot), stillMasked);
+    assert.deepEqual(
+      step.pending.map(([slot]) => slot),
+      stillMasked,
+    );
   }
 }
 const perStep = (t: Trace) => t.steps.map((s) => s.unmasked.map((u) => u.slot));
@@ -56,7 +69,10 @@ describe('decode: the infill loop', () => {
     const { run } = setup(plan('n+1', 8, 0.3, 0.99), { policy: { name: 'threshold', tau: 0.9 } });
     const trace = await run();
     assert.equal(trace.result.text, 'n+1');
-    assert.deepEqual(trace.steps[0].unmasked.map((u) => u.slot), [0]); // a real token, not a pad
+    assert.deepEqual(
+      trace.steps[0].unmasked.map((u) => u.slot),
+      [0],
+    ); // a real token, not a pad
   });
 
   it('threshold(0.9) takes every sure real token in one forward and EoTP ends it there', async () => {
@@ -103,7 +119,11 @@ describe('decode: the infill loop', () => {
   it('blocks open left to right: a block is finished before the next one is touched', async () => {
     const { run } = setup(plan('abcdef', 6, 0.99, 0.99), { policy: { name: 'fixed', k: 6 }, blockSize: 2 });
     const trace = await run();
-    assert.deepEqual(perStep(trace), [[0, 1], [2, 3], [4, 5]]);
+    assert.deepEqual(perStep(trace), [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     assert.equal(trace.result.text, 'abcdef');
   });
 
@@ -149,17 +169,22 @@ describe('decode: the infill loop', () => {
   it('a time budget stops the decode before its next forward and keeps only the settled start', async () => {
     let clock = 0;
     const { denoiser, run } = setup(plan('abcdef', 6, [0.5, 0.6, 0.1, 0.4, 0.2, 0.3], 0.99), { policy: { name: 'sequential' }, timeBudgetMs: 25 });
-    denoiser.onForward = () => { clock += 10; };
+    denoiser.onForward = () => {
+      clock += 10;
+    };
     const trace = await run({ now: () => clock });
     // forwards at 0, 10, 20 ms commit slots 1, 0 and 3; at 30 ms the budget is spent. Slot 2 is still masked,
     // so "d" in slot 3 is not settled text: only "ab" is kept
     assert.equal(trace.result.stoppedBy, 'timeBudget');
     assert.equal(denoiser.forwards, 3);
-    assert.deepEqual(trace.steps.map((s) => s.at), [0, 10, 20]);
+    assert.deepEqual(
+      trace.steps.map((s) => s.at),
+      [0, 10, 20],
+    );
     assert.equal(trace.result.text, 'ab');
   });
 
-  it('a completion\'s confidence is the geometric mean of the probabilities its kept tokens were unmasked with', async () => {
+  it("a completion's confidence is the geometric mean of the probabilities its kept tokens were unmasked with", async () => {
     const { run } = setup(plan('ab\ncd', 5, [0.9, 0.4, 0.99, 0.99, 0.99], 0.99), { policy: { name: 'sequential' }, eotp: false });
     const trace = await run();
     assert.equal(trace.result.text, 'ab');
@@ -180,8 +205,10 @@ describe('decode: the infill loop', () => {
   it('cancellation between steps stops within one step', async () => {
     const { denoiser, run } = setup(plan('abcdef', 6, 0.5, 0.99), { policy: { name: 'sequential' } });
     const controller = new AbortController();
-    await assert.rejects(run({ signal: controller.signal, onStep: (_s: unknown, i: number) => i === 1 && controller.abort() }),
-      (e: Error) => e.name === 'Cancelled');
+    await assert.rejects(
+      run({ signal: controller.signal, onStep: (_s: unknown, i: number) => i === 1 && controller.abort() }),
+      (e: Error) => e.name === 'Cancelled',
+    );
     assert.equal(denoiser.forwards, 2);
   });
 
@@ -207,8 +234,10 @@ describe('decode: the infill loop', () => {
   it('honours logitsShift: slot i is read at canvas position i−1', async () => {
     const script = plan('ab', 3, 0.99, 0.99);
     const denoiser = new ScriptedDenoiser(PREFIX.length, script, 1);
-    const trace = await decode({ denoiser, tokenizer: charTokenizer, model: { ...testModel, logitsShift: 1 } },
-      { prefix: PREFIX, suffix: SUFFIX, slots: 3, singleLine: true, policy: { name: 'sequential' }, eotp: false });
+    const trace = await decode(
+      { denoiser, tokenizer: charTokenizer, model: { ...testModel, logitsShift: 1 } },
+      { prefix: PREFIX, suffix: SUFFIX, slots: 3, singleLine: true, policy: { name: 'sequential' }, eotp: false },
+    );
     assert.deepEqual(denoiser.positionsSeen[0], [PREFIX.length - 1, PREFIX.length, PREFIX.length + 1]);
     assert.equal(trace.result.text, 'ab');
   });
@@ -243,7 +272,10 @@ describe('decode: the infill loop', () => {
     assert.deepEqual(trace.policy, { name: 'threshold', tau: 0.9, eotp: true });
     const u = trace.steps[0].unmasked[0];
     assert.deepEqual([u.text, u.alternativeTexts], ['a', ['a', '<pad>']]);
-    assert.deepEqual(u.alternatives, [[tok('a'), 0.95], [PAD, 0.05]]);
+    assert.deepEqual(u.alternatives, [
+      [tok('a'), 0.95],
+      [PAD, 0.05],
+    ]);
   });
 
   it('shapes the result: single line, no echo of the suffix, empty is a valid answer', async () => {

@@ -40,7 +40,10 @@ describe('policy learned', () => {
     const trace = await decode(decoder, request(4));
     assert.equal(trace.result.text, 'ab');
     // step 1: only "a" (0.95) reaches θ = 0.8 among the real predictions; step 2: "b" alone; then the pads by EoTP
-    assert.deepEqual(trace.steps.map((s) => s.unmasked.map((u) => u.slot)), [[0], [1, 2, 3]]);
+    assert.deepEqual(
+      trace.steps.map((s) => s.unmasked.map((u) => u.slot)),
+      [[0], [1, 2, 3]],
+    );
     assert.equal(trace.steps[0].unmasked[0].score, 0.95);
     assert.equal(filter.calls.length, trace.steps.length);
     assert.equal(filter.calls[0].length, 4 * FEATURE_COUNT);
@@ -53,12 +56,22 @@ describe('policy learned', () => {
 
   it('computes the signals of every still-masked slot, step after step (onSignals)', async () => {
     // slot 1 changes its top-1 at the second forward
-    const script = [{ token: tok('a'), p: 0.9 }, { token: tok('b'), p: (i: number) => (i === 0 ? 0.4 : 0.5) }, { token: tok('c'), p: 0.3 }];
+    const script = [
+      { token: tok('a'), p: 0.9 },
+      { token: tok('b'), p: (i: number) => (i === 0 ? 0.4 : 0.5) },
+      { token: tok('c'), p: 0.3 },
+    ];
     const denoiser = new ScriptedDenoiser(PREFIX.length, script);
     const seen: { step: number; slots: number[]; rows: Float32Array }[] = [];
-    await decode({ denoiser, tokenizer: charTokenizer, model: testModel }, { ...request(3), policy: { name: 'sequential' } },
-      { onSignals: (step, candidates, rows) => seen.push({ step, slots: candidates.map((c) => c.slot), rows: rows.slice() }) });
-    assert.deepEqual(seen.map((s) => s.slots), [[0, 1, 2], [1, 2], [2]]);
+    await decode(
+      { denoiser, tokenizer: charTokenizer, model: testModel },
+      { ...request(3), policy: { name: 'sequential' } },
+      { onSignals: (step, candidates, rows) => seen.push({ step, slots: candidates.map((c) => c.slot), rows: rows.slice() }) },
+    );
+    assert.deepEqual(
+      seen.map((s) => s.slots),
+      [[0, 1, 2], [1, 2], [2]],
+    );
     const row = (s: number, j: number) => seen[s].rows.subarray(j * FEATURE_COUNT, (j + 1) * FEATURE_COUNT);
     assert.ok(Math.abs(row(0, 0)[col('p1')] - 0.9) < 1e-6);
     assert.ok(Math.abs(row(0, 0)[col('margin')] - 0.8) < 1e-6); // 0.9 − 0.1
@@ -86,10 +99,32 @@ describe('policy learned: the shipped filter graph', function () {
       // a confident, stable slot with both neighbours committed scores above an unsure, changing one
       const sure = new Float32Array(FEATURE_COUNT);
       const unsure = new Float32Array(FEATURE_COUNT);
-      Object.entries({ p1: 0.98, margin: 0.97, entropy: 0.1, stable: 0.5, leftDone: 1, rightDone: 1, leftP: 1, rightP: 1, stepFrac: 0.5, maskedFrac: 0.3, singleLine: 1 })
-        .forEach(([k, v]) => (sure[col(k as never)] = v));
-      Object.entries({ p1: 0.1, margin: 0.02, entropy: 5, changed: 1, stable: 0.125, leftP: 0.1, rightP: 0.1, maskedFrac: 1, fromFirstMasked: 0.5, blockPos: 0.5, singleLine: 1 })
-        .forEach(([k, v]) => (unsure[col(k as never)] = v));
+      Object.entries({
+        p1: 0.98,
+        margin: 0.97,
+        entropy: 0.1,
+        stable: 0.5,
+        leftDone: 1,
+        rightDone: 1,
+        leftP: 1,
+        rightP: 1,
+        stepFrac: 0.5,
+        maskedFrac: 0.3,
+        singleLine: 1,
+      }).forEach(([k, v]) => (sure[col(k as never)] = v));
+      Object.entries({
+        p1: 0.1,
+        margin: 0.02,
+        entropy: 5,
+        changed: 1,
+        stable: 0.125,
+        leftP: 0.1,
+        rightP: 0.1,
+        maskedFrac: 1,
+        fromFirstMasked: 0.5,
+        blockPos: 0.5,
+        singleLine: 1,
+      }).forEach(([k, v]) => (unsure[col(k as never)] = v));
       const [a, b] = await model.filter!.score(Float32Array.from([...sure, ...unsure]), 2);
       assert.ok(a > b, `sure ${a} > unsure ${b}`);
     } finally {

@@ -2,8 +2,7 @@ import * as assert from 'node:assert/strict';
 import { entropyBounded, factor, fixed, makePolicy, resolvePolicy, sequential, threshold, type Candidate } from '../../../src/engine';
 
 /** Candidates from [p, entropy] pairs; slot = index. */
-const slots = (...pe: [number, number?][]): Candidate[] =>
-  pe.map(([p, entropy], slot) => ({ slot, token: 100 + slot, p, entropy: entropy ?? 1 - p }));
+const slots = (...pe: [number, number?][]): Candidate[] => pe.map(([p, entropy], slot) => ({ slot, token: 100 + slot, p, entropy: entropy ?? 1 - p }));
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
 describe('policies: which slots a step unmasks', () => {

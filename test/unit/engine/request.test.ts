@@ -25,7 +25,7 @@ describe('request: what to ask the model for at a cursor', () => {
   });
 });
 
-describe('shaping: the model\'s answer as a suggestion', () => {
+describe("shaping: the model's answer as a suggestion", () => {
   const shape = (text: string, singleLine = false, prefix = '', suffix = '') => shapeCompletion({ text, prefix, suffix, singleLine });
 
   it('drops trailing whitespace and keeps at most the line cap', () => {

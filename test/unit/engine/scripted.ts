@@ -10,7 +10,7 @@ const NAMES = ['<pad>', '<eos>', '<bos>', '<mask>'];
 /** One token per character: id = code point + 16; 0–3 are pad, eos, bos, mask. */
 export const charTokenizer: TokenizerLike = {
   encode: (text) => [...text].map((ch) => ch.codePointAt(0)! + OFFSET),
-  decode: (ids) => ids.map((id) => (id < OFFSET ? NAMES[id] ?? '' : String.fromCodePoint(id - OFFSET))).join(''),
+  decode: (ids) => ids.map((id) => (id < OFFSET ? (NAMES[id] ?? '') : String.fromCodePoint(id - OFFSET))).join(''),
 };
 export const tok = (ch: string) => ch.codePointAt(0)! + OFFSET;
 
@@ -30,9 +30,8 @@ export interface SlotScript {
 export function plan(answer: string, slots: number, realP: number | number[], padP: number): SlotScript[] {
   const chars = [...answer];
   return Array.from({ length: slots }, (_, i) =>
-    i < chars.length
-      ? { token: chars[i] === '\u0000' ? PAD : tok(chars[i]), p: Array.isArray(realP) ? realP[i] : realP }
-      : { token: PAD, p: padP });
+    i < chars.length ? { token: chars[i] === '\u0000' ? PAD : tok(chars[i]), p: Array.isArray(realP) ? realP[i] : realP } : { token: PAD, p: padP },
+  );
 }
 
 export class ScriptedDenoiser implements Denoiser {
@@ -42,7 +41,11 @@ export class ScriptedDenoiser implements Denoiser {
   /** Called at the start of each forward (0-based index); may be async to simulate a slow model. */
   onForward?: (index: number) => void | Promise<void>;
 
-  constructor(private readonly slotStart: number, private readonly script: SlotScript[], private readonly shift = 0) {}
+  constructor(
+    private readonly slotStart: number,
+    private readonly script: SlotScript[],
+    private readonly shift = 0,
+  ) {}
 
   async forward(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]> {
     const index = this.forwards++;

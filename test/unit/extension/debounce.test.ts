@@ -5,7 +5,10 @@ describe('AdaptiveDebounce', () => {
   function debounceAt(times: number[], base: number): number[] {
     let i = 0;
     const d = new AdaptiveDebounce(() => times[i]);
-    return times.map((_, k) => { i = k; return d.delayFor(base); });
+    return times.map((_, k) => {
+      i = k;
+      return d.delayFor(base);
+    });
   }
 
   it('waits the base delay for a first keystroke and after a pause', () => {

@@ -13,13 +13,19 @@ describe('package.json contributions', () => {
 
   it('every contributed command is registered by activate()', () => {
     const registered = [...activate.matchAll(/registerCommand\('([^']+)'/g)].map((m) => m[1]);
-    assert.deepEqual(contributed.filter((c) => !registered.includes(c)), []);
+    assert.deepEqual(
+      contributed.filter((c) => !registered.includes(c)),
+      [],
+    );
   });
 
   it('keybindings and menus name contributed commands', () => {
     const menus = Object.values(manifest.contributes.menus ?? {}).flat() as { command: string }[];
     const used = [...manifest.contributes.keybindings, ...menus].map((k: { command: string }) => k.command);
-    assert.deepEqual(used.filter((c) => !contributed.includes(c)), []);
+    assert.deepEqual(
+      used.filter((c) => !contributed.includes(c)),
+      [],
+    );
   });
 
   it('activates on startup-finished, never on "*"', () => {

@@ -8,13 +8,20 @@ import * as ts from 'typescript';
 import { DEFAULT_POLICY, POLICY_NAMES, POLICY_TABLE } from '../../../src/engine/policyTable';
 import { defaultSettings, executionProviders, logLevels, numericSettings, type Settings } from '../../../src/settings';
 
-interface Property { type?: unknown; enum?: unknown[]; default?: unknown; minimum?: number; maximum?: number; description?: string }
+interface Property {
+  type?: unknown;
+  enum?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  description?: string;
+}
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const properties: Record<string, Property> = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
 
 describe('package.json agrees with the policy and settings tables', () => {
-  it('unmask.policy lists the table\'s policies, in its order, with the default policy', () => {
+  it("unmask.policy lists the table's policies, in its order, with the default policy", () => {
     assert.deepEqual(properties['unmask.policy'].enum, POLICY_NAMES);
     assert.equal(properties['unmask.policy'].default, DEFAULT_POLICY.name);
   });
@@ -31,7 +38,11 @@ describe('package.json agrees with the policy and settings tables', () => {
     for (const [key, { min, max, integer }] of Object.entries(numericSettings)) {
       const p = properties[`unmask.${key}`];
       assert.ok(p, `package.json lacks unmask.${key}`);
-      assert.deepEqual([p.type, p.minimum, p.maximum, p.default], [integer ? 'integer' : 'number', min, max, defaultSettings[key as keyof Settings]], `unmask.${key}`);
+      assert.deepEqual(
+        [p.type, p.minimum, p.maximum, p.default],
+        [integer ? 'integer' : 'number', min, max, defaultSettings[key as keyof Settings]],
+        `unmask.${key}`,
+      );
     }
   });
 
@@ -72,8 +83,14 @@ function registeredCommands(): string[] {
   const ids: string[] = [];
   for (const file of sourceFiles()) {
     visit(file, (n) => {
-      if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === 'registerCommand'
-        && n.arguments.length > 0 && ts.isStringLiteral(n.arguments[0])) ids.push(n.arguments[0].text);
+      if (
+        ts.isCallExpression(n) &&
+        ts.isPropertyAccessExpression(n.expression) &&
+        n.expression.name.text === 'registerCommand' &&
+        n.arguments.length > 0 &&
+        ts.isStringLiteral(n.arguments[0])
+      )
+        ids.push(n.arguments[0].text);
     });
   }
   return ids;
@@ -84,7 +101,9 @@ function menuItems(): [string, string][] {
   const file = sourceFiles().find((f) => f.fileName === path.join(ROOT, 'src', 'commands.ts'));
   assert.ok(file, 'src/commands.ts not found');
   let menu: ts.FunctionDeclaration | undefined;
-  visit(file, (n) => { if (ts.isFunctionDeclaration(n) && n.name?.text === 'showMenu') menu = n; });
+  visit(file, (n) => {
+    if (ts.isFunctionDeclaration(n) && n.name?.text === 'showMenu') menu = n;
+  });
   assert.ok(menu, 'src/commands.ts has no function showMenu');
   const items: [string, string][] = [];
   visit(menu, (n) => {
@@ -95,7 +114,7 @@ function menuItems(): [string, string][] {
   return items;
 }
 
-describe('package.json\'s commands agree with the code', () => {
+describe("package.json's commands agree with the code", () => {
   const contributed: { command: string; title: string; category?: string }[] = pkg.contributes.commands;
   const contributedIds = contributed.map((c) => c.command);
 
@@ -118,7 +137,9 @@ describe('package.json\'s commands agree with the code', () => {
   it('keybindings, menus and walkthrough links name contributed commands', () => {
     const named = [
       ...pkg.contributes.keybindings.map((k: { command: string }) => k.command),
-      ...Object.values(pkg.contributes.menus as Record<string, { command: string }[]>).flat().map((m) => m.command),
+      ...Object.values(pkg.contributes.menus as Record<string, { command: string }[]>)
+        .flat()
+        .map((m) => m.command),
       ...Array.from(JSON.stringify(pkg.contributes.walkthroughs).matchAll(/command:(unmask\.[A-Za-z]+)/g), (m) => m[1]),
     ];
     assert.ok(named.length > 0);

@@ -10,7 +10,7 @@ import { defaultSettings, isLanguageEnabled, readSettings } from '../../../src/s
 describe('settings', () => {
   const from = (values: Record<string, unknown>) => (key: string) => values[key];
 
-  it('reads valid values and puts the policy parameter in the policy\'s own field', () => {
+  it("reads valid values and puts the policy parameter in the policy's own field", () => {
     const { settings, problems } = readSettings(from({ policy: 'fixed', policyParameter: 3, singleLineSlots: 16 }));
     assert.deepEqual(problems, []);
     assert.deepEqual(settings.policy, { name: 'fixed', k: 3 });
@@ -21,7 +21,7 @@ describe('settings', () => {
     const { settings, problems } = readSettings(from({}));
     assert.deepEqual(problems, []);
     assert.equal(typeof settings.policy.name, 'string');
-    assert.deepEqual(settings.policy, { name: DEFAULT_POLICY.name }, 'the parameter left to the table\'s default');
+    assert.deepEqual(settings.policy, { name: DEFAULT_POLICY.name }, "the parameter left to the table's default");
     const withParameter = readSettings(from({ policyParameter: 3 })).settings.policy;
     assert.deepEqual(withParameter, { name: DEFAULT_POLICY.name, f: 3 });
   });

@@ -19,7 +19,9 @@ function shuffleVocabulary(dir: string): void {
   const file = path.join(dir, 'tokenizer.json');
   const tok = JSON.parse(fs.readFileSync(file, 'utf8'));
   const vocab = tok.model.vocab as Record<string, number>;
-  const [a, b] = Object.keys(vocab).filter((t) => vocab[t] >= 100).slice(0, 2);
+  const [a, b] = Object.keys(vocab)
+    .filter((t) => vocab[t] >= 100)
+    .slice(0, 2);
   [vocab[a], vocab[b]] = [vocab[b], vocab[a]];
   fs.unlinkSync(file); // a link to the bundled tokenizer in a hostile copy: never write through it
   fs.writeFileSync(file, JSON.stringify(tok));
@@ -36,17 +38,54 @@ describe('fault: hostile model folders through the real server', function () {
   after(() => client.dispose());
 
   const cases: [string, (dir: string) => void, RegExp][] = [
-    ['model.onnx is a FIFO', (d) => { fs.unlinkSync(path.join(d, 'model.onnx')); fifo(path.join(d, 'model.onnx')); }, /model\.onnx: is not a regular file \(a FIFO\)/],
-    ['unmask.json is a FIFO', (d) => { fs.unlinkSync(path.join(d, 'unmask.json')); fifo(path.join(d, 'unmask.json')); }, /unmask\.json: is not a regular file \(a FIFO\)/],
-    ['tokenizer.json is a link to /dev/zero (endless)', (d) => { fs.unlinkSync(path.join(d, 'tokenizer.json')); fs.symlinkSync('/dev/zero', path.join(d, 'tokenizer.json')); },
-      /tokenizer\.json: is not a regular file \(a device or socket\)/],
-    ['tokenizer.json is a 200 MB file', (d) => { fs.unlinkSync(path.join(d, 'tokenizer.json')); fs.writeFileSync(path.join(d, 'tokenizer.json'), ''); fs.truncateSync(path.join(d, 'tokenizer.json'), 200e6); },
-      /tokenizer\.json: is 200000000 bytes, more than/],
-    ['model.onnx is a symlink loop', (d) => { fs.unlinkSync(path.join(d, 'model.onnx')); fs.symlinkSync('model.onnx', path.join(d, 'model.onnx')); }, /model\.onnx: is a symlink loop/],
+    [
+      'model.onnx is a FIFO',
+      (d) => {
+        fs.unlinkSync(path.join(d, 'model.onnx'));
+        fifo(path.join(d, 'model.onnx'));
+      },
+      /model\.onnx: is not a regular file \(a FIFO\)/,
+    ],
+    [
+      'unmask.json is a FIFO',
+      (d) => {
+        fs.unlinkSync(path.join(d, 'unmask.json'));
+        fifo(path.join(d, 'unmask.json'));
+      },
+      /unmask\.json: is not a regular file \(a FIFO\)/,
+    ],
+    [
+      'tokenizer.json is a link to /dev/zero (endless)',
+      (d) => {
+        fs.unlinkSync(path.join(d, 'tokenizer.json'));
+        fs.symlinkSync('/dev/zero', path.join(d, 'tokenizer.json'));
+      },
+      /tokenizer\.json: is not a regular file \(a device or socket\)/,
+    ],
+    [
+      'tokenizer.json is a 200 MB file',
+      (d) => {
+        fs.unlinkSync(path.join(d, 'tokenizer.json'));
+        fs.writeFileSync(path.join(d, 'tokenizer.json'), '');
+        fs.truncateSync(path.join(d, 'tokenizer.json'), 200e6);
+      },
+      /tokenizer\.json: is 200000000 bytes, more than/,
+    ],
+    [
+      'model.onnx is a symlink loop',
+      (d) => {
+        fs.unlinkSync(path.join(d, 'model.onnx'));
+        fs.symlinkSync('model.onnx', path.join(d, 'model.onnx'));
+      },
+      /model\.onnx: is a symlink loop/,
+    ],
     ['maxSequence 1,000,000', editManifest((m) => (m.maxSequence = 1_000_000)), /field "maxSequence" is 1000000, expected an integer from 8 to 4096/],
     ['a tokenizer smaller than vocabSize', editManifest((m) => (m.vocabSize = 8193)), /field "vocabSize" is 8193, but tokenizer\.json has 8192 tokens/],
-    ['a tokenizer of the right size with shuffled ids', shuffleVocabulary,
-      /tokenizer\.json: its vocabulary is not the model's: its digest is sha256:[0-9a-f]+…, but unmask\.json field "vocabDigest" is sha256:327d/],
+    [
+      'a tokenizer of the right size with shuffled ids',
+      shuffleVocabulary,
+      /tokenizer\.json: its vocabulary is not the model's: its digest is sha256:[0-9a-f]+…, but unmask\.json field "vocabDigest" is sha256:327d/,
+    ],
   ];
   for (const [name, edit, message] of cases) {
     it(`${name}: refused naming it`, async () => {
@@ -70,7 +109,10 @@ describe('fault: hostile model folders through the real server', function () {
   it('a tokenizer linked to another file: refused without quoting that file', async () => {
     const secret = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-secret-')), 'secret.txt');
     fs.writeFileSync(secret, 'hunter2-password-line\n');
-    const folder = hostileCopy((d) => { fs.unlinkSync(path.join(d, 'tokenizer.json')); fs.symlinkSync(secret, path.join(d, 'tokenizer.json')); });
+    const folder = hostileCopy((d) => {
+      fs.unlinkSync(path.join(d, 'tokenizer.json'));
+      fs.symlinkSync(secret, path.join(d, 'tokenizer.json'));
+    });
     try {
       const r = await outcome(client.load({ ...LOAD, modelDir: folder.dir }));
       assert.ok(!r.ok);
@@ -98,8 +140,11 @@ describe('fault: hostile model folders through the real server', function () {
     }
   });
 
-  it('the extension\'s pre-check answers a FIFO manifest at once, without blocking', async () => {
-    const folder = hostileCopy((d) => { fs.unlinkSync(path.join(d, 'unmask.json')); fifo(path.join(d, 'unmask.json')); });
+  it("the extension's pre-check answers a FIFO manifest at once, without blocking", async () => {
+    const folder = hostileCopy((d) => {
+      fs.unlinkSync(path.join(d, 'unmask.json'));
+      fifo(path.join(d, 'unmask.json'));
+    });
     try {
       const problem = await checkModelFolderAsync(folder.dir, 5000);
       assert.match(problem ?? '', /unmask\.json is not a regular file \(a FIFO\)/);
@@ -126,12 +171,20 @@ describe('fault: out-of-bound numbers are refused naming the field', function ()
   it('the server refuses threads 1,000,000 and blockSize 0.5 from any client (blockSize 0.5 used to loop forever)', async () => {
     const raw = rawServer();
     try {
-      await assert.rejects(raw.connection.sendRequest(Requests.load, { ...LOAD, threads: 1_000_000 }),
-        (e: { code: number; message: string }) => e.code === ErrorCodes.invalidRequest && /load\.threads is 1000000/.test(e.message));
+      await assert.rejects(
+        raw.connection.sendRequest(Requests.load, { ...LOAD, threads: 1_000_000 }),
+        (e: { code: number; message: string }) => e.code === ErrorCodes.invalidRequest && /load\.threads is 1000000/.test(e.message),
+      );
       await raw.connection.sendRequest(Requests.load, LOAD);
-      for (const [over, field] of [[{ blockSize: 0.5 }, 'request.blockSize'], [{ slots: 1e9 }, 'request.slots'], [{ maxForwards: -1 }, 'request.maxForwards']] as const) {
-        await assert.rejects(raw.connection.sendRequest(Requests.complete, { id: 1, request: request(over), streamSteps: false } satisfies CompleteParams),
-          (e: { code: number; message: string }) => e.code === ErrorCodes.invalidRequest && e.message.startsWith(field));
+      for (const [over, field] of [
+        [{ blockSize: 0.5 }, 'request.blockSize'],
+        [{ slots: 1e9 }, 'request.slots'],
+        [{ maxForwards: -1 }, 'request.maxForwards'],
+      ] as const) {
+        await assert.rejects(
+          raw.connection.sendRequest(Requests.complete, { id: 1, request: request(over), streamSteps: false } satisfies CompleteParams),
+          (e: { code: number; message: string }) => e.code === ErrorCodes.invalidRequest && e.message.startsWith(field),
+        );
       }
     } finally {
       raw.dispose();
@@ -139,8 +192,23 @@ describe('fault: out-of-bound numbers are refused naming the field', function ()
   });
 
   it('the CLI refuses --threads 1000000 naming the flag, at once', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'complete.ts'),
-      '--file', path.join(ROOT, 'examples', 'fibonacci.py'), '--line', '9', '--col', '20', '--threads', '1000000'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'src', 'cli', 'complete.ts'),
+        '--file',
+        path.join(ROOT, 'examples', 'fibonacci.py'),
+        '--line',
+        '9',
+        '--col',
+        '20',
+        '--threads',
+        '1000000',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--threads is 1000000; expected an integer from 0 to 64/);
   });

@@ -14,15 +14,25 @@ export const SERVER = path.join(ROOT, 'src', 'server', 'main.ts');
 export const LOAD = { modelDir: MODEL_DIR, executionProvider: 'cpu' as const, threads: 1 };
 
 export const request = (over: Partial<CompleteRequest> = {}): CompleteRequest => ({
-  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ', suffix: '\n\n\nprint(fibonacci(10))\n',
-  slots: 16, singleLine: true, policy: { name: 'threshold', tau: 0.9 }, eotp: true, ...over,
+  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ',
+  suffix: '\n\n\nprint(fibonacci(10))\n',
+  slots: 16,
+  singleLine: true,
+  policy: { name: 'threshold', tau: 0.9 },
+  eotp: true,
+  ...over,
 });
 /** A decode of exactly `slots` forwards: one slot per step, no end-of-text shortcut, no line-end stop. */
 export const slow = (slots = 24) => request({ slots, singleLine: false, policy: { name: 'sequential' }, eotp: false });
 
 export function newClient(over: Partial<ModelClientOptions> = {}, logs: string[] = []): ModelClient {
-  return new ModelClient({ serverModule: SERVER, execArgv: ['--import', 'tsx'], restartDelaysMs: [50, 50, 50],
-    log: (level, msg) => logs.push(`${level}: ${msg}`), ...over });
+  return new ModelClient({
+    serverModule: SERVER,
+    execArgv: ['--import', 'tsx'],
+    restartDelaysMs: [50, 50, 50],
+    log: (level, msg) => logs.push(`${level}: ${msg}`),
+    ...over,
+  });
 }
 
 /** The server without ModelClient: what any client could send it. */
@@ -30,7 +40,14 @@ export function rawServer(): { child: ChildProcess; connection: MessageConnectio
   const child = fork(SERVER, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: ['--import', 'tsx'] });
   const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
   connection.listen();
-  return { child, connection, dispose: () => { connection.dispose(); child.kill('SIGKILL'); } };
+  return {
+    child,
+    connection,
+    dispose: () => {
+      connection.dispose();
+      child.kill('SIGKILL');
+    },
+  };
 }
 
 /** A copy of the bundled model folder (graph and tokenizer linked), changed by `edit`; removed by the returned cleanup. */

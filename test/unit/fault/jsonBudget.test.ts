@@ -50,8 +50,23 @@ describe('fault: JSON files past their budget', function () {
   it('the CLI refuses the same folder naming tokenizer.json', () => {
     const folder = hostileCopy((d) => nestedBrackets(path.join(d, 'tokenizer.json'), BOMB_DEPTH));
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'complete.ts'), '--file', path.join(ROOT, 'examples', 'fibonacci.py'),
-        '--line', '9', '--col', '20', '--model', folder.dir], { encoding: 'utf8', timeout: 90_000 });
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'src', 'cli', 'complete.ts'),
+          '--file',
+          path.join(ROOT, 'examples', 'fibonacci.py'),
+          '--line',
+          '9',
+          '--col',
+          '20',
+          '--model',
+          folder.dir,
+        ],
+        { encoding: 'utf8', timeout: 90_000 },
+      );
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /tokenizer\.json: nests arrays and objects deeper than 64 levels/);
     } finally {
@@ -71,7 +86,7 @@ describe('fault: JSON files past their budget', function () {
     }
   });
 
-  it('the converter refuses a checkpoint\'s config.json nested 1,000,000 deep naming it', () => {
+  it("the converter refuses a checkpoint's config.json nested 1,000,000 deep naming it", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-ckpt-'));
     try {
       nestedBrackets(path.join(dir, 'config.json'), 1_000_000);

@@ -72,7 +72,10 @@ describe('fault: the model lifecycle', function () {
       for (let i = 0; i < 50; i++) await lifecycle.ready();
       assert.equal(lifecycle.loadsRequested, 2);
       // failed → loading → failed (the same failure again is a new try, reported with its loading state)
-      assert.deepEqual(seen.map((s) => s.kind), ['loading', 'failed', 'loading', 'failed']);
+      assert.deepEqual(
+        seen.map((s) => s.kind),
+        ['loading', 'failed', 'loading', 'failed'],
+      );
     } finally {
       broken.remove();
       lifecycle.dispose();
@@ -94,7 +97,10 @@ describe('fault: the model lifecycle', function () {
       assert.equal(info?.modelDir, LOAD.modelDir);
       assert.notEqual(client.pid, pid);
       assert.equal(lifecycle.loadsRequested, 1, 'the client restored the model; the lifecycle did not load it again');
-      assert.deepEqual(seen.map((s) => s.kind), ['loading', 'ready']);
+      assert.deepEqual(
+        seen.map((s) => s.kind),
+        ['loading', 'ready'],
+      );
       assert.equal((await client.complete(slow(2))).stats.forwards, 2);
     } finally {
       lifecycle.dispose();

@@ -17,7 +17,9 @@ function crashingOn(client: ModelClient, folder: string, times: number): Pick<Mo
   let restored: Promise<void> = Promise.resolve();
   const wrapper = {
     crashes: 0,
-    get modelInfo() { return client.modelInfo; },
+    get modelInfo() {
+      return client.modelInfo;
+    },
     onDidChangeState: client.onDidChangeState.bind(client),
     load: async (target: LoadTarget) => {
       await restored;
@@ -26,11 +28,16 @@ function crashingOn(client: ModelClient, folder: string, times: number): Pick<Mo
         wrapper.crashes++;
         restored = new Promise((resolve) => {
           const sub = client.onDidChangeState((state, detail) => {
-            if (state === 'ready' && /restarted after/.test(detail ?? '')) { sub.dispose(); resolve(); }
+            if (state === 'ready' && /restarted after/.test(detail ?? '')) {
+              sub.dispose();
+              resolve();
+            }
           });
         });
         // the request is on its way after one turn; a load takes far longer than this
-        void new Promise((r) => setTimeout(r, 20)).then(() => { if (client.pid) process.kill(client.pid, 'SIGKILL'); });
+        void new Promise((r) => setTimeout(r, 20)).then(() => {
+          if (client.pid) process.kill(client.pid, 'SIGKILL');
+        });
       }
       return loading;
     },
@@ -46,7 +53,12 @@ describe('fault: the lifecycle under races and crashes', function () {
     const a = hostileCopy(() => undefined);
     let releaseA!: () => void;
     const aChecked = new Promise<void>((r) => (releaseA = r));
-    const lifecycle = new ModelLifecycle(client, { precheck: async (folder) => { if (folder === a.dir) await aChecked; return undefined; } });
+    const lifecycle = new ModelLifecycle(client, {
+      precheck: async (folder) => {
+        if (folder === a.dir) await aChecked;
+        return undefined;
+      },
+    });
     try {
       const loadingA = lifecycle.load({ ...LOAD, modelDir: a.dir });
       const info = await lifecycle.load(LOAD);
@@ -97,7 +109,7 @@ describe('fault: the lifecycle under races and crashes', function () {
       assert.equal((await client.complete(slow(2))).stats.forwards, 2);
       const state = lifecycle.state;
       assert.ok(state.kind === 'ready' && state.info.modelDir === LOAD.modelDir, JSON.stringify(state));
-      assert.match(state.kind === 'ready' ? state.problem ?? '' : '', new RegExp(`loading ${b.dir} failed twice, the model server stopping each time`));
+      assert.match(state.kind === 'ready' ? (state.problem ?? '') : '', new RegExp(`loading ${b.dir} failed twice, the model server stopping each time`));
     } finally {
       lifecycle.dispose();
       client.dispose();

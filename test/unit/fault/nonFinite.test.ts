@@ -25,8 +25,18 @@ function poisonedCopy(from: number, to: number): { dir: string; remove(): void; 
   const remove = () => fs.rmSync(dir, { recursive: true, force: true });
   fs.copyFileSync(path.join(MODEL_DIR, 'unmask.json'), path.join(dir, 'unmask.json'));
   for (const f of [manifest.files.tokenizer, manifest.files.filter].filter(Boolean)) fs.symlinkSync(path.join(MODEL_DIR, f), path.join(dir, f));
-  const r = spawnSync('python3', [path.join(__dirname, 'nanWeights.py'), path.join(MODEL_DIR, manifest.files.model), path.join(dir, manifest.files.model),
-    String(manifest.vocabSize), String(from), String(to)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 120_000 });
+  const r = spawnSync(
+    'python3',
+    [
+      path.join(__dirname, 'nanWeights.py'),
+      path.join(MODEL_DIR, manifest.files.model),
+      path.join(dir, manifest.files.model),
+      String(manifest.vocabSize),
+      String(from),
+      String(to),
+    ],
+    { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, timeout: 120_000 },
+  );
   return { dir, remove, ...(r.status === 0 ? {} : { why: (r.stderr || r.error?.message || '').trim().split('\n').at(-1) }) };
 }
 
@@ -61,16 +71,19 @@ describe('fault: partly NaN weights', function () {
     const reads = new Set<number>();
     /** Answers NaN at a position that holds id `bad` (a row that reaches only its own position). */
     const denoiser = (bad?: number): Denoiser => ({
-      forward: async (canvas, positions) => positions.map((p): Prediction => {
-        reads.add(canvas[p]);
-        const x = canvas[p] === bad ? NaN : 0.5;
-        return { ids: [1, 2], probs: [x, 0.5], entropy: 0.7 };
-      }),
+      forward: async (canvas, positions) =>
+        positions.map((p): Prediction => {
+          reads.add(canvas[p]);
+          const x = canvas[p] === bad ? NaN : 0.5;
+          return { ids: [1, 2], probs: [x, 0.5], entropy: 0.7 };
+        }),
     });
     await checkFiniteOutputs(denoiser(), { vocabSize: 8192, maxSequence: 512 }, '/m/model.onnx');
     assert.equal(reads.size, 8192);
-    await assert.rejects(checkFiniteOutputs(denoiser(5000), { vocabSize: 8192, maxSequence: 512 }, '/m/model.onnx'),
-      /^ModelFolderError: \/m\/model\.onnx: answers non-finite probabilities \(p NaN, entropy 0\.7\) on 1 of 32 probe canvases .*\(ids 4864–5119\)/);
+    await assert.rejects(
+      checkFiniteOutputs(denoiser(5000), { vocabSize: 8192, maxSequence: 512 }, '/m/model.onnx'),
+      /^ModelFolderError: \/m\/model\.onnx: answers non-finite probabilities \(p NaN, entropy 0\.7\) on 1 of 32 probe canvases .*\(ids 4864–5119\)/,
+    );
     // a large vocabulary: an even sample from the first to the last id
     const sample = finiteProbeIds(151_936);
     assert.deepEqual([sample.length, sample[0], sample.at(-1)], [441, 0, 151_935]);
@@ -85,34 +98,50 @@ describe('fault: partly NaN weights', function () {
       },
     };
     const request = { prefix: '', suffix: '', slots: 4, singleLine: false, policy: { name: 'sequential' as const }, eotp: false };
-    await assert.rejects(decode({ denoiser: nanOnSecond, tokenizer: charTokenizer, model: testModel }, request),
-      (e: Error) => e.name === 'NonFiniteOutput' && /non-finite probabilities \(p NaN, entropy [\d.]+\) at 3 of 3 canvas positions/.test(e.message));
+    await assert.rejects(
+      decode({ denoiser: nanOnSecond, tokenizer: charTokenizer, model: testModel }, request),
+      (e: Error) => e.name === 'NonFiniteOutput' && /non-finite probabilities \(p NaN, entropy [\d.]+\) at 3 of 3 canvas positions/.test(e.message),
+    );
     assert.equal(scripted.forwards, 2, 'nothing after the NaN forward');
   });
 
-  it('the completion provider logs a trace whose confidence is null (JSON\'s NaN) and does not show it', async () => {
+  it("the completion provider logs a trace whose confidence is null (JSON's NaN) and does not show it", async () => {
     const logs: string[] = [];
     const trace = { result: { text: 'x + 1', stoppedBy: 'complete', confidence: null }, stats: { forwards: 3, tokens: 3 } } as unknown as Trace;
     const none = { dispose: () => undefined };
     const ctx = {
       pushCleanup: <T>(d: T) => d,
       config: { current: defaultSettings, onDidChange: () => none },
-      model: { onDidChange: () => none, state: { kind: 'ready' }, info: { maxSequence: 512 }, ready: async () => ({ maxSequence: 512 }), complete: async () => trace },
+      model: {
+        onDidChange: () => none,
+        state: { kind: 'ready' },
+        info: { maxSequence: 512 },
+        ready: async () => ({ maxSequence: 512 }),
+        complete: async () => trace,
+      },
       history: { add: () => undefined },
       log: { info: (m: string) => logs.push(`info ${m}`), debug: (m: string) => logs.push(`debug ${m}`), error: (m: string) => logs.push(`error ${m}`) },
     };
     const provider = new CompletionProvider(ctx as never);
     const text = 'def f(x):\n    return ';
     const document = {
-      languageId: 'python', uri: { path: '/tmp/f.py' },
+      languageId: 'python',
+      uri: { path: '/tmp/f.py' },
       offsetAt: (p: { character: number; line: number }) => (p.line === 1 ? 10 + p.character : p.character),
       positionAt: (o: number) => (o <= 9 ? { line: 0, character: o } : { line: 1, character: Math.min(o, text.length) - 10 }),
       getText: () => text,
     };
-    const items = await provider.provideInlineCompletionItems(document as never, { line: 1, character: 11 } as never, { triggerKind: 0 } as never,
-      { onCancellationRequested: () => none } as never);
+    const items = await provider.provideInlineCompletionItems(
+      document as never,
+      { line: 1, character: 11 } as never,
+      { triggerKind: 0 } as never,
+      { onCancellationRequested: () => none } as never,
+    );
     assert.equal(items, undefined);
-    assert.deepEqual(logs.filter((l) => l.startsWith('error')), []);
+    assert.deepEqual(
+      logs.filter((l) => l.startsWith('error')),
+      [],
+    );
     assert.match(logs.join('\n'), /confidence unknown below unmask\.minConfidence 0\.5: not shown/);
     assert.deepEqual(shown, []);
   });

@@ -31,7 +31,14 @@ describe('fault: loads beside running work, threads, manifest warnings', functio
       await client.load(LOAD);
       for (const channel of ['fill', 'compare']) {
         let load: Promise<unknown> | undefined;
-        const trace = await client.complete(slow(40), undefined, () => { load ??= client.load(LOAD); }, { channel });
+        const trace = await client.complete(
+          slow(40),
+          undefined,
+          () => {
+            load ??= client.load(LOAD);
+          },
+          { channel },
+        );
         assert.ok(load, 'the load was sent during the decode');
         assert.equal(trace.stats.forwards, 40, `${channel} ran to its end`);
         assert.equal(((await load) as { modelDir: string }).modelDir, LOAD.modelDir);
@@ -48,16 +55,28 @@ describe('fault: loads beside running work, threads, manifest warnings', functio
     shown.length = 0;
     const ctx = {
       config: { current: defaultSettings },
-      model: { state: { kind: 'ready' }, ready: async () => ({ maxSequence: 512 }), complete: async () => { throw new CancelledError('superseded by a newer completion'); } },
+      model: {
+        state: { kind: 'ready' },
+        ready: async () => ({ maxSequence: 512 }),
+        complete: async () => {
+          throw new CancelledError('superseded by a newer completion');
+        },
+      },
       history: { add: () => undefined },
     };
     await fillSelection(ctx as never);
-    assert.deepEqual(shown, [{ kind: 'warning', message: 'Unmask: Fill Selection was cancelled before it finished (superseded by a newer completion); '
-      + 'the selection is unchanged. Run it again to fill it.' }]);
+    assert.deepEqual(shown, [
+      {
+        kind: 'warning',
+        message:
+          'Unmask: Fill Selection was cancelled before it finished (superseded by a newer completion); ' +
+          'the selection is unchanged. Run it again to fill it.',
+      },
+    ]);
     editorState.active = undefined;
   });
 
-  it('threads above the machine\'s cores are clamped, with a log line: in the settings and in the server', async function () {
+  it("threads above the machine's cores are clamped, with a log line: in the settings and in the server", async function () {
     const cores = availableParallelism();
     if (cores >= 64) this.skip(); // nothing to clamp
     const { settings, notes, problems } = readSettings((key) => (key === 'threads' ? 64 : undefined), defaultSettings, cores);
@@ -81,10 +100,20 @@ describe('fault: loads beside running work, threads, manifest warnings', functio
     try {
       await client.load(LOAD);
       await client.load({ ...LOAD, modelDir: noDigest.dir });
-      const at = await logged(logs, /^info: \[server\] warning: .*unmask\.json has no "vocabDigest": a tokenizer\.json of the right size whose ids mean other text/);
-      assert.deepEqual(logs.slice(0, at).filter((l) => /warning:/.test(l)), [], 'the bundled model loads without a warning');
+      const at = await logged(
+        logs,
+        /^info: \[server\] warning: .*unmask\.json has no "vocabDigest": a tokenizer\.json of the right size whose ids mean other text/,
+      );
+      assert.deepEqual(
+        logs.slice(0, at).filter((l) => /warning:/.test(l)),
+        [],
+        'the bundled model loads without a warning',
+      );
       await client.load({ ...LOAD, modelDir: shifted.dir });
-      await logged(logs, /^info: \[server\] warning: .*unmask\.json: field "logitsShift" is 1, but the model's predictions read as logitsShift 0 got \d+ of \d+ masked tokens of a probe text right, against \d+ as declared/);
+      await logged(
+        logs,
+        /^info: \[server\] warning: .*unmask\.json: field "logitsShift" is 1, but the model's predictions read as logitsShift 0 got \d+ of \d+ masked tokens of a probe text right, against \d+ as declared/,
+      );
     } finally {
       client.dispose();
       noDigest.remove();

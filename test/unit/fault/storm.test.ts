@@ -13,7 +13,7 @@ describe('fault: a storm of completions', function () {
   before(() => client.load(LOAD));
   after(() => client.dispose());
 
-  it('a burst of 1,000 completions starts at most two decodes; the last answer comes within two decodes\' worth of forwards', async () => {
+  it("a burst of 1,000 completions starts at most two decodes; the last answer comes within two decodes' worth of forwards", async () => {
     const s0 = (await client.serverStats())!;
     const all = Array.from({ length: 1000 }, () => outcome(client.complete(slow())));
     const results = await Promise.all(all);
@@ -23,12 +23,14 @@ describe('fault: a storm of completions', function () {
     const s1 = (await client.serverStats())!;
     const decodes = s1.decodesStarted - s0.decodesStarted;
     const forwards = s1.forwards - s0.forwards;
-    console.log(`      burst: ${s1.requests - s0.requests} requests reached the server, ${decodes} decodes started, ${forwards} forwards (last decode ${last.value.stats.forwards})`);
+    console.log(
+      `      burst: ${s1.requests - s0.requests} requests reached the server, ${decodes} decodes started, ${forwards} forwards (last decode ${last.value.stats.forwards})`,
+    );
     assert.ok(decodes <= 2, `${decodes} decodes started`);
     assert.ok(forwards <= 2 * last.value.stats.forwards, `${forwards} forwards for a last decode of ${last.value.stats.forwards}`);
   });
 
-  it('1,000 completions 2 ms apart: a request reaching the server costs its decode\'s forwards up to its cancel, plus at most two', async () => {
+  it("1,000 completions 2 ms apart: a request reaching the server costs its decode's forwards up to its cancel, plus at most two", async () => {
     // The bound is in forwards per request that reached the server (the server's own count), not in time: how many
     // requests a storm lets through depends on the machine's timers (the client waits for a quiet channel), but
     // each one that was superseded ran only the forwards whose steps its caller saw before superseding it, plus
@@ -37,7 +39,13 @@ describe('fault: a storm of completions', function () {
     const all: Promise<{ ok: boolean; value?: Trace; error?: Error }>[] = [];
     let stepsSeen = 0; // steps delivered to requests that were later superseded (the client drops later ones)
     for (let i = 0; i < 999; i++) {
-      all.push(outcome(client.complete(slow(), undefined, () => { stepsSeen++; })));
+      all.push(
+        outcome(
+          client.complete(slow(), undefined, () => {
+            stepsSeen++;
+          }),
+        ),
+      );
       await sleep(2);
     }
     const atLast = client.serverStats(); // sent at once: answered between two forwards
@@ -51,11 +59,16 @@ describe('fault: a storm of completions', function () {
     const decodes = s1.decodesStarted - s0.decodesStarted;
     const superseded = s1.forwards - s0.forwards - last.stats.forwards;
     const afterLast = s1.forwards - sLast.forwards;
-    console.log(`      2 ms apart: ${reached} requests reached the server, ${decodes} decodes started, ${superseded} forwards in superseded decodes `
-      + `(${stepsSeen} steps seen by their callers); ${afterLast} forwards from the last request to its answer (its decode: ${last.stats.forwards})`);
+    console.log(
+      `      2 ms apart: ${reached} requests reached the server, ${decodes} decodes started, ${superseded} forwards in superseded decodes ` +
+        `(${stepsSeen} steps seen by their callers); ${afterLast} forwards from the last request to its answer (its decode: ${last.stats.forwards})`,
+    );
     assert.ok(decodes <= reached, `${decodes} decodes for ${reached} requests that reached the server`);
-    assert.ok(superseded <= stepsSeen + 2 * (reached - 1), `${superseded} forwards in superseded decodes: more than the ${stepsSeen} steps `
-      + `their callers saw plus 2 for each of the ${reached - 1} superseded requests that reached the server`);
+    assert.ok(
+      superseded <= stepsSeen + 2 * (reached - 1),
+      `${superseded} forwards in superseded decodes: more than the ${stepsSeen} steps ` +
+        `their callers saw plus 2 for each of the ${reached - 1} superseded requests that reached the server`,
+    );
     // the decode running when the last request came stops within two forwards; then the last one runs alone
     assert.ok(afterLast <= last.stats.forwards + 2, `the last answer came ${afterLast} forwards after its request`);
   });
@@ -65,7 +78,8 @@ describe('fault: a storm of completions', function () {
     try {
       await raw.connection.sendRequest(Requests.load, LOAD);
       const sends = Array.from({ length: 300 }, (_, i) =>
-        outcome(raw.connection.sendRequest(Requests.complete, { id: i, request: slow(), streamSteps: false } satisfies CompleteParams)));
+        outcome(raw.connection.sendRequest(Requests.complete, { id: i, request: slow(), streamSteps: false } satisfies CompleteParams)),
+      );
       const results = await Promise.all(sends);
       const stats = await raw.connection.sendRequest(Requests.stats);
       console.log(`      raw burst: ${stats.decodesStarted} decodes started, ${stats.forwards} forwards`);

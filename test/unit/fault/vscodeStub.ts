@@ -3,24 +3,44 @@
 import Module from 'node:module';
 
 export class Position {
-  constructor(readonly line: number, readonly character: number) {}
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
 }
 export class Range {
-  constructor(readonly start: Position, readonly end: Position) {}
-  get isSingleLine(): boolean { return this.start.line === this.end.line; }
-  get isEmpty(): boolean { return this.start.line === this.end.line && this.start.character === this.end.character; }
+  constructor(
+    readonly start: Position,
+    readonly end: Position,
+  ) {}
+  get isSingleLine(): boolean {
+    return this.start.line === this.end.line;
+  }
+  get isEmpty(): boolean {
+    return this.start.line === this.end.line && this.start.character === this.end.character;
+  }
 }
 export class InlineCompletionItem {
-  constructor(readonly insertText: string, readonly range: Range) {}
+  constructor(
+    readonly insertText: string,
+    readonly range: Range,
+  ) {}
 }
 export class ThemeColor {
   constructor(readonly id: string) {}
 }
 export class EventEmitter<T> {
   private readonly listeners = new Set<(e: T) => void>();
-  readonly event = (l: (e: T) => void) => { this.listeners.add(l); return { dispose: () => this.listeners.delete(l) }; };
-  fire(e: T): void { for (const l of this.listeners) l(e); }
-  dispose(): void { this.listeners.clear(); }
+  readonly event = (l: (e: T) => void) => {
+    this.listeners.add(l);
+    return { dispose: () => this.listeners.delete(l) };
+  };
+  fire(e: T): void {
+    for (const l of this.listeners) l(e);
+  }
+  dispose(): void {
+    this.listeners.clear();
+  }
 }
 
 /** What the code under test showed the user, in order. */
@@ -35,25 +55,49 @@ export function fakeEditor(text: string, from: number, to: number, fileName = '/
     const lines = before.split('\n');
     return new Position(lines.length - 1, lines.at(-1)!.length);
   };
-  const offsetAt = (p: Position) => text.split('\n').slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
+  const offsetAt = (p: Position) =>
+    text
+      .split('\n')
+      .slice(0, p.line)
+      .reduce((n, l) => n + l.length + 1, 0) + p.character;
   const document = {
-    fileName, version: 1, uri: { path: fileName }, languageId: 'python',
-    positionAt, offsetAt, getText: (r: Range) => text.slice(offsetAt(r.start), offsetAt(r.end)),
+    fileName,
+    version: 1,
+    uri: { path: fileName },
+    languageId: 'python',
+    positionAt,
+    offsetAt,
+    getText: (r: Range) => text.slice(offsetAt(r.start), offsetAt(r.end)),
   };
   const selection = new Range(positionAt(from), positionAt(to));
   return { document, selection, setDecorations: () => undefined, edit: async () => true };
 }
 
 const stub = {
-  Position, Range, InlineCompletionItem, ThemeColor, EventEmitter,
+  Position,
+  Range,
+  InlineCompletionItem,
+  ThemeColor,
+  EventEmitter,
   InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
   ProgressLocation: { Notification: 15 },
   workspace: { getConfiguration: () => ({ get: (_key: string, fallback: unknown) => fallback }) },
   window: {
-    get activeTextEditor() { return editorState.active; },
-    showInformationMessage: async (message: string) => { shown.push({ kind: 'info', message }); return undefined; },
-    showWarningMessage: async (message: string) => { shown.push({ kind: 'warning', message }); return undefined; },
-    showErrorMessage: async (message: string) => { shown.push({ kind: 'error', message }); return undefined; },
+    get activeTextEditor() {
+      return editorState.active;
+    },
+    showInformationMessage: async (message: string) => {
+      shown.push({ kind: 'info', message });
+      return undefined;
+    },
+    showWarningMessage: async (message: string) => {
+      shown.push({ kind: 'warning', message });
+      return undefined;
+    },
+    showErrorMessage: async (message: string) => {
+      shown.push({ kind: 'error', message });
+      return undefined;
+    },
     withProgress: async (_options: unknown, task: (progress: unknown, token: unknown) => Promise<unknown>) =>
       task({ report: () => undefined }, { onCancellationRequested: () => ({ dispose: () => undefined }) }),
     createTextEditorDecorationType: () => ({ dispose: () => undefined }),

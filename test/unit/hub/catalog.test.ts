@@ -9,7 +9,10 @@ describe('model catalog and preflight', () => {
   it('lists Open-dCoder 0.5B first, for CPUs, and finds entries by name or repository', () => {
     assert.equal(CATALOG[0].name, 'open-dcoder-0.5b');
     assert.equal(CATALOG[0].device, 'cpu');
-    assert.deepEqual(CATALOG.map((e) => e.repo), ['fredzzp/open-dcoder-0.5B', 'Dream-org/Dream-Coder-v0-Instruct-7B', 'apple/DiffuCoder-7B-cpGRPO', 'GSAI-ML/LLaDA-8B-Instruct']);
+    assert.deepEqual(
+      CATALOG.map((e) => e.repo),
+      ['fredzzp/open-dcoder-0.5B', 'Dream-org/Dream-Coder-v0-Instruct-7B', 'apple/DiffuCoder-7B-cpGRPO', 'GSAI-ML/LLaDA-8B-Instruct'],
+    );
     assert.equal(findEntry('GSAI-ML/llada-8b-instruct')?.name, 'llada-8b');
     assert.equal(findEntry('someone/else'), undefined);
   });
@@ -25,7 +28,10 @@ describe('model catalog and preflight', () => {
   it('refuses for disk space counting what an interrupted download left, and for memory, saying why', async () => {
     const needs = { downloadBytes: 10 * GB, convertedBytes: 5 * GB, memoryBytes: 12 * GB, estimated: true };
     const machine = (free: number, memory: number) => ({ freeBytes: async () => free, totalMemory: () => memory });
-    assert.match((await checkRoom('/models', needs, 0, machine(14 * GB, 64 * GB)))!, /not enough disk space in \/models: it needs about 15 GB \(the download 10 GB, the converted model 5.0 GB\) and 14 GB is free/);
+    assert.match(
+      (await checkRoom('/models', needs, 0, machine(14 * GB, 64 * GB)))!,
+      /not enough disk space in \/models: it needs about 15 GB \(the download 10 GB, the converted model 5.0 GB\) and 14 GB is free/,
+    );
     assert.equal(await checkRoom('/models', needs, 2 * GB, machine(14 * GB, 64 * GB)), undefined);
     assert.match((await checkRoom('/models', needs, 0, machine(100 * GB, 8 * GB)))!, /not enough memory: the model needs about 12 GB .* has 8\.0 GB/);
   });

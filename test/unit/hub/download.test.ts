@@ -44,9 +44,12 @@ describe('hub client', () => {
     const shard = listing.files.find((f) => f.path === SHARD)!;
     assert.equal(shard.size, fs.statSync(path.join(source, SHARD)).size);
     assert.match(shard.sha256 ?? '', /^[0-9a-f]{64}$/);
-    assert.deepEqual(selectFiles(listing).map((f) => f.path).sort(), [
-      'config.json', SHARD, 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'tokenizer.json',
-    ]);
+    assert.deepEqual(
+      selectFiles(listing)
+        .map((f) => f.path)
+        .sort(),
+      ['config.json', SHARD, 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'tokenizer.json'],
+    );
   });
 
   it('downloads every file byte for byte, following the redirect of LFS files, and reports progress', async () => {
@@ -89,14 +92,21 @@ describe('hub client', () => {
     const dest = path.join(tmp, 'dl');
     hub.cut = { file: SHARD, after: 50_000 };
     const { files, received } = await fetchAll(dest, { retries: 1 });
-    assert.equal(received, files.reduce((n, f) => n + f.size!, 0), 'bytes before the cut plus the rest: nothing twice');
+    assert.equal(
+      received,
+      files.reduce((n, f) => n + f.size!, 0),
+      'bytes before the cut plus the rest: nothing twice',
+    );
     assert.deepEqual(fs.readFileSync(path.join(dest, SHARD)), fs.readFileSync(path.join(source, SHARD)));
   });
 
   it('refuses a file whose sha256 is not the one the Hub lists, and does not keep it', async () => {
     hub.repos.set(REPO, { dir: source, commit: COMMIT, wrongSha256: [SHARD] });
     const dest = path.join(tmp, 'dl');
-    await assert.rejects(fetchAll(dest), (e: HubError) => e.kind === 'integrity' && e.message.includes(SHARD) && /sha256: expected [0-9a-f]{64}, got [0-9a-f]{64}/.test(e.message));
+    await assert.rejects(
+      fetchAll(dest),
+      (e: HubError) => e.kind === 'integrity' && e.message.includes(SHARD) && /sha256: expected [0-9a-f]{64}, got [0-9a-f]{64}/.test(e.message),
+    );
     assert.ok(!fs.existsSync(path.join(dest, SHARD)));
     assert.ok(!fs.existsSync(path.join(dest, SHARD + PART_SUFFIX)));
   });
@@ -106,7 +116,10 @@ describe('hub client', () => {
     const saved = process.env.HF_TOKEN;
     delete process.env.HF_TOKEN;
     try {
-      await assert.rejects(listFiles(REPO, 'main', { endpoint }), (e: HubError) => e.kind === 'auth' && e.status === 401 && /HF_TOKEN/.test(e.message) && /store a token/.test(e.message));
+      await assert.rejects(
+        listFiles(REPO, 'main', { endpoint }),
+        (e: HubError) => e.kind === 'auth' && e.status === 401 && /HF_TOKEN/.test(e.message) && /store a token/.test(e.message),
+      );
       process.env.HF_TOKEN = 'hf_secret';
       const dest = path.join(tmp, 'dl');
       const { files } = await fetchAll(dest);
@@ -115,15 +128,27 @@ describe('hub client', () => {
       assert.ok(hub.log.filter((l) => l.path.startsWith('/cdn/')).every((l) => l.authorization === undefined));
       assert.ok(hub.log.filter((l) => l.path.includes('/resolve/')).every((l) => l.authorization === 'Bearer hf_secret'));
     } finally {
-      if (saved === undefined) delete process.env.HF_TOKEN; else process.env.HF_TOKEN = saved;
+      if (saved === undefined) delete process.env.HF_TOKEN;
+      else process.env.HF_TOKEN = saved;
     }
   });
 
   it('says which of repository or revision is missing on a 404', async () => {
-    await assert.rejects(listFiles('nobody/nothing', 'main', { endpoint }), (e: HubError) => e.kind === 'not-found' && e.status === 404 && e.message.startsWith('nobody/nothing') && /repository/.test(e.message));
+    await assert.rejects(
+      listFiles('nobody/nothing', 'main', { endpoint }),
+      (e: HubError) => e.kind === 'not-found' && e.status === 404 && e.message.startsWith('nobody/nothing') && /repository/.test(e.message),
+    );
     await assert.rejects(listFiles(REPO, 'v9', { endpoint }), (e: HubError) => e.kind === 'not-found' && /revision/.test(e.message));
-    assert.throws(() => selectFiles({ repo: REPO, revision: 'main', commit: COMMIT, files: [{ path: 'config.json' }, { path: 'tokenizer.json' }, { path: 'pytorch_model.bin' }] }),
-      /no \.safetensors weights \(only pytorch_model\.bin\)/);
+    assert.throws(
+      () =>
+        selectFiles({
+          repo: REPO,
+          revision: 'main',
+          commit: COMMIT,
+          files: [{ path: 'config.json' }, { path: 'tokenizer.json' }, { path: 'pytorch_model.bin' }],
+        }),
+      /no \.safetensors weights \(only pytorch_model\.bin\)/,
+    );
   });
 
   it('stops on a full disk with the reason, keeping what was written for a resume', async () => {
@@ -140,7 +165,9 @@ describe('hub client', () => {
           if (partPath.endsWith(SHARD + PART_SUFFIX)) written += chunk.length;
           real.write(chunk, cb);
         },
-        final(cb) { real.end(cb); },
+        final(cb) {
+          real.end(cb);
+        },
       });
     };
     await assert.rejects(fetchAll(dest, { openPart }), (e: HubError) => e.kind === 'disk' && /disk is full/.test(e.message) && e.message.includes(SHARD));
@@ -155,10 +182,15 @@ describe('hub client', () => {
   it('cancels: the partial file stays for a resume and no file is renamed into place', async () => {
     const dest = path.join(tmp, 'dl');
     const controller = new AbortController();
-    await assert.rejects(fetchAll(dest, {
-      signal: controller.signal,
-      onProgress: (p) => { if (p.file === SHARD && p.bytes > 150_000) controller.abort(); },
-    }), (e: Error) => e.name === 'Cancelled');
+    await assert.rejects(
+      fetchAll(dest, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.file === SHARD && p.bytes > 150_000) controller.abort();
+        },
+      }),
+      (e: Error) => e.name === 'Cancelled',
+    );
     assert.ok(!fs.existsSync(path.join(dest, SHARD)));
     assert.ok(fs.statSync(path.join(dest, SHARD + PART_SUFFIX)).size > 0);
   });

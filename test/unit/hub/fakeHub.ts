@@ -46,7 +46,11 @@ export class FakeHub {
 
   /** Listens on 127.0.0.1: the Hub on `port` (0: any free one), its CDN on any free port. */
   async start(port = 0): Promise<string> {
-    for (const [s, p] of [[this.server, port], [this.cdnServer, 0]] as const) await new Promise<void>((resolve) => s.listen(p, '127.0.0.1', resolve));
+    for (const [s, p] of [
+      [this.server, port],
+      [this.cdnServer, 0],
+    ] as const)
+      await new Promise<void>((resolve) => s.listen(p, '127.0.0.1', resolve));
     return this.endpoint;
   }
 
@@ -71,8 +75,13 @@ export class FakeHub {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.endpoint);
-    const entry: Served = { path: url.pathname, status: 0, bytes: 0, ...(req.headers.range ? { range: req.headers.range } : {}),
-      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+    const entry: Served = {
+      path: url.pathname,
+      status: 0,
+      bytes: 0,
+      ...(req.headers.range ? { range: req.headers.range } : {}),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    };
     this.log.push(entry);
     const send = (status: number, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}) => {
       entry.status = status;
@@ -87,20 +96,30 @@ export class FakeHub {
     const repo = this.repos.get(repoId);
     if (!repo) return send(404, JSON.stringify({ error: 'Repository not found' }), { 'x-error-code': 'RepoNotFound', 'content-type': 'application/json' });
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}` && !cdn) {
-      return send(401, JSON.stringify({ error: 'Access to this model is restricted: you must be authenticated.' }), { 'x-error-code': 'GatedRepo', 'content-type': 'application/json' });
+      return send(401, JSON.stringify({ error: 'Access to this model is restricted: you must be authenticated.' }), {
+        'x-error-code': 'GatedRepo',
+        'content-type': 'application/json',
+      });
     }
     const revision = decodeURIComponent((api ?? resolve)?.[2] ?? repo.commit);
     if ((api || resolve) && revision !== 'main' && revision !== repo.commit) {
       return send(404, JSON.stringify({ error: `Invalid rev id: ${revision}` }), { 'x-error-code': 'RevisionNotFound', 'content-type': 'application/json' });
     }
     if (api) {
-      const siblings = fs.readdirSync(repo.dir).sort().map((name) => {
-        const data = fs.readFileSync(path.join(repo.dir, name));
-        return isLfs(name)
-          ? { rfilename: name, size: data.length, blobId: blobId(Buffer.from(`lfs pointer ${name}`)),
-            lfs: { sha256: repo.wrongSha256?.includes(name) ? sha256(Buffer.from('not this')) : sha256(data), size: data.length, pointerSize: 134 } }
-          : { rfilename: name, size: data.length, blobId: blobId(data) };
-      });
+      const siblings = fs
+        .readdirSync(repo.dir)
+        .sort()
+        .map((name) => {
+          const data = fs.readFileSync(path.join(repo.dir, name));
+          return isLfs(name)
+            ? {
+                rfilename: name,
+                size: data.length,
+                blobId: blobId(Buffer.from(`lfs pointer ${name}`)),
+                lfs: { sha256: repo.wrongSha256?.includes(name) ? sha256(Buffer.from('not this')) : sha256(data), size: data.length, pointerSize: 134 },
+              }
+            : { rfilename: name, size: data.length, blobId: blobId(data) };
+        });
       return send(200, JSON.stringify({ id: repoId, sha: repo.commit, siblings }), { 'content-type': 'application/json' });
     }
     const file = decodeURIComponent((resolve ?? cdn)![resolve ? 3 : 2]);
@@ -109,7 +128,12 @@ export class FakeHub {
     const data = fs.readFileSync(full);
     const etag = `"${isLfs(file) ? sha256(data) : blobId(data)}"`;
     if (resolve && isLfs(file)) {
-      return send(302, '', { location: `${this.cdnOrigin}/cdn/${repoId}/${encodeURIComponent(file)}?signed=1`, 'x-repo-commit': repo.commit, 'x-linked-etag': etag, 'x-linked-size': data.length });
+      return send(302, '', {
+        location: `${this.cdnOrigin}/cdn/${repoId}/${encodeURIComponent(file)}?signed=1`,
+        'x-repo-commit': repo.commit,
+        'x-linked-etag': etag,
+        'x-linked-size': data.length,
+      });
     }
     const headers: http.OutgoingHttpHeaders = { etag, 'accept-ranges': 'bytes', 'x-repo-commit': repo.commit, 'content-type': 'application/octet-stream' };
     let start = 0;
@@ -130,8 +154,15 @@ export class FakeHub {
     this.sendBody(res, entry, status, headers, body, file, start);
   }
 
-  private sendBody(res: http.ServerResponse, entry: Served, status: number, headers: http.OutgoingHttpHeaders,
-    body: Buffer, file: string, start: number): void {
+  private sendBody(
+    res: http.ServerResponse,
+    entry: Served,
+    status: number,
+    headers: http.OutgoingHttpHeaders,
+    body: Buffer,
+    file: string,
+    start: number,
+  ): void {
     entry.status = status;
     res.writeHead(status, headers);
     if (this.cut && this.cut.file === file) {
@@ -155,7 +186,10 @@ export function writePlainCheckpoint(dir: string, shardBytes = 300_000): void {
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {} } }));
   fs.writeFileSync(path.join(dir, 'model-00001-of-00002.safetensors'), bytes(shardBytes));
   fs.writeFileSync(path.join(dir, 'model-00002-of-00002.safetensors'), bytes(shardBytes / 2));
-  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }));
+  fs.writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }),
+  );
   fs.writeFileSync(path.join(dir, 'README.md'), '# not needed\n');
   fs.writeFileSync(path.join(dir, 'generation_config.json'), '{}');
 }

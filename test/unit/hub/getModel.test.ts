@@ -60,14 +60,19 @@ describe('get model', () => {
     fs.mkdirSync(path.join(storageDir, 'models', '.other-int8.staging-1'));
     fs.writeFileSync(path.join(storageDir, 'models', '.other-int8.staging-1', 'unmask.json'), '{}');
     const listed = await installedModels(storageDir);
-    assert.deepEqual(listed.map((m) => [m.name, m.origin?.repo, m.origin?.commit]), [['tiny-coder-int8', REPO, COMMIT]]);
+    assert.deepEqual(
+      listed.map((m) => [m.name, m.origin?.repo, m.origin?.commit]),
+      [['tiny-coder-int8', REPO, COMMIT]],
+    );
     assert.equal(listed[0].bytes, 2 + fs.statSync(path.join(got.folder, 'origin.json')).size);
   });
 
   it('refuses before downloading when the disk is too small, saying how much is needed', async () => {
     const storageDir = path.join(tmp, 'storage');
-    await assert.rejects(getModel({ source: REPO, storageDir, endpoint, install: writesFolder, machine: { freeBytes: async () => 1000, totalMemory: () => 64e9 } }),
-      /cannot get tiny-org\/tiny-coder: not enough disk space .* 1 kB is free/);
+    await assert.rejects(
+      getModel({ source: REPO, storageDir, endpoint, install: writesFolder, machine: { freeBytes: async () => 1000, totalMemory: () => 64e9 } }),
+      /cannot get tiny-org\/tiny-coder: not enough disk space .* 1 kB is free/,
+    );
     assert.equal(hub.log.filter((l) => l.path.includes('/resolve/')).length, 0, 'nothing was downloaded');
   });
 
@@ -89,10 +94,20 @@ describe('get model', () => {
   it('cancelled mid-download: no model folder, the partial file kept', async () => {
     const storageDir = path.join(tmp, 'storage');
     const controller = new AbortController();
-    await assert.rejects(getModel({
-      source: REPO, storageDir, endpoint, machine: roomy, install: writesFolder, signal: controller.signal,
-      onProgress: (p) => { if (p.phase === 'download' && p.file.endsWith('.safetensors') && p.bytes > 150_000) controller.abort(); },
-    }), (e: Error) => e.name === 'Cancelled');
+    await assert.rejects(
+      getModel({
+        source: REPO,
+        storageDir,
+        endpoint,
+        machine: roomy,
+        install: writesFolder,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === 'download' && p.file.endsWith('.safetensors') && p.bytes > 150_000) controller.abort();
+        },
+      }),
+      (e: Error) => e.name === 'Cancelled',
+    );
     assert.equal(jobs.length, 0);
     assert.ok(!fs.existsSync(path.join(storageDir, 'models', 'tiny-coder-int8')));
     const dl = path.join(storageDir, 'downloads', 'tiny-org--tiny-coder', COMMIT);
@@ -100,6 +115,9 @@ describe('get model', () => {
   });
 
   it('names the catalog when the source is neither a catalog name nor OWNER/NAME', async () => {
-    await assert.rejects(getModel({ source: 'starcoder', storageDir: tmp, endpoint, install: writesFolder }), /neither a catalog model \(open-dcoder-0\.5b, .*\) nor a Hub repository/);
+    await assert.rejects(
+      getModel({ source: 'starcoder', storageDir: tmp, endpoint, install: writesFolder }),
+      /neither a catalog model \(open-dcoder-0\.5b, .*\) nor a Hub repository/,
+    );
   });
 });

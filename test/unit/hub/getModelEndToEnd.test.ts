@@ -22,8 +22,12 @@ function run(command: string, args: string[], options: SpawnOptions): Promise<{ 
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d) => { stdout += String(d); });
-    child.stderr!.on('data', (d) => { stderr += String(d); });
+    child.stdout!.on('data', (d) => {
+      stdout += String(d);
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += String(d);
+    });
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
@@ -42,8 +46,10 @@ describe('get model end to end (real converter)', function () {
       this.skip();
     }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-getmodel-e2e-'));
-    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(tmp, 'hub'), '--family', 'qwen2'],
-      { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(tmp, 'hub'), '--family', 'qwen2'], {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
     if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
     hub = new FakeHub();
     hub.repos.set(REPO, { dir: path.join(tmp, 'hub', 'qwen2'), commit: COMMIT });
@@ -66,22 +72,37 @@ describe('get model end to end (real converter)', function () {
     assert.match(got.stderr, /download \[#+\] 3\d\d kB \/ 3\d\d kB/, 'the progress bar reached the whole download');
     assert.ok(!fs.existsSync(path.join(storage, 'downloads')), 'the checkpoint is removed once converted');
 
-    const completed = await run('npm', ['run', '-s', 'complete', '--', '--model', folder, '--file', 'examples/fibonacci.py', '--line', '9', '--col', '20', '--json'], { cwd: ROOT });
+    const completed = await run(
+      'npm',
+      ['run', '-s', 'complete', '--', '--model', folder, '--file', 'examples/fibonacci.py', '--line', '9', '--col', '20', '--json'],
+      { cwd: ROOT },
+    );
     assert.equal(completed.status, 0, completed.stderr);
     const trace = JSON.parse(completed.stdout);
     assert.equal(trace.model, 'tiny-qwen2-int8');
     assert.ok(trace.stats.forwards >= 1 && trace.steps.length === trace.stats.forwards, `${trace.stats.forwards} forwards`);
   });
 
-  it('the extension\'s way: the install step in a child process, and a cancel during conversion leaves no model folder', async () => {
+  it("the extension's way: the install step in a child process, and a cancel during conversion leaves no model folder", async () => {
     const storage = path.join(tmp, 'fork-storage');
     const install = forkInstaller(path.join(ROOT, 'src', 'hub', 'installWorker.ts'), () => undefined, ['--import', 'tsx']);
     const controller = new AbortController();
     const phases: string[] = [];
-    await assert.rejects(getModel({
-      source: REPO, storageDir: storage, endpoint, machine: roomy, install, signal: controller.signal,
-      onProgress: (p: GetModelProgress) => { phases.push(p.phase); if (p.phase === 'convert') controller.abort(); },
-    }), (e: Error) => e.name === 'Cancelled');
+    await assert.rejects(
+      getModel({
+        source: REPO,
+        storageDir: storage,
+        endpoint,
+        machine: roomy,
+        install,
+        signal: controller.signal,
+        onProgress: (p: GetModelProgress) => {
+          phases.push(p.phase);
+          if (p.phase === 'convert') controller.abort();
+        },
+      }),
+      (e: Error) => e.name === 'Cancelled',
+    );
     assert.ok(phases.includes('convert'));
     assert.deepEqual(fs.readdirSync(path.join(storage, 'models')), [], 'neither a model folder nor a staging folder');
     assert.ok(fs.existsSync(path.join(storage, 'downloads', 'tiny-org--tiny-qwen2', COMMIT, 'config.json')), 'the download is kept');

@@ -97,9 +97,19 @@ describe('model folder: the shipped model', function () {
 
   it('tokenizer round-trips real files byte for byte, whitespace included', () => {
     const files = [
-      ...fs.readdirSync(path.join(ROOT, 'src'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => path.join(ROOT, 'src', f)),
-      ...['vscode-jsonrpc/lib/common/connection.js', 'lru-cache/README.md', 'typescript/lib/lib.es5.d.ts', 'mocha/lib/runner.js',
-        'esbuild/lib/main.d.ts', 'onnxruntime-common/dist/esm/tensor.d.ts'].map((f) => path.join(ROOT, 'node_modules', f)),
+      ...fs
+        .readdirSync(path.join(ROOT, 'src'), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => path.join(ROOT, 'src', f)),
+      ...[
+        'vscode-jsonrpc/lib/common/connection.js',
+        'lru-cache/README.md',
+        'typescript/lib/lib.es5.d.ts',
+        'mocha/lib/runner.js',
+        'esbuild/lib/main.d.ts',
+        'onnxruntime-common/dist/esm/tensor.d.ts',
+      ].map((f) => path.join(ROOT, 'node_modules', f)),
       path.join(ROOT, 'training', 'infill.py'),
     ].filter((f) => fs.existsSync(f));
     assert.ok(files.length >= 8, `only ${files.length} sample files`);
@@ -117,29 +127,75 @@ describe('model folder: a broken folder is refused, naming the problem', functio
     await assert.rejects(loadModel(path.join(os.tmpdir(), 'no-such-unmask-model')), /model folder not found/);
   });
   it('a missing manifest', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'unmask.json')), /unmask\.json: missing/));
-  it('a manifest that is not JSON', () => assertRefused((d) => fs.writeFileSync(path.join(d, 'unmask.json'), '{ "format": 1,'), /unmask\.json: not valid JSON/));
-  it('a manifest of another format version', () => assertRefused(editManifest((m) => (m.format = 3)), /field "format" is 3, expected 2/));
+  it('a manifest that is not JSON', () =>
+    assertRefused((d) => fs.writeFileSync(path.join(d, 'unmask.json'), '{ "format": 1,'), /unmask\.json: not valid JSON/));
+  it('a manifest of another format version', () =>
+    assertRefused(
+      editManifest((m) => (m.format = 3)),
+      /field "format" is 3, expected 2/,
+    ));
   it('a folder of the old Python exporters (format 1): convert it again', () =>
-    assertRefused(editManifest((m) => (m.format = 1)), /unmask\.json: field "format" is 1: .*convert its checkpoint again with `npm run convert/));
-  it('a missing field', () => assertRefused(editManifest((m) => delete m.maxSequence), /field "maxSequence" is missing/));
-  it('a missing graph file', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'model.onnx')), /model\.onnx: missing \(named by unmask\.json files\.model\)/));
-  it('a missing weights file beside the graph', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'model.onnx.data')),
-    /model\.onnx\.data: missing \(named by unmask\.json files\.model: the graph's weights, as external data beside it\)/));
+    assertRefused(
+      editManifest((m) => (m.format = 1)),
+      /unmask\.json: field "format" is 1: .*convert its checkpoint again with `npm run convert/,
+    ));
+  it('a missing field', () =>
+    assertRefused(
+      editManifest((m) => delete m.maxSequence),
+      /field "maxSequence" is missing/,
+    ));
+  it('a missing graph file', () =>
+    assertRefused((d) => fs.unlinkSync(path.join(d, 'model.onnx')), /model\.onnx: missing \(named by unmask\.json files\.model\)/));
+  it('a missing weights file beside the graph', () =>
+    assertRefused(
+      (d) => fs.unlinkSync(path.join(d, 'model.onnx.data')),
+      /model\.onnx\.data: missing \(named by unmask\.json files\.model: the graph's weights, as external data beside it\)/,
+    ));
   it('a missing tokenizer file', () => assertRefused((d) => fs.unlinkSync(path.join(d, 'tokenizer.json')), /tokenizer\.json: missing/));
   it('a tokenizer that is not JSON', () => assertRefused((d) => fs.writeFileSync(path.join(d, 'tokenizer.json'), 'oops'), /tokenizer\.json: not valid JSON/));
-  it('a vocabulary smaller than the tokenizer\'s', () => assertRefused(editManifest((m) => (m.vocabSize = 4096)), /field "vocabSize" is 4096, but tokenizer\.json has \d+ tokens/));
-  it('a vocabulary larger than the tokenizer\'s (agreement is checked both ways)', () =>
-    assertRefused(editManifest((m) => (m.vocabSize = 9000)), /field "vocabSize" is 9000, but tokenizer\.json has 8192 tokens/));
-  it('a token id outside the vocabulary', () => assertRefused(editManifest((m) => (m.tokens.mask = 9999)), /field "tokens\.mask" is 9999, expected a token id in 0…/));
-  it('a token id that is not a special token of the tokenizer', () => assertRefused(editManifest((m) => (m.tokens.mask = 500)), /field "tokens\.mask" is 500, but tokenizer\.json has no special token/));
-  it('special tokens swapped', () => assertRefused(editManifest((m) => ([m.tokens.pad, m.tokens.eos] = [m.tokens.eos, m.tokens.pad])), /field "tokens\.pad" is 1, but that is "<\|eos\|>"/));
-  it('a negative window margin of the dual cache', () => assertRefused(editManifest((m) => (m.cache = { windowMargin: -1 })),
-    /field "cache\.windowMargin" is -1/));
-  it('a wrong top-K', () => assertRefused(editManifest((m) => (m.topK = 4)), /field "topK" is 4/));
-  it('a truncated graph', () => assertRefused((d) => replaceGraph(d, ((g) => g.subarray(0, g.length >> 1))(fs.readFileSync(path.join(MODEL_DIR, 'model.onnx')))),
-    /model\.onnx: is not a loadable ONNX graph/));
-  it('a graph whose input is not named input_ids', () => assertRefused((d) => {
-    const bytes = fs.readFileSync(path.join(MODEL_DIR, 'model.onnx'));
-    replaceGraph(d, Buffer.from(bytes.toString('latin1').replaceAll('input_ids', 'token_ids'), 'latin1'));
-  }, /graph inputs are \[token_ids, start, past_kv, positions\]; missing input_ids/));
+  it("a vocabulary smaller than the tokenizer's", () =>
+    assertRefused(
+      editManifest((m) => (m.vocabSize = 4096)),
+      /field "vocabSize" is 4096, but tokenizer\.json has \d+ tokens/,
+    ));
+  it("a vocabulary larger than the tokenizer's (agreement is checked both ways)", () =>
+    assertRefused(
+      editManifest((m) => (m.vocabSize = 9000)),
+      /field "vocabSize" is 9000, but tokenizer\.json has 8192 tokens/,
+    ));
+  it('a token id outside the vocabulary', () =>
+    assertRefused(
+      editManifest((m) => (m.tokens.mask = 9999)),
+      /field "tokens\.mask" is 9999, expected a token id in 0…/,
+    ));
+  it('a token id that is not a special token of the tokenizer', () =>
+    assertRefused(
+      editManifest((m) => (m.tokens.mask = 500)),
+      /field "tokens\.mask" is 500, but tokenizer\.json has no special token/,
+    ));
+  it('special tokens swapped', () =>
+    assertRefused(
+      editManifest((m) => ([m.tokens.pad, m.tokens.eos] = [m.tokens.eos, m.tokens.pad])),
+      /field "tokens\.pad" is 1, but that is "<\|eos\|>"/,
+    ));
+  it('a negative window margin of the dual cache', () =>
+    assertRefused(
+      editManifest((m) => (m.cache = { windowMargin: -1 })),
+      /field "cache\.windowMargin" is -1/,
+    ));
+  it('a wrong top-K', () =>
+    assertRefused(
+      editManifest((m) => (m.topK = 4)),
+      /field "topK" is 4/,
+    ));
+  it('a truncated graph', () =>
+    assertRefused(
+      (d) => replaceGraph(d, ((g) => g.subarray(0, g.length >> 1))(fs.readFileSync(path.join(MODEL_DIR, 'model.onnx')))),
+      /model\.onnx: is not a loadable ONNX graph/,
+    ));
+  it('a graph whose input is not named input_ids', () =>
+    assertRefused((d) => {
+      const bytes = fs.readFileSync(path.join(MODEL_DIR, 'model.onnx'));
+      replaceGraph(d, Buffer.from(bytes.toString('latin1').replaceAll('input_ids', 'token_ids'), 'latin1'));
+    }, /graph inputs are \[token_ids, start, past_kv, positions\]; missing input_ids/));
 });

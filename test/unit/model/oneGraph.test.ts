@@ -32,7 +32,7 @@ describe('model: one graph for the full forward and the cached step', function (
     }
   });
 
-  it('the graph\'s past_kv sizes are read from the graph: the bundled model\'s 4 layers, 4 heads of 64', () => {
+  it("the graph's past_kv sizes are read from the graph: the bundled model's 4 layers, 4 heads of 64", () => {
     assert.deepEqual((cached.denoiser as CachedDenoiser).graph.kv, { layers: 4, kvHeads: 4, headDim: 64 });
   });
 
@@ -67,7 +67,10 @@ describe('model: one graph for the full forward and the cached step', function (
     assert.deepEqual(past.dims, [2, 2, 1, 3, 3, 2]);
     const got = past.data as Float32Array;
     for (let b = 0; b < blocks; b++) {
-      assert.deepEqual(Array.from(got.subarray(b * 6, b * 6 + 6)), [0, 1, 30, 31, 40, 41].map((x) => b * 100 + x));
+      assert.deepEqual(
+        Array.from(got.subarray(b * 6, b * 6 + 6)),
+        [0, 1, 30, 31, 40, 41].map((x) => b * 100 + x),
+      );
     }
   });
 });

@@ -2,14 +2,14 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { researchArgs, ROOT } from '../../../research/args';
 
-describe('research/args.ts: the research scripts\' one argument parser', () => {
+describe("research/args.ts: the research scripts' one argument parser", () => {
   const spec = {
     usage: 'test script',
     defaults: { tasks: 'training/.work/filter/tasks', threads: 2 },
     options: { policy: { help: 'the policy', default: 'sequential' }, models: { help: 'folders' } },
   };
 
-  it('gives the script\'s defaults, paths inside the repository', () => {
+  it("gives the script's defaults, paths inside the repository", () => {
     const a = researchArgs(spec, []);
     assert.equal(a.tasks, path.join(ROOT, 'training', '.work', 'filter', 'tasks'));
     assert.equal(a.model, path.join(ROOT, 'models', 'default'));
@@ -19,9 +19,23 @@ describe('research/args.ts: the research scripts\' one argument parser', () => {
     assert.deepEqual(a.own, { policy: 'sequential', models: undefined });
   });
 
-  it('reads the shared options and the script\'s own, a given path relative to the working directory', () => {
-    const a = researchArgs(spec, ['--tasks', 'some/tasks', '--limit', '7', '--threads', '1', '--out', 'x.json',
-      '--model', '/m', '--policy', 'factor:2', '--models', 'a,b']);
+  it("reads the shared options and the script's own, a given path relative to the working directory", () => {
+    const a = researchArgs(spec, [
+      '--tasks',
+      'some/tasks',
+      '--limit',
+      '7',
+      '--threads',
+      '1',
+      '--out',
+      'x.json',
+      '--model',
+      '/m',
+      '--policy',
+      'factor:2',
+      '--models',
+      'a,b',
+    ]);
     assert.equal(a.tasks, path.resolve('some/tasks'));
     assert.equal(a.out, path.resolve('x.json'));
     assert.equal(a.model, '/m');

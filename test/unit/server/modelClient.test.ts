@@ -12,8 +12,13 @@ const MODEL_DIR = path.join(ROOT, 'models', 'default');
 const SERVER = path.join(ROOT, 'src', 'server', 'main.ts');
 
 const request = (over: Partial<CompleteRequest> = {}): CompleteRequest => ({
-  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ', suffix: '\n\n\nprint(fibonacci(10))\n',
-  slots: 16, singleLine: true, policy: { name: 'threshold', tau: 0.9 }, eotp: true, ...over,
+  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ',
+  suffix: '\n\n\nprint(fibonacci(10))\n',
+  slots: 16,
+  singleLine: true,
+  policy: { name: 'threshold', tau: 0.9 },
+  eotp: true,
+  ...over,
 });
 /** Many forwards: one slot per step, no end-of-text shortcut. */
 const slow = () => request({ slots: 96, singleLine: false, policy: { name: 'sequential' }, eotp: false });
@@ -25,8 +30,12 @@ describe('model client and server process', function () {
   const logs: string[] = [];
 
   before(async () => {
-    client = new ModelClient({ serverModule: SERVER, execArgv: ['--import', 'tsx'], restartDelaysMs: [50, 50, 50],
-      log: (level, msg) => logs.push(`${level}: ${msg}`) });
+    client = new ModelClient({
+      serverModule: SERVER,
+      execArgv: ['--import', 'tsx'],
+      restartDelaysMs: [50, 50, 50],
+      log: (level, msg) => logs.push(`${level}: ${msg}`),
+    });
     client.onDidChangeState((s, d) => states.push([s, d]));
     const info = await client.load({ modelDir: MODEL_DIR, executionProvider: 'cpu', threads: 2 });
     assert.equal(info.executionProvider, 'cpu');
@@ -40,7 +49,10 @@ describe('model client and server process', function () {
     assert.equal(streamed.length, trace.stats.forwards);
     assert.deepEqual(streamed, trace.steps);
     const slots = trace.steps.flatMap((s) => s.unmasked.map((u) => u.slot)).sort((a, b) => a - b);
-    assert.deepEqual(slots, Array.from({ length: 16 }, (_, i) => i));
+    assert.deepEqual(
+      slots,
+      Array.from({ length: 16 }, (_, i) => i),
+    );
   });
 
   it('a newer request supersedes the running one, which settles as Cancelled', async () => {
@@ -52,8 +64,10 @@ describe('model client and server process', function () {
   });
 
   it('a request the server refuses fails with the error class and code the server sent', async () => {
-    await assert.rejects(client.complete(request({ slots: 1_000_000 })),
-      (e: Error) => e instanceof UnmaskError && e.code === ErrorCodes.invalidRequest && /slots/.test(e.message));
+    await assert.rejects(
+      client.complete(request({ slots: 1_000_000 })),
+      (e: Error) => e instanceof UnmaskError && e.code === ErrorCodes.invalidRequest && /slots/.test(e.message),
+    );
   });
 
   it('an aborted request settles as Cancelled and the server stops it', async () => {
@@ -86,12 +100,17 @@ describe('model client and server process', function () {
     const before = states.length;
     const logged = logs.length;
     try {
-      await assert.rejects(client.load({ modelDir: dir, executionProvider: 'cpu', threads: 1 }),
-        (e: Error) => hasErrorCode(e, ErrorCodes.modelLoad) && /model\.onnx: missing/.test(e.message));
+      await assert.rejects(
+        client.load({ modelDir: dir, executionProvider: 'cpu', threads: 1 }),
+        (e: Error) => hasErrorCode(e, ErrorCodes.modelLoad) && /model\.onnx: missing/.test(e.message),
+      );
       assert.ok((await client.complete(request())).stats.forwards >= 1);
       assert.equal(client.modelInfo?.modelDir, MODEL_DIR);
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(states.slice(before).map(([s]) => s), []);
+      assert.deepEqual(
+        states.slice(before).map(([s]) => s),
+        [],
+      );
       assert.equal(logs.slice(logged).filter((l) => /model\.onnx: missing/.test(l) && /still using/.test(l)).length, 1);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
