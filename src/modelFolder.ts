@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FILE_LIMITS } from './engine/bounds';
-import { MANIFEST_FORMAT } from './model/manifest';
+import { GRAPH } from './convert/spec';
+import { withinJsonBudget } from './model/jsonBudget';
+import { parseManifest } from './model/manifest';
 
 /** The most unmask.json may hold. */
 const MANIFEST_LIMIT = FILE_LIMITS.manifest;
@@ -62,10 +64,12 @@ export async function checkModelFolderAsync(folder: string, timeoutMs = 5000): P
   }
 }
 
+/** The files the manifest names (graph, its weights beside it, tokenizer), for the rule below to stat. */
 function parseNames(text: string): string[] {
   try {
     const files = (JSON.parse(text) as { files?: Record<string, unknown> }).files;
-    return files ? [files.model, files.tokenizer].filter((f): f is string => typeof f === 'string' && !f.includes('/') && !f.includes('\\')) : [];
+    const named = files ? [files.model, files.tokenizer].filter((f): f is string => typeof f === 'string' && !f.includes('/') && !f.includes('\\')) : [];
+    return typeof files?.model === 'string' ? [...named, GRAPH.weightsFile(files.model)] : named;
   } catch {
     return [];
   }
@@ -83,28 +87,26 @@ function checkWith(folder: string, stat: (p: string) => fs.Stats | string, read:
   }
   if (!ms.isFile()) return `${manifestPath} is not a regular file (${ms.isFIFO() ? 'a FIFO' : ms.isDirectory() ? 'a folder' : 'a device or socket'})`;
   if (ms.size > MANIFEST_LIMIT) return `${manifestPath} is ${ms.size} bytes, more than a manifest may have (${MANIFEST_LIMIT})`;
-  let manifest: unknown;
+  // the loader's own parser: every field is checked here as the server will check it
+  let files: { model: string; tokenizer: string };
   try {
-    manifest = JSON.parse(read(manifestPath));
+    files = parseManifest(withinJsonBudget(read(manifestPath), manifestPath), manifestPath).files;
   } catch (error) {
-    const message = (error as Error).message;
-    return `${manifestPath} is not valid JSON (${/end of JSON input|Unterminated/i.test(message) ? 'it ends early' : 'unexpected content'})`;
+    return (error as Error).message;
   }
-  const m = manifest as { format?: unknown; files?: { model?: unknown; tokenizer?: unknown } };
-  if (m?.format === 1) return `${manifestPath}: "format" is 1, written by the old Python exporters; convert the checkpoint again with \`npm run convert\``;
-  if (m?.format !== MANIFEST_FORMAT) return `${manifestPath}: "format" must be ${MANIFEST_FORMAT}, got ${JSON.stringify(m?.format)}`;
-  for (const field of ['model', 'tokenizer'] as const) {
-    const file = m.files?.[field];
-    if (typeof file !== 'string') return `${manifestPath}: "files.${field}" must name a file`;
-    if (file.includes('/') || file.includes('\\') || file === '..' || file === '.')
-      return `${manifestPath}: "files.${field}" must be a file name inside the folder, got ${JSON.stringify(file)}`;
+  const named: [string, string][] = [
+    ['files.model', files.model],
+    ['files.model', GRAPH.weightsFile(files.model)],
+    ['files.tokenizer', files.tokenizer],
+  ];
+  for (const [field, file] of named) {
     const fs_ = stat(path.join(folder, file));
     if (typeof fs_ === 'string') {
       return fs_ === 'ELOOP'
-        ? `${manifestPath}: "files.${field}" names ${file}, which is a symlink loop`
-        : `${manifestPath}: "files.${field}" names ${file}, which is not in ${folder}`;
+        ? `${manifestPath}: "${field}" names ${file}, which is a symlink loop`
+        : `${manifestPath}: "${field}" names ${file}, which is not in ${folder}`;
     }
-    if (!fs_.isFile()) return `${manifestPath}: "files.${field}" names ${file}, which is not a regular file`;
+    if (!fs_.isFile()) return `${manifestPath}: "${field}" names ${file}, which is not a regular file`;
   }
   return undefined;
 }

@@ -69,10 +69,22 @@ describe('checkModelFolder', () => {
 
   it('says which manifest field names a missing file, then accepts the folder once it is there', async () => {
     assert.match((await checkModelFolder(folder))!, /has no unmask\.json/);
-    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ format: 2, files: { model: 'model.onnx', tokenizer: 'tokenizer.json' } }));
+    const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'models', 'default', 'unmask.json'), 'utf8'));
+    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ ...manifest, files: { model: 'model.onnx', tokenizer: 'tokenizer.json' } }));
     fs.writeFileSync(path.join(folder, 'tokenizer.json'), '{}');
     assert.match((await checkModelFolder(folder))!, /"files\.model" names model\.onnx, which is not in/);
     fs.writeFileSync(path.join(folder, 'model.onnx'), '');
+    assert.match((await checkModelFolder(folder))!, /"files\.model" names model\.onnx\.data, which is not in/);
+    fs.writeFileSync(path.join(folder, 'model.onnx.data'), '');
     assert.equal(await checkModelFolder(folder), undefined);
+  });
+
+  it("checks every manifest field with the loader's own parser, naming the field", async () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(folder, 'unmask.json'), 'utf8'));
+    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ ...manifest, vocabSize: -1 }));
+    assert.match((await checkModelFolder(folder))!, /field "vocabSize" is -1/);
+    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify({ ...manifest, format: 1 }));
+    assert.match((await checkModelFolder(folder))!, /"format" is 1.*npm run convert/s);
+    fs.writeFileSync(path.join(folder, 'unmask.json'), JSON.stringify(manifest));
   });
 });
