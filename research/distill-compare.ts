@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseBenchPolicy } from '../src/bench/policyArg';
 import { readTasks } from '../src/bench/tasks';
-import { score, type Outcome } from '../src/bench/run';
+import { outcomeOf, score, type Outcome } from '../src/bench/run';
 import { buildRequest, decode } from '../src/engine';
 import { loadModel } from '../src/model';
 import { researchArgs, ROOT, run } from './args';
@@ -43,16 +43,7 @@ async function main(): Promise<void> {
             models[m],
             buildRequest({ before: task.prompt, after: task.suffix }, { policy: p.spec, endOfTextPrediction: p.eotp }, file.singleLine),
           );
-          out[file.name][dirs[m]][p.label].push({
-            file: file.name,
-            taskId: task.task_id,
-            text: trace.result.text,
-            truth: task.canonical_solution,
-            forwards: trace.stats.forwards,
-            tokens: trace.stats.tokens,
-            ms: trace.stats.msTotal,
-            confidence: trace.result.confidence,
-          });
+          out[file.name][dirs[m]][p.label].push(outcomeOf(file.name, task, trace));
         }
       }
     }

@@ -2,7 +2,8 @@
 import { buildRequest, decode, type Decoder } from '../engine';
 import type { BenchPolicy } from './policyArg';
 import { accuracyUnderParallelism, editSimilarity, exactMatch, percentile } from './metrics';
-import type { TaskFile } from './tasks';
+import type { InfillTask, TaskFile } from './tasks';
+import type { Trace } from '../protocol';
 
 export const EXACT_MATCH_DEFINITION = 'completion and canonical_solution equal after removing whitespace at both ends (inner whitespace must match)';
 
@@ -53,6 +54,20 @@ export interface Outcome {
   tokens: number;
   ms: number;
   confidence: number;
+}
+
+/** What the benchmark keeps of one task's decode. */
+export function outcomeOf(fileName: string, task: Pick<InfillTask, 'task_id' | 'canonical_solution'>, trace: Trace): Outcome {
+  return {
+    file: fileName,
+    taskId: task.task_id,
+    text: trace.result.text,
+    truth: task.canonical_solution,
+    forwards: trace.stats.forwards,
+    tokens: trace.stats.tokens,
+    ms: trace.stats.msTotal,
+    confidence: trace.result.confidence,
+  };
 }
 
 export interface BenchProgress {
@@ -121,16 +136,7 @@ export async function runBench({ decoder, files, policies, onProgress, onPolicyD
           ...buildRequest({ before: task.prompt, after: task.suffix }, { policy: policy.spec, endOfTextPrediction: policy.eotp }, file.singleLine),
           ...(policy.blockSize ? { blockSize: policy.blockSize } : {}),
         });
-        outcomes.push({
-          file: file.name,
-          taskId: task.task_id,
-          text: trace.result.text,
-          truth: task.canonical_solution,
-          forwards: trace.stats.forwards,
-          tokens: trace.stats.tokens,
-          ms: trace.stats.msTotal,
-          confidence: trace.result.confidence,
-        });
+        outcomes.push(outcomeOf(file.name, task, trace));
         onProgress?.({ policy: policy.label, file: file.name, done: outcomes.length, total });
       }
     }
