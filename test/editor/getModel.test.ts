@@ -61,10 +61,12 @@ describe('Get Model', function () {
     await typeAny.waitFor({ timeout: 10_000 });
     assert.ok((await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Open-dCoder 0.5B' }).count()) > 0, 'the catalog is offered');
     await typeAny.click();
+    // the repository box replaces the quick pick: wait for its own title, so no keystroke lands in the pick or the editor
+    await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: 'Unmask: Hub repository' }).waitFor({ state: 'visible', timeout: 10_000 });
     const input = wb.page.locator('.quick-input-widget input.input');
-    await input.waitFor({ state: 'visible' });
-    await wb.page.keyboard.type(REPO);
-    await wb.page.keyboard.press('Enter');
+    await input.fill(REPO);
+    await waitFor(async () => (await input.inputValue()) === REPO, `the repository box to hold ${REPO}`, 10_000);
+    await input.press('Enter');
     try {
       const progress = await wb.waitForNotification(`Unmask: getting ${REPO}`, 30_000);
       assert.match((await progress.textContent()) ?? '', /listing|downloading|converting|checking/);
