@@ -12,18 +12,9 @@ import type { PolicySpec, Trace } from '../../src/protocol';
 import type { HistoryEntry, HostMessage, WebviewMessage } from '../../src/shared/visualizerMessages';
 import { makeNonce, visualizerDocument } from '../../src/visualizer/html';
 import { renderStandaloneHtml } from '../../src/visualizer/standalone';
+import { chromiumFlags } from '../editor/workbench';
 
 const root = resolve(__dirname, '..', '..');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 // An infill from a small Python file: the body of a loop between its header and what follows.
 const PREFIX = `import sys
@@ -131,7 +122,7 @@ describe('visualizer in Chromium (the standalone page; the webview with a stand-
     profile = mkdtempSync(join(tmpdir(), 'unmask-visualizer-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
+      args: chromiumFlags,
       viewport: { width: 1100, height: 800 },
     });
   });

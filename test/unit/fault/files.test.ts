@@ -4,13 +4,13 @@
 // ran out of memory, a million threads never loaded, blockSize 0.5 looped forever, "model..onnx" was refused,
 // a symlink loop was "missing" and the error quoted the linked file's first bytes.
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkModelFolderAsync } from '../../../src/modelFolder';
 import { ErrorCodes, Requests, type CompleteParams } from '../../../src/protocol';
-import { editManifest, hostileCopy, LOAD, MODEL_DIR, newClient, outcome, rawServer, request, ROOT, slow } from './helpers';
+import { cliAtFibonacci, editManifest, hostileCopy, LOAD, MODEL_DIR, newClient, outcome, rawServer, request, slow } from './helpers';
 
 const fifo = (file: string) => execFileSync('mkfifo', [file]);
 
@@ -192,23 +192,7 @@ describe('fault: out-of-bound numbers are refused naming the field', function ()
   });
 
   it('the CLI refuses --threads 1000000 naming the flag, at once', () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'src', 'cli', 'complete.ts'),
-        '--file',
-        path.join(ROOT, 'examples', 'fibonacci.py'),
-        '--line',
-        '9',
-        '--col',
-        '20',
-        '--threads',
-        '1000000',
-      ],
-      { encoding: 'utf8', timeout: 30_000 },
-    );
+    const r = cliAtFibonacci(['--threads', '1000000'], 30_000);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--threads is 1000000; expected an integer from 0 to 64/);
   });

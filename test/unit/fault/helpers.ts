@@ -1,6 +1,6 @@
 // Shared by the fault suite: the real server (from source, through tsx, as test/unit/server does), the real
 // bundled model, and copies of its folder made hostile.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +11,12 @@ import type { CompleteRequest } from '../../../src/protocol';
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const MODEL_DIR = path.join(ROOT, 'models', 'default');
 export const SERVER = path.join(ROOT, 'src', 'server', 'main.ts');
+/** `npm run complete` at examples/fibonacci.py 9:20 with `args` added, in a child process, as a user runs it. */
+export function cliAtFibonacci(args: string[], timeout: number): SpawnSyncReturns<string> {
+  const at = ['--file', path.join(ROOT, 'examples', 'fibonacci.py'), '--line', '9', '--col', '20'];
+  return spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'complete.ts'), ...at, ...args], { encoding: 'utf8', timeout });
+}
+
 export const LOAD = { modelDir: MODEL_DIR, executionProvider: 'cpu' as const, threads: 1 };
 
 export const request = (over: Partial<CompleteRequest> = {}): CompleteRequest => ({

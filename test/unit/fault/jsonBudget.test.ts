@@ -5,13 +5,12 @@
 // Against the code before the fix: the server is killed as hung (ServerHung, not a ModelLoadError naming
 // tokenizer.json), the CLI's message does not name the nesting, the deep manifest's message names no nesting.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { readJson } from '../../../src/convert/tokenizerPrep';
 import { JSON_BUDGET, jsonBudgetProblem } from '../../../src/model/jsonBudget';
-import { hostileCopy, LOAD, MODEL_DIR, newClient, ROOT, slow } from './helpers';
+import { cliAtFibonacci, hostileCopy, LOAD, MODEL_DIR, newClient, slow } from './helpers';
 
 /** `depth` opening then `depth` closing brackets, written in chunks (2 × depth bytes). */
 function nestedBrackets(file: string, depth: number): void {
@@ -50,23 +49,7 @@ describe('fault: JSON files past their budget', function () {
   it('the CLI refuses the same folder naming tokenizer.json', () => {
     const folder = hostileCopy((d) => nestedBrackets(path.join(d, 'tokenizer.json'), BOMB_DEPTH));
     try {
-      const r = spawnSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          path.join(ROOT, 'src', 'cli', 'complete.ts'),
-          '--file',
-          path.join(ROOT, 'examples', 'fibonacci.py'),
-          '--line',
-          '9',
-          '--col',
-          '20',
-          '--model',
-          folder.dir,
-        ],
-        { encoding: 'utf8', timeout: 90_000 },
-      );
+      const r = cliAtFibonacci(['--model', folder.dir], 90_000);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /tokenizer\.json: nests arrays and objects deeper than 64 levels/);
     } finally {

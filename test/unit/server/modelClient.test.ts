@@ -4,22 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelClient, type ClientState } from '../../../src/client/modelClient';
+import { MODEL_DIR, request, SERVER } from '../fault/helpers';
 import { CancelledError } from '../../../src/engine/types';
-import { ErrorCodes, hasErrorCode, UnmaskError, type CompleteRequest, type Trace, type TraceStep } from '../../../src/protocol';
+import { ErrorCodes, hasErrorCode, UnmaskError, type Trace, type TraceStep } from '../../../src/protocol';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const MODEL_DIR = path.join(ROOT, 'models', 'default');
-const SERVER = path.join(ROOT, 'src', 'server', 'main.ts');
-
-const request = (over: Partial<CompleteRequest> = {}): CompleteRequest => ({
-  prefix: 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ',
-  suffix: '\n\n\nprint(fibonacci(10))\n',
-  slots: 16,
-  singleLine: true,
-  policy: { name: 'threshold', tau: 0.9 },
-  eotp: true,
-  ...over,
-});
 /** Many forwards: one slot per step, no end-of-text shortcut. */
 const slow = () => request({ slots: 96, singleLine: false, policy: { name: 'sequential' }, eotp: false });
 
