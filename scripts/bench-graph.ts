@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
+import { ort } from '../src/model/ort';
 import { openCheckpoint } from '../src/convert/checkpoint';
 import { buildGraph } from '../src/convert/graph';
 import { MS_DOMAIN, OnnxWriter } from '../src/convert/onnx/writer';

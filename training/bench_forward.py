@@ -8,7 +8,7 @@ import json
 import time
 
 import numpy as np
-import onnxruntime as ort
+from ort_quiet import ort
 
 
 # the full forward of the model graph (docs/model-contract.md): no past rows, the predictions only (as OnnxDenoiser)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+from ort_quiet import ort
 import torch
 
 from bench_forward import WANTED, empty_past

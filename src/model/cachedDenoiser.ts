@@ -2,7 +2,7 @@
 // the graph over the whole canvas and keeps every layer's keys and values (its `kv` output); the steps after it run
 // the same graph over the open block's rows only, with the cached keys and values of the other rows as `past_kv`. The cache is refreshed once per block (the engine's beginBlock), and whenever the canvas changed
 // outside the block's rows or a token went back to the mask (a new decode): never a stale canvas, only stale keys.
-import * as ort from 'onnxruntime-node';
+import { ort } from './ort';
 import type { Denoiser, Prediction } from '../engine/types';
 import type { ModelGraph } from './modelGraph';
 

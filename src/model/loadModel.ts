@@ -1,7 +1,7 @@
 // A model folder (docs/model-contract.md) loaded whole or not at all: every check runs before anything is kept.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from './ort';
 import { GRAPH } from '../convert/spec';
 import { FILE_LIMITS } from '../engine/bounds';
 import type { ModelSpec } from '../engine/types';
@@ -13,7 +13,8 @@ import { CodeTokenizer } from './tokenizer';
 import { CachedDenoiser } from './cachedDenoiser';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../engine/signals';
 import { OnnxSlotFilter } from './slotFilter';
-import { withinJsonBudget } from './jsonBudget';
+import { checkRegularFile, readBoundedJson, readBoundedText } from './boundedFile';
+import { withinJsonBudget, TOKENIZER_BUDGET } from './jsonBudget';
 import { checkFiniteOutputs } from './probe';
 
 export interface LoadOptions {
@@ -52,25 +53,19 @@ export function readModelFolder(modelDir: string): { manifest: Manifest; tokeniz
   if (!dirStat.ok) throw new ModelFolderError(dir, dirStat.code === 'ELOOP' ? 'is a symlink loop' : 'model folder not found');
   if (!dirStat.stat.isDirectory()) throw new ModelFolderError(dir, 'model folder not found (it is not a folder)');
   const manifestFile = path.join(dir, MANIFEST_FILE);
-  const manifest = parseManifest(withinJsonBudget(readText(manifestFile, FILE_LIMITS.manifest), manifestFile), manifestFile);
+  const manifest = parseManifest(withinJsonBudget(readBoundedText(manifestFile, { limit: FILE_LIMITS.manifest }), manifestFile), manifestFile);
 
   const modelFile = path.join(dir, manifest.files.model);
-  checkRegularFile(modelFile, FILE_LIMITS.model, `${MANIFEST_FILE} files.model`, 'files.model');
+  checkRegularFile(modelFile, { limit: FILE_LIMITS.model, namedBy: `${MANIFEST_FILE} files.model`, field: 'files.model' });
   // the graph's weights, beside it (onnxruntime would otherwise fail later with a message that names neither file)
-  checkRegularFile(
-    path.join(dir, GRAPH.weightsFile(manifest.files.model)),
-    FILE_LIMITS.weights,
-    `${MANIFEST_FILE} files.model: the graph's weights, as external data beside it`,
-    'files.model',
-  );
+  checkRegularFile(path.join(dir, GRAPH.weightsFile(manifest.files.model)), {
+    limit: FILE_LIMITS.weights,
+    namedBy: `${MANIFEST_FILE} files.model: the graph's weights, as external data beside it`,
+    field: 'files.model',
+  });
   const tokenizerFile = path.join(dir, manifest.files.tokenizer);
-  let tokenizerJson: unknown;
-  try {
-    tokenizerJson = JSON.parse(withinJsonBudget(readText(tokenizerFile, FILE_LIMITS.tokenizer, `${MANIFEST_FILE} files.tokenizer`), tokenizerFile));
-  } catch (e) {
-    if (e instanceof ModelFolderError) throw e;
-    throw new ModelFolderError(tokenizerFile, `not valid JSON (${jsonProblem(e)})`);
-  }
+  // the tokenizer's budget caps its vocabulary and merges before the tokenizer library walks them
+  const tokenizerJson = readBoundedJson(tokenizerFile, { limit: FILE_LIMITS.tokenizer, namedBy: `${MANIFEST_FILE} files.tokenizer`, budget: TOKENIZER_BUDGET });
   let tokenizer: CodeTokenizer;
   try {
     tokenizer = new CodeTokenizer(tokenizerJson);
@@ -88,27 +83,6 @@ function statOf(file: string): StatResult {
   } catch (e) {
     return { ok: false, code: (e as NodeJS.ErrnoException).code ?? 'EIO' };
   }
-}
-
-/** A regular file within `limit` bytes, or a ModelFolderError naming the file (and the manifest field that names it). */
-function checkRegularFile(file: string, limit: number, namedBy?: string, field?: string): number {
-  const s = statOf(file);
-  if (!s.ok) {
-    const why = s.code === 'ENOENT' ? 'missing' : s.code === 'ELOOP' ? 'is a symlink loop' : `cannot be read (${s.code})`;
-    throw new ModelFolderError(file, `${why}${namedBy ? ` (named by ${namedBy})` : ''}`, field);
-  }
-  if (!s.stat.isFile()) {
-    throw new ModelFolderError(
-      file,
-      `is not a regular file (${s.stat.isFIFO() ? 'a FIFO' : s.stat.isDirectory() ? 'a folder' : 'a device or socket'})` +
-        `${namedBy ? `; named by ${namedBy}` : ''}`,
-      field,
-    );
-  }
-  if (s.stat.size > limit) {
-    throw new ModelFolderError(file, `is ${s.stat.size} bytes, more than the ${limit} bytes a model folder's file may have here`, field);
-  }
-  return s.stat.size;
 }
 
 /** Loads the folder: manifest, tokenizer, graph, and a probe forward that checks the graph against the manifest. */
@@ -187,7 +161,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
 
 /** The filter graph named by files.filter, checked: trained on the engine's signals, and answers a score per row in 0…1. */
 async function loadFilter(file: string, m: Manifest, manifestFile: string): Promise<OnnxSlotFilter> {
-  checkRegularFile(file, FILE_LIMITS.model, `${MANIFEST_FILE} files.filter`, 'files.filter');
+  checkRegularFile(file, { limit: FILE_LIMITS.model, namedBy: `${MANIFEST_FILE} files.filter`, field: 'files.filter' });
   const names = m.filterFeatures;
   if (names && names.join(',') !== FEATURE_NAMES.join(',')) {
     throw new ModelFolderError(
@@ -343,33 +317,6 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
     );
   }
   return graph;
-}
-
-/** The text of a regular file of at most `limit` bytes (read no further than that, whatever the file does). */
-function readText(file: string, limit: number, namedBy?: string): string {
-  checkRegularFile(file, limit, namedBy);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-    const buffer = Buffer.alloc(Math.min(limit + 1, Math.max(fs.fstatSync(fd).size + 1, 1)));
-    let n = 0;
-    for (let got = -1; got !== 0 && n < buffer.length;) n += got = fs.readSync(fd, buffer, n, buffer.length - n, null);
-    if (n > limit) throw new ModelFolderError(file, `grew past the ${limit} bytes a model folder's file may have here`);
-    return buffer.subarray(0, n).toString('utf8');
-  } catch (e) {
-    if (e instanceof ModelFolderError) throw e;
-    throw new ModelFolderError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? firstLine(e)})`);
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-/** What JSON.parse objected to, without quoting the file's bytes (a link may point at any file). */
-export function jsonProblem(e: unknown): string {
-  const message = String((e as Error)?.message ?? e);
-  const at = /position (\d+)/.exec(message);
-  if (/end of JSON input|Unterminated/i.test(message)) return 'it ends early';
-  return at ? `unexpected character at byte ${at[1]}` : 'unexpected content';
 }
 
 function firstLine(e: unknown): string {

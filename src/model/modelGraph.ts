@@ -1,7 +1,7 @@
 // The one graph of a model folder (docs/model-contract.md, "Graph"; src/convert/spec.ts GRAPH) over one onnxruntime
 // session: the full forward and the cached step are the same graph run with other inputs, so every weight is loaded
 // once. This is the only place that builds its feeds and reads its outputs.
-import * as ort from 'onnxruntime-node';
+import { ort } from './ort';
 import { GRAPH } from '../convert/spec';
 import type { Prediction } from '../engine/types';
 

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from './ort';
 import { resolveThreads } from '../engine/bounds';
 import type { Denoiser, Prediction } from '../engine/types';
 import type { ExecutionProviderSetting } from '../protocol';

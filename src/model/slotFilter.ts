@@ -1,6 +1,6 @@
 // The learned unmasking filter of a model folder (unmask.json files.filter): a tiny ONNX graph from
 // features [N, FEATURE_COUNT] (src/engine/signals.ts) to score [N], run once per decode step by the `learned` policy.
-import * as ort from 'onnxruntime-node';
+import { ort } from './ort';
 import { FEATURE_COUNT } from '../engine/signals';
 import type { SlotFilter } from '../engine/types';
 

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from '../../../src/model/ort';
 import { buildGraph } from '../../../src/convert/graph';
 import { OnnxWriter } from '../../../src/convert/onnx/writer';
 import { dequantizeBlocks, quantizeBlocks, quantizeChannels, toFloat16 } from '../../../src/convert/quantize';

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from '../../../src/model/ort';
 import { openCheckpoint, type Checkpoint } from '../../../src/convert/checkpoint';
 import { buildGraph } from '../../../src/convert/graph';
 import type { Precision } from '../../../src/convert/spec';

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from '../../../src/model/ort';
 import { kvRows } from '../../../src/model/modelGraph';
 import { GRAPH, type ArchSpec } from '../../../src/convert/spec';
 

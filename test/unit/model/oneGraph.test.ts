@@ -2,7 +2,7 @@
 // full forward and the cached step, the step's past is the refresh's keys and values without the window's rows.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort } from '../../../src/model/ort';
 import { CachedDenoiser, defaultModelDir, loadModel, ModelGraph, OnnxDenoiser, type LoadedModel } from '../../../src/model';
 
 const MODEL_DIR = defaultModelDir(path.resolve(__dirname, '..', '..', '..'));
