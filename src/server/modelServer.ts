@@ -90,7 +90,11 @@ export class ModelServer {
     // it started with, and the new one takes over after it (below); completions sent meanwhile wait for the load.
     const { threads, note } = clampThreads(params.threads, availableParallelism(), 'load.threads');
     if (note) this.log(`warning: ${note}`);
+    // Each request waits only for what arrived before it, so no two can wait for each other: the load waits for the
+    // decode running when it arrived (read now, not after loading: a completion that arrives during the load waits
+    // for the load, and waiting for it here was a deadlock), and for the load before it.
     const previous = this.loading;
+    const runningAtArrival = this.running;
     const loading = (async () => {
       await previous.catch(() => undefined);
       let next: LoadedModel;
@@ -105,8 +109,8 @@ export class ModelServer {
       } catch (e) {
         this.log(`warning: the load-time probes of ${next.info.modelDir} failed: ${(e as Error).message}`);
       }
-      // the old model goes only once the new one is whole
-      await this.running?.done.catch(() => undefined);
+      // the old model goes only once the new one is whole, and the decode that was running on it has finished
+      await runningAtArrival?.done.catch(() => undefined);
       const old = this.model;
       this.model = next;
       await old?.dispose().catch(() => undefined);
@@ -126,6 +130,7 @@ export class ModelServer {
     }
     const { id, request, streamSteps } = params;
     const previous = this.running;
+    const loadingAtArrival = this.loading; // read now: a load that arrives later waits for this decode (onLoad)
     previous?.controller.abort(); // superseded: it stops before its next forward
     const controller = new AbortController();
     if (token.isCancellationRequested) controller.abort();
@@ -133,7 +138,7 @@ export class ModelServer {
     let started = false;
     const run = (async () => {
       await previous?.done.catch(() => undefined);
-      await this.loading.catch(() => undefined);
+      await loadingAtArrival.catch(() => undefined);
       if (controller.signal.aborted) throw new CancelledError();
       const model = this.model;
       if (!model) throw new UnmaskError(ErrorCodes.noModel, 'no model is loaded');
