@@ -17,6 +17,8 @@ export interface Bound {
  * and a forward of the bundled 5M-parameter model at 8192 tokens takes 13 s on one thread; the graph must also answer
  * a probe at the declared length when it loads (src/model/loadModel.ts).
  */
+const BOUNDS_VOCAB_MAX = 1_048_576;
+
 export const BOUNDS = {
   /** Intra-op threads of onnxruntime; 0: resolveThreads' default. */
   threads: { min: 0, max: 64, integer: true, what: 'threads (0: half the cores, 1 to 4)' },
@@ -29,7 +31,7 @@ export const BOUNDS = {
   /** A model's longest canvas (unmask.json maxSequence). */
   maxSequence: { min: 8, max: 4096, integer: true, what: 'tokens' },
   /** A model's vocabulary (unmask.json vocabSize). */
-  vocabSize: { min: 5, max: 1_048_576, integer: true, what: 'token ids' },
+  vocabSize: { min: 5, max: BOUNDS_VOCAB_MAX, integer: true, what: 'token ids' },
   /** Predictions per position (unmask.json topK). */
   topK: { min: 1, max: 256, integer: true, what: 'predictions per position' },
   /** Milliseconds one decode may take (a request's timeBudgetMs). */
@@ -49,6 +51,38 @@ export type BoundName = keyof typeof BOUNDS;
 /** The most bytes each model-folder file may have: read by the server's loader and the extension's pre-check. */
 // weights: a graph's external data (model.onnx.data); a 7B model's int8 weights are about 7.5 GiB, fp16 14
 export const FILE_LIMITS = { manifest: 1 << 20, tokenizer: 64 << 20, model: 4 * 1024 ** 3, weights: 32 * 1024 ** 3 } as const;
+
+/**
+ * The most bytes of each file the converter parses (src/model/boundedFile.ts reads them): real config.json files are a
+ * few KB, tokenizer_config.json up to about 1 MB, a shard index of 90,000 tensors about 8 MB, a safetensors header a few
+ * hundred bytes per tensor (safetensors' own limit is 100 MB).
+ */
+export const CHECKPOINT_FILE_LIMITS = {
+  config: 4 << 20,
+  tokenizerConfig: 16 << 20,
+  index: 16 << 20,
+  tokenizer: FILE_LIMITS.tokenizer,
+  merges: FILE_LIMITS.tokenizer,
+  safetensorsHeader: 16 << 20,
+} as const;
+
+/** The most bytes of the source file `npm run complete -- --file` reads (the editor completes open documents). */
+export const SOURCE_FILE_LIMIT = 16 << 20;
+
+/**
+ * The largest number each config.json dimension may have, checked before anything is sized by it (num_hidden_layers
+ * 1e9 ran V8 out of memory after 168 s). The largest published dense models have 126 layers, hidden 16,384, MLP
+ * 53,248, 128 heads, 262,144 tokens; max_position_embeddings only bounds the canvas (a few models claim 10 million).
+ */
+export const CONFIG_LIMITS = {
+  layers: 1024,
+  hidden: 65_536,
+  intermediate: 262_144,
+  heads: 1024,
+  headDim: 1024,
+  vocab: BOUNDS_VOCAB_MAX,
+  maxPositions: 1 << 28,
+} as const;
 
 /** A number outside its bound; `field` is the name the caller knows it by (a CLI flag, a JSON field, a setting). */
 export class BoundError extends Error {

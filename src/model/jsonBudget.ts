@@ -12,15 +12,38 @@ export interface JsonBudget {
   containers: number;
   /** Values (containers and scalars): array elements and object members, counted by their separators. */
   values: number;
+  /**
+   * Members of any one array or object (absent: no limit of its own). A tokenizer's vocabulary and merges are its
+   * largest: JSON.parse of one object of 3 million keys took 7 s and 790 MB, and the tokenizer library never finished
+   * on 10 million.
+   */
+  members?: number;
+  /** Said after a `members` refusal: what the limit is for. */
+  membersNote?: string;
 }
 
 export const JSON_BUDGET: JsonBudget = { depth: 64, containers: 4_000_000, values: 16_000_000 };
+
+/**
+ * tokenizer.json and a slow tokenizer's vocab.json: at most BOUNDS.vocabSize.max (1,048,576) entries in the
+ * vocabulary or the merges (real ones: 32k to 262k tokens, a merge fewer per token), 4 million values in all.
+ */
+export const TOKENIZER_BUDGET: JsonBudget = {
+  depth: 64,
+  containers: 2_000_000,
+  values: 4_000_000,
+  members: 1_048_576,
+  membersNote: "a tokenizer's vocabulary and merges may have at most 1048576 entries each",
+};
 
 /** What exceeded the budget, or undefined; one pass, strings skipped (brackets inside them are text). */
 export function jsonBudgetProblem(text: string, budget: JsonBudget = JSON_BUDGET): string | undefined {
   let depth = 0;
   let containers = 0;
   let values = 0;
+  const members = budget.members ?? Infinity;
+  // commas seen in the open container at each depth (members − 1); only kept when `members` is finite
+  const commas = Number.isFinite(members) ? new Float64Array(budget.depth + 2) : undefined;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
@@ -35,10 +58,16 @@ export function jsonBudgetProblem(text: string, budget: JsonBudget = JSON_BUDGET
         return `nests arrays and objects deeper than ${budget.depth} levels (at byte ${byteOffset(text, i)}); a model folder's JSON files nest a few levels`;
       }
       if (++containers > budget.containers) return `holds more than ${budget.containers} arrays and objects`;
+      if (commas) commas[depth] = 0;
     } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
       depth--;
     } else if (c === 0x2c /* , */) {
       if (++values > budget.values) return `holds more than ${budget.values} values`;
+      if (commas && depth > 0 && ++commas[depth] >= members) {
+        return (
+          `holds an array or object of more than ${members} members (at byte ${byteOffset(text, i)})` + (budget.membersNote ? `; ${budget.membersNote}` : '')
+        );
+      }
     }
   }
   return undefined;
