@@ -9,10 +9,20 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { jsonBudgetProblem } from '../model/jsonBudget';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 /** Where a kept partial download lives next to its final name. */
 export const PART_SUFFIX = '.part';
+/** The most bytes a file list may take: a large repository's is a few MB; 100 MB of `[` took 5.5 GB to parse. */
+export const LISTING_MAX_BYTES = 16 * 1024 * 1024;
+/** A transfer that brings fewer than this many bytes in a stall window is dropped (a drip of a byte a second too). */
+export const STALL_MIN_BYTES = 1024;
+/** Seconds of the stall window (HubOptions.stallTimeoutS). */
+export const STALL_TIMEOUT_S = 10;
+/** How often a 429 or 503 with Retry-After is asked again, and the longest wait honoured. */
+export const BUSY_RETRIES = 3;
+export const RETRY_AFTER_MAX_S = 30;
 
 export interface HubOptions {
   /** Base URL of the Hub or a mirror; default `HF_ENDPOINT`, else huggingface.co. */
@@ -21,8 +31,16 @@ export interface HubOptions {
   token?: string;
   /** An agent for every request (a proxy's); default node's global agents, which VS Code routes through its proxy settings. */
   agent?: http.Agent;
-  /** Seconds without a byte before a request is given up (default 60). */
+  /** Seconds without an answer before a request is given up (default 60). */
   idleTimeoutS?: number;
+  /**
+   * Seconds of the stall window: a body (a file or the file list) that brings fewer than STALL_MIN_BYTES in one is
+   * dropped as a 'network' error, which downloadFiles resumes (default STALL_TIMEOUT_S; tests use a fraction).
+   */
+  stallTimeoutS?: number;
+  /** How often a 429/503 answer with Retry-After is asked again (default BUSY_RETRIES) and the longest wait (RETRY_AFTER_MAX_S). */
+  busyRetries?: number;
+  retryAfterMaxS?: number;
 }
 
 export interface HubFile {
@@ -45,7 +63,7 @@ export interface RepoListing {
   files: HubFile[];
 }
 
-export type HubErrorKind = 'auth' | 'not-found' | 'http' | 'network' | 'integrity' | 'disk' | 'layout';
+export type HubErrorKind = 'auth' | 'not-found' | 'http' | 'network' | 'integrity' | 'disk' | 'layout' | 'busy';
 
 /** A failure that says what to do about it; `kind` lets callers offer the right action (e.g. store a token on 'auth'). */
 export class HubError extends Error {
@@ -78,6 +96,56 @@ function tokenOf(options: HubOptions): string | undefined {
 export function checkRepoId(repo: string): void {
   if (!/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(repo) || repo.includes('..')) {
     throw new HubError('layout', `"${repo}" is not a Hub repository id: expected OWNER/NAME (letters, digits, '-', '_', '.')`);
+  }
+}
+
+/** A full git commit id, as the Hub's listing gives it in `sha`. */
+export const COMMIT_RE = /^[0-9a-f]{40}$/i;
+
+/** Throws unless `commit` is a full commit id (40 hex digits); `what` says where it came from. */
+export function checkCommit(commit: unknown, what: string): string {
+  if (typeof commit !== 'string' || !COMMIT_RE.test(commit)) {
+    const shown = typeof commit === 'string' ? JSON.stringify(commit.slice(0, 80)) : String(commit);
+    throw new HubError('layout', `${what}: the commit id must be 40 hex digits, got ${shown}; it names the download folder, so nothing was downloaded`);
+  }
+  return commit.toLowerCase();
+}
+
+/**
+ * Throws unless `revision` is a branch, tag or commit name that is safe as a URL segment and a path: letters, digits,
+ * `._-/`, no `..`, no empty or dot-led component, no leading or trailing `/`, at most 200 characters (the Hub's refs
+ * look like `main`, `v1.0`, `refs/pr/3` or a commit id).
+ */
+export function checkRevision(revision: string, what = '--revision'): string {
+  const ok =
+    revision.length > 0 &&
+    revision.length <= 200 &&
+    /^[A-Za-z0-9._/-]+$/.test(revision) &&
+    !revision.includes('..') &&
+    !revision.startsWith('/') &&
+    !revision.endsWith('/') &&
+    !revision.endsWith('.lock') &&
+    revision.split('/').every((part) => part.length > 0 && !part.startsWith('.') && !part.startsWith('-'));
+  if (!ok) {
+    throw new HubError(
+      'layout',
+      `${what} ${JSON.stringify(revision.slice(0, 80))} is not a revision: expected a branch, tag or commit id ` +
+        "(letters, digits, '.', '_', '-', '/'; no '..', no leading '/', no backslash)",
+    );
+  }
+  return revision;
+}
+
+/** `url` without user name and password (HF_ENDPOINT=https://user:pass@host): for origin.json and messages. */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/+$/, '');
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
   }
 }
 
@@ -139,8 +207,13 @@ function networkError(e: NodeJS.ErrnoException, url: string, signal?: AbortSigna
 /** Turns a refusal into an error that says what to do; consumes the body (the Hub's own message, when short). */
 async function refusal(res: http.IncomingMessage, repo: string, what: string): Promise<HubError> {
   const status = res.statusCode ?? 0;
-  let body = '';
-  for await (const chunk of res) if ((body += String(chunk)).length > 2000) break;
+  const chunks: Buffer[] = [];
+  let got = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    if ((got += chunk.length) > 2000) break;
+  }
+  const body = Buffer.concat(chunks).subarray(0, 2000).toString('utf8');
   const hubSays = (() => {
     try {
       return (JSON.parse(body) as { error?: string }).error;
@@ -170,31 +243,88 @@ async function refusal(res: http.IncomingMessage, repo: string, what: string): P
     const which = code === 'RevisionNotFound' ? 'that revision' : code === 'EntryNotFound' ? 'that file' : 'that repository or revision';
     return new HubError('not-found', `${repo}: the Hub has no ${which} (${what} answered 404)${tail}`, status);
   }
+  if (status === 429 || status === 503) {
+    const wait = res.headers['retry-after'];
+    return new HubError(
+      'busy',
+      `${repo}: ${what} answered HTTP ${status} (the server is busy${wait ? `; Retry-After: ${String(wait).slice(0, 40)}` : ''}); ` +
+        `Unmask asks again at most ${BUSY_RETRIES} times and waits at most ${RETRY_AFTER_MAX_S} s each time: try again later${tail}`,
+      status,
+    );
+  }
   return new HubError('http', `${repo}: ${what} answered HTTP ${status}${tail}`, status);
+}
+
+/** Seconds a Retry-After header asks for (seconds or an HTTP date), or undefined when there is none or it is unreadable. */
+function retryAfterS(header: string | string[] | undefined): number | undefined {
+  const v = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - Date.now()) / 1000)) : undefined;
+}
+
+/**
+ * get(), asking again when the answer is 429 or 503 with a Retry-After the server is honoured for: at most
+ * `busyRetries` times, each wait at most `retryAfterMaxS` (a longer one is not waited for). The last answer, busy or
+ * not, is the caller's to judge.
+ */
+async function getAnswer(url: string, headers: Record<string, string>, options: HubOptions, signal?: AbortSignal): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const got = await get(url, headers, options, signal);
+    const status = got.res.statusCode ?? 0;
+    if (status !== 429 && status !== 503) return got;
+    const wait = retryAfterS(got.res.headers['retry-after']);
+    if (wait === undefined || wait > (options.retryAfterMaxS ?? RETRY_AFTER_MAX_S) || attempt >= (options.busyRetries ?? BUSY_RETRIES)) return got;
+    got.res.resume();
+    await delay(wait * 1000, signal);
+  }
+}
+
+/**
+ * Drops a body that stalls: when fewer than STALL_MIN_BYTES were counted (`add`) in a window of `stallTimeoutS`,
+ * `res` is destroyed with a 'network' HubError saying `what()`. Node's socket timeout alone misses a server that
+ * drips a byte a second.
+ */
+function stallWatch(res: http.IncomingMessage, options: HubOptions, what: () => string): { add(n: number): void; stop(): void } {
+  const seconds = options.stallTimeoutS ?? STALL_TIMEOUT_S;
+  let got = 0;
+  const timer = setInterval(() => {
+    if (got < STALL_MIN_BYTES) {
+      clearInterval(timer);
+      res.destroy(new HubError('network', `${what()}: fewer than ${STALL_MIN_BYTES} bytes arrived in ${seconds} s, the connection was dropped as stalled`));
+    }
+    got = 0;
+  }, seconds * 1000);
+  timer.unref();
+  return {
+    add: (n) => void (got += n),
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** The file list of `repo` at `revision`, with sizes and hashes, and the commit the revision names. */
 export async function listFiles(repo: string, revision: string, options: HubOptions = {}, signal?: AbortSignal): Promise<RepoListing> {
   checkRepoId(repo);
+  checkRevision(revision);
   const url = `${endpointOf(options)}/api/models/${repo}/revision/${encodeURIComponent(revision)}?blobs=true`;
-  const { res } = await get(url, { accept: 'application/json' }, options, signal);
-  if (res.statusCode !== 200) throw await refusal(res, repo, `the file list at ${url}`);
-  let text = '';
-  try {
-    for await (const chunk of res) text += String(chunk);
-  } catch (e) {
-    throw networkError(e as NodeJS.ErrnoException, url, signal);
-  }
+  const shown = withoutCredentials(url);
+  const { res } = await getAnswer(url, { accept: 'application/json' }, options, signal);
+  if (res.statusCode !== 200) throw await refusal(res, repo, `the file list at ${shown}`);
+  const text = await readListing(res, shown, options, signal);
+  const problem = jsonBudgetProblem(text);
+  if (problem) throw new HubError('http', `the file list at ${shown} ${problem}: refused before parsing it (is HF_ENDPOINT a Hub?)`);
   let body: { sha?: unknown; siblings?: unknown };
   try {
     body = JSON.parse(text) as typeof body;
   } catch {
-    throw new HubError('http', `${url} did not answer JSON (is HF_ENDPOINT a Hub?)`);
+    throw new HubError('http', `${shown} did not answer JSON (is HF_ENDPOINT a Hub?)`);
   }
-  if (!Array.isArray(body.siblings)) throw new HubError('http', `${url}: "siblings" must be the list of files`);
+  if (body === null || typeof body !== 'object') throw new HubError('http', `${shown} did not answer a JSON object (is HF_ENDPOINT a Hub?)`);
+  if (!Array.isArray(body.siblings)) throw new HubError('http', `${shown}: "siblings" must be the list of files`);
   const files = body.siblings.map((s: unknown, i): HubFile => {
     const o = s as { rfilename?: unknown; size?: unknown; blobId?: unknown; lfs?: { sha256?: unknown; size?: unknown } };
-    if (typeof o?.rfilename !== 'string') throw new HubError('http', `${url}: "siblings[${i}].rfilename" must be a file name`);
+    if (typeof o?.rfilename !== 'string') throw new HubError('http', `${shown}: "siblings[${i}].rfilename" must be a file name`);
     const size = typeof o.lfs?.size === 'number' ? o.lfs.size : typeof o.size === 'number' ? o.size : undefined;
     return {
       path: o.rfilename,
@@ -202,8 +332,50 @@ export async function listFiles(repo: string, revision: string, options: HubOpti
       ...(typeof o.lfs?.sha256 === 'string' ? { sha256: o.lfs.sha256.toLowerCase() } : typeof o.blobId === 'string' ? { blobId: o.blobId.toLowerCase() } : {}),
     };
   });
-  const commit = typeof body.sha === 'string' && /^[0-9a-f]{40}$/i.test(body.sha) ? body.sha : revision;
+  // the commit names the download folder: it must be a commit id, whatever the listing or the revision say
+  const commit = body.sha === undefined && COMMIT_RE.test(revision) ? revision.toLowerCase() : checkCommit(body.sha, `the file list at ${shown}, "sha"`);
+  if (COMMIT_RE.test(revision) && commit !== revision.toLowerCase()) {
+    throw new HubError('http', `the file list at ${shown} is of commit ${commit}, not of the commit ${revision} asked for (is HF_ENDPOINT a Hub?)`);
+  }
   return { repo, revision, commit, files };
+}
+
+/**
+ * The body of a file list as text: at most LISTING_MAX_BYTES, read while streaming (a declared or a streamed
+ * larger size stops it), dropped when it stalls, and decoded as one buffer (a character split between chunks stays
+ * whole).
+ */
+async function readListing(res: http.IncomingMessage, shown: string, options: HubOptions, signal?: AbortSignal): Promise<string> {
+  const tooBig = () =>
+    new HubError(
+      'http',
+      `the file list at ${shown} is larger than ${LISTING_MAX_BYTES / 1024 / 1024} MiB, the limit for a file list (a large repository's is a few MB): ` +
+        'refused unread; is HF_ENDPOINT a Hub?',
+    );
+  if (Number(res.headers['content-length']) > LISTING_MAX_BYTES) {
+    res.destroy();
+    throw tooBig();
+  }
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const watch = stallWatch(res, options, () => `the file list at ${shown} (${bytes} bytes read)`);
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      watch.add(chunk.length);
+      if ((bytes += chunk.length) > LISTING_MAX_BYTES) throw tooBig();
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    res.destroy();
+    throw e instanceof HubError ? e : networkError(e as NodeJS.ErrnoException, shown, signal);
+  } finally {
+    watch.stop();
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, bytes));
+  } catch {
+    throw new HubError('http', `the file list at ${shown} is not UTF-8 text (is HF_ENDPOINT a Hub?)`);
+  }
 }
 
 /** Files of a checkpoint the converter reads: the config, a tokenizer, the safetensors weights and their index. */
@@ -284,14 +456,17 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
   if (have > 0 && hash) await hashExisting(hash, part, have);
 
   if (file.size === undefined || have < file.size) {
-    const { res } = await get(url, have > 0 ? { range: `bytes=${have}-` } : {}, options, options.signal);
+    const { res } = await getAnswer(url, have > 0 ? { range: `bytes=${have}-` } : {}, options, options.signal);
     const status = res.statusCode ?? 0;
     let append = false;
     if (status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
       if (!m || Number(m[1]) !== have) {
         res.resume();
-        throw new HubError('http', `${url}: asked for bytes from ${have}, the answer's Content-Range is ${res.headers['content-range'] ?? 'missing'}`);
+        throw new HubError(
+          'http',
+          `${withoutCredentials(url)}: asked for bytes from ${have}, the answer's Content-Range is ${res.headers['content-range'] ?? 'missing'}`,
+        );
       }
       append = true;
     } else if (status === 200) {
@@ -303,12 +478,30 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
       await fs.promises.rm(part, { force: true });
       return downloadFile(repo, commit, file, dir, options);
     } else {
-      throw await refusal(res, repo, url);
+      throw await refusal(res, repo, withoutCredentials(url));
     }
     const expected = file.size ?? (append ? undefined : Number(res.headers['content-length'] ?? NaN));
+    // the most bytes this file may have: the listed size, else what the answer announced
+    const announced = append ? Number(/\/(\d+)$/.exec(String(res.headers['content-range']))?.[1] ?? NaN) : expected;
+    const limit = file.size ?? (announced !== undefined && Number.isFinite(announced) ? announced : undefined);
     let bytes = have;
+    let oversize: HubError | undefined;
+    const watch = stallWatch(
+      res,
+      options,
+      () => `${file.path}: at ${bytes} of ${file.size ?? '?'} bytes; run again to resume from there (the partial file is kept)`,
+    );
     const meter = new Transform({
       transform(chunk: Buffer, _enc, callback) {
+        watch.add(chunk.length);
+        if (limit !== undefined && bytes + chunk.length > limit) {
+          oversize = new HubError(
+            'integrity',
+            `${file.path}: the server sent more than the ${limit} bytes ${file.size !== undefined ? 'the file list says' : 'it announced'}; ` +
+              'the download was stopped there and the partial file removed, nothing of it is used (a broken mirror or proxy?)',
+          );
+          return callback(oversize);
+        }
         hash?.update(chunk);
         bytes += chunk.length;
         received += chunk.length;
@@ -322,6 +515,10 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (options.signal?.aborted) throw cancelled();
+      if (oversize) {
+        await fs.promises.rm(part, { force: true });
+        throw oversize;
+      }
       if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
         throw new HubError(
           'disk',
@@ -336,6 +533,8 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
       }
       if (err.syscall) throw new HubError('disk', `cannot write ${part}: ${err.code ?? err.message}`);
       throw networkError(err, url, options.signal);
+    } finally {
+      watch.stop();
     }
     if (expected !== undefined && Number.isFinite(expected) && bytes < expected) {
       throw new HubError(

@@ -40,6 +40,11 @@ export class FakeHub {
   cut?: { file: string; after: number };
   /** Wait this long before each file body (so that an editor test sees the progress notification). */
   delayMs = 0;
+  /**
+   * Answers a request instead of the Hub when it returns true (the request is logged first): the fault tests' hostile
+   * servers (a file larger than listed, a drip, 429 with Retry-After, a listing of brackets).
+   */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse, url: URL, entry: Served) => boolean;
   private server = http.createServer((req, res) => this.handle(req, res));
   /** The CDN that LFS files redirect to: another origin, as on the real Hub, so it must not get the token. */
   private cdnServer = http.createServer((req, res) => this.handle(req, res));
@@ -83,6 +88,7 @@ export class FakeHub {
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     };
     this.log.push(entry);
+    if (this.intercept?.(req, res, url, entry)) return;
     const send = (status: number, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}) => {
       entry.status = status;
       res.writeHead(status, headers);
@@ -105,23 +111,7 @@ export class FakeHub {
     if ((api || resolve) && revision !== 'main' && revision !== repo.commit) {
       return send(404, JSON.stringify({ error: `Invalid rev id: ${revision}` }), { 'x-error-code': 'RevisionNotFound', 'content-type': 'application/json' });
     }
-    if (api) {
-      const siblings = fs
-        .readdirSync(repo.dir)
-        .sort()
-        .map((name) => {
-          const data = fs.readFileSync(path.join(repo.dir, name));
-          return isLfs(name)
-            ? {
-                rfilename: name,
-                size: data.length,
-                blobId: blobId(Buffer.from(`lfs pointer ${name}`)),
-                lfs: { sha256: repo.wrongSha256?.includes(name) ? sha256(Buffer.from('not this')) : sha256(data), size: data.length, pointerSize: 134 },
-              }
-            : { rfilename: name, size: data.length, blobId: blobId(data) };
-        });
-      return send(200, JSON.stringify({ id: repoId, sha: repo.commit, siblings }), { 'content-type': 'application/json' });
-    }
+    if (api) return send(200, JSON.stringify({ id: repoId, sha: repo.commit, siblings: this.siblings(repo) }), { 'content-type': 'application/json' });
     const file = decodeURIComponent((resolve ?? cdn)![resolve ? 3 : 2]);
     const full = path.join(repo.dir, file);
     if (!fs.existsSync(full) || file.includes('..')) return send(404, JSON.stringify({ error: 'Entry not found' }), { 'x-error-code': 'EntryNotFound' });
@@ -152,6 +142,24 @@ export class FakeHub {
       return;
     }
     this.sendBody(res, entry, status, headers, body, file, start);
+  }
+
+  /** The file list's `siblings` of a repository, as the Hub gives them with `?blobs=true`. */
+  siblings(repo: FakeRepo): { rfilename: string; size: number; blobId: string; lfs?: { sha256: string; size: number; pointerSize: number } }[] {
+    return fs
+      .readdirSync(repo.dir)
+      .sort()
+      .map((name) => {
+        const data = fs.readFileSync(path.join(repo.dir, name));
+        return isLfs(name)
+          ? {
+              rfilename: name,
+              size: data.length,
+              blobId: blobId(Buffer.from(`lfs pointer ${name}`)),
+              lfs: { sha256: repo.wrongSha256?.includes(name) ? sha256(Buffer.from('not this')) : sha256(data), size: data.length, pointerSize: 134 },
+            }
+          : { rfilename: name, size: data.length, blobId: blobId(data) };
+      });
   }
 
   private sendBody(
