@@ -22,13 +22,15 @@ ${CATALOG.map(
 Options:
   --revision REV    branch, tag or commit (default: the catalog's, else main)
   --precision P     ${PRECISIONS.join(', ')} (default int8)
-  --out DIR         the model folder to write (default: ${defaultStorageDir()}/models/NAME-PRECISION)
+  --out DIR         the model folder to write (default: ${defaultStorageDir()}/models/NAME-PRECISION); a new or
+                    empty folder, or a model folder Unmask wrote (anything else is refused, --force included)
   --storage DIR     where models/ and downloads/ go (default: ${defaultStorageDir()})
   --keep-download   keep the downloaded checkpoint after converting
-  --force           skip the disk-space and memory checks
+  --force           skip the disk-space and memory checks, and replace a model folder at --out that Unmask
+                    wrote of another repository
   -h, --help        this text
 Environment: HF_ENDPOINT (a mirror; default ${DEFAULT_ENDPOINT}), HF_TOKEN (gated or private repositories).
-An interrupted download resumes where it stopped when run again.`;
+An interrupted download resumes where it stopped when run again; what an interrupted install left is reclaimed then.`;
 
 function progressLine(): (p: GetModelProgress) => void {
   let last = 0;

@@ -10,6 +10,7 @@ import { CATALOG, formatBytes, type CatalogEntry } from './catalog';
 import { getModel, modelsDir, type GetModelProgress } from './getModel';
 import { HubError } from './hubClient';
 import { installedModels } from './installed';
+import { findLeftovers, type Leftover } from './leftovers';
 import { forkInstaller } from './installer';
 
 /** SecretStorage key of the user's Hugging Face token. */
@@ -139,6 +140,7 @@ async function askToken(ctx: Context): Promise<boolean> {
 export function manageModelsCommand(ctx: Context): () => Promise<void> {
   return async () => {
     const models = await installedModels(storageDir(ctx));
+    const leftovers = await findLeftovers(storageDir(ctx));
     const inUse = ctx.model.folderFor(ctx.config.current);
     const GET = '$(cloud-download) Get Model…';
     const BUNDLED = '$(package) The bundled demonstrator';
@@ -159,11 +161,20 @@ export function manageModelsCommand(ctx: Context): () => Promise<void> {
           model: undefined,
         },
         { label: GET, description: '', detail: '', model: undefined },
+        // what interrupted installs left (a Get Model of the same model reclaims or resumes them too)
+        ...leftovers.map((l) => ({
+          label: `$(trash) Leftover: ${l.what}`,
+          description: formatBytes(l.bytes),
+          detail: `${leftoverKind(l)} · ${l.folder}`,
+          model: undefined,
+          leftover: l,
+        })),
       ],
       { title: `Unmask: installed models (${modelsDir(storageDir(ctx))})` },
     );
     if (!picked) return;
     if (picked.label === GET) return void vscode.commands.executeCommand('unmask.getModel');
+    if ('leftover' in picked && picked.leftover) return deleteLeftover(picked.leftover);
     if (!picked.model) return ctx.config.update('modelFolder', '');
     const model = picked.model;
     const action = await vscode.window.showQuickPick(['Use', 'Delete'], { title: `Unmask: ${model.name}` });
@@ -177,6 +188,18 @@ export function manageModelsCommand(ctx: Context): () => Promise<void> {
       vscode.window.setStatusBarMessage(`Unmask: deleted ${model.name}`, 3000);
     }
   };
+}
+
+function leftoverKind(l: Leftover): string {
+  if (l.kind === 'staging') return 'a half-made model folder of an interrupted install';
+  return l.partial ? 'a partial download (Get Model of the same model resumes it)' : 'a kept download (Get Model of the same model reuses it)';
+}
+
+async function deleteLeftover(l: Leftover): Promise<void> {
+  const sure = await vscode.window.showWarningMessage(`Delete ${l.folder} (${formatBytes(l.bytes)})?`, { modal: true }, 'Delete');
+  if (sure !== 'Delete') return;
+  await fs.promises.rm(l.folder, { recursive: true, force: true });
+  vscode.window.setStatusBarMessage(`Unmask: deleted ${path.basename(l.folder)}`, 3000);
 }
 
 /** Once per installation: the bundled model is a demonstrator; offers Get Model. */

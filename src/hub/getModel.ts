@@ -8,9 +8,11 @@ import * as path from 'node:path';
 import type { Precision } from '../convert/spec';
 import { checkRoom, thisMachine, type Machine } from './preflight';
 import { CATALOG, findEntry, needsOf, type CatalogEntry } from './catalog';
+import { checkOutDir } from './guards';
 import {
   cancelled,
   checkRepoId,
+  checkRevision,
   downloadFiles,
   endpointOf,
   HubError,
@@ -20,7 +22,9 @@ import {
   type DownloadProgress,
   type DownloadRepoOptions,
   type HubOptions,
+  withoutCredentials,
 } from './hubClient';
+import { lockRepo, reclaimStaging } from './leftovers';
 
 /** Written into every model folder Get Model makes: where it came from (Manage Models lists it). */
 export const ORIGIN_FILE = 'origin.json';
@@ -65,7 +69,10 @@ export interface GetModelOptions extends HubOptions {
   storageDir: string;
   /** The model folder to write instead of `storageDir/models/NAME-PRECISION`. */
   outDir?: string;
-  /** Skip the disk and memory checks. */
+  /**
+   * Skip the disk and memory checks, and replace a model folder Unmask wrote of another repository at `outDir`. Never
+   * makes it replace anything else: a file or a folder without unmask.json is refused in every case.
+   */
   force?: boolean;
   /** Keep the downloaded checkpoint after a successful conversion (it is removed by default: it is the larger part). */
   keepDownload?: boolean;
@@ -103,6 +110,7 @@ export function resolveSource(source: string, revision?: string): { repo: string
     throw new HubError('layout', `"${source}" is neither a catalog model (${listNames()}) nor a Hub repository (OWNER/NAME)`);
   }
   checkRepoId(repo);
+  if (revision !== undefined) checkRevision(revision);
   const name = (entry?.name ?? repo.split('/')[1]).toLowerCase().replace(/[^a-z0-9._-]+/g, '-');
   return { repo, revision: revision ?? entry?.revision ?? 'main', name, ...(entry ? { entry } : {}) };
 }
@@ -114,13 +122,49 @@ function listNames(): string {
 export async function getModel(o: GetModelOptions): Promise<GotModel> {
   const precision = o.precision ?? 'int8';
   const { repo, revision, name, entry } = resolveSource(o.source, o.revision);
+  const finalDir = path.resolve(o.outDir ?? path.join(modelsDir(o.storageDir), `${name}-${precision}`));
+  const downloadsDir = path.resolve(o.storageDir, 'downloads');
+  // before anything is listed, downloaded or replaced: what is at the model folder's path may be replaced at all
+  const installed = await readOrigin(finalDir);
+  checkOutDir({
+    outDir: finalDir,
+    storageDir: path.resolve(o.storageDir),
+    downloadsDir,
+    modelsDir: path.resolve(modelsDir(o.storageDir)),
+    repo,
+    ...(installed ? { installedRepo: installed.repo } : {}),
+    force: o.force ?? false,
+  });
+  const release = await lockRepo(downloadsDir, repo);
+  try {
+    await reclaimStaging(modelsDir(o.storageDir), path.dirname(finalDir), path.basename(finalDir));
+    return await getLocked(o, { repo, revision, name, entry, precision, finalDir, downloadsDir, installed });
+  } finally {
+    await release();
+    await fs.promises.rmdir(downloadsDir).catch(() => undefined); // when nothing else is kept there
+  }
+}
+
+interface Resolved {
+  repo: string;
+  revision: string;
+  name: string;
+  entry?: CatalogEntry;
+  precision: Precision;
+  finalDir: string;
+  downloadsDir: string;
+  installed?: Origin;
+}
+
+/** Get Model's steps while it holds the repository's lock. */
+async function getLocked(o: GetModelOptions, r: Resolved): Promise<GotModel> {
+  const { repo, revision, name, entry, precision, finalDir, installed } = r;
   const report = o.onProgress ?? (() => undefined);
   report({ phase: 'list', repo });
   const listing = await listFiles(repo, revision, o, o.signal);
   const files = selectFiles(listing);
-  const finalDir = path.resolve(o.outDir ?? path.join(modelsDir(o.storageDir), `${name}-${precision}`));
-  const checkpointDir = path.join(o.storageDir, 'downloads', repo.replace('/', '--'), listing.commit);
-  const installed = await readOrigin(finalDir);
+  // listing.commit is a checked commit id (40 hex digits), so this stays under downloads/
+  const checkpointDir = path.join(r.downloadsDir, repo.replace('/', '--'), listing.commit);
   if (installed && installed.repo === repo && installed.commit === listing.commit && installed.precision === precision) {
     return { folder: finalDir, name: `${name}-${precision}`, origin: installed, received: 0 };
   }
@@ -149,7 +193,7 @@ export async function getModel(o: GetModelOptions): Promise<GotModel> {
     revision,
     commit: listing.commit,
     precision,
-    endpoint: endpointOf(o),
+    endpoint: withoutCredentials(endpointOf(o)),
     ...(entry ? { catalog: entry.name, license: entry.license } : {}),
     installed: new Date().toISOString(),
   };

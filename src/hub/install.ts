@@ -6,6 +6,7 @@ import { convert } from '../convert';
 import { buildRequest, decode, DEFAULT_POLICY } from '../engine';
 import { loadModel } from '../model';
 import { ORIGIN_FILE, type GetModelProgress, type InstallJob } from './getModel';
+import { outState } from './guards';
 import { cancelled } from './hubClient';
 
 /** Converts the checkpoint into the staging folder, runs a smoke forward on it, then renames it into place. */
@@ -47,10 +48,16 @@ export async function smokeForward(folder: string): Promise<void> {
   }
 }
 
-/** Puts `from` at `to`, replacing what was there with one rename (the old folder moves aside first, then goes). */
+/**
+ * Puts `from` at `to`, replacing what was there with one rename (the old folder moves aside first, then goes). What
+ * is there is checked again first (getModel checked it before the download, minutes ago): only an empty folder or a
+ * model folder Unmask wrote is replaced.
+ */
 async function replaceFolder(from: string, to: string): Promise<void> {
-  const old = `${to}.old-${process.pid}`;
-  const had = fs.existsSync(to);
+  const state = outState(to);
+  if (state.kind === 'other') throw new Error(`${to} ${state.why} (it appeared while the model was converted): left as it is, nothing was replaced`);
+  const old = path.join(path.dirname(to), `.${path.basename(to)}.old-${process.pid}`);
+  const had = state.kind !== 'absent';
   if (had) await fs.promises.rename(to, old);
   try {
     await fs.promises.rename(from, to);
