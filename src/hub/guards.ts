@@ -47,7 +47,10 @@ export function outState(dir: string): OutState {
   if (names.length === 0) return { kind: 'empty' };
   const manifest = fs.lstatSync(path.join(dir, 'unmask.json'), { throwIfNoEntry: false });
   if (manifest?.isFile()) return { kind: 'model' };
-  return { kind: 'other', why: `is a folder that is not empty (${names.length} entries) and not a model folder Unmask wrote (no unmask.json)` };
+  return {
+    kind: 'other',
+    why: `is a folder that is not empty (${names.length} ${names.length === 1 ? 'entry' : 'entries'}) and not a model folder Unmask wrote (no unmask.json)`,
+  };
 }
 
 export interface OutCheck {

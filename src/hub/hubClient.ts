@@ -286,13 +286,15 @@ async function getAnswer(url: string, headers: Record<string, string>, options: 
  * `res` is destroyed with a 'network' HubError saying `what()`. Node's socket timeout alone misses a server that
  * drips a byte a second.
  */
-function stallWatch(res: http.IncomingMessage, options: HubOptions, what: () => string): { add(n: number): void; stop(): void } {
+function stallWatch(res: http.IncomingMessage, options: HubOptions, what: () => string, todo: string): { add(n: number): void; stop(): void } {
   const seconds = options.stallTimeoutS ?? STALL_TIMEOUT_S;
   let got = 0;
   const timer = setInterval(() => {
     if (got < STALL_MIN_BYTES) {
       clearInterval(timer);
-      res.destroy(new HubError('network', `${what()}: fewer than ${STALL_MIN_BYTES} bytes arrived in ${seconds} s, the connection was dropped as stalled`));
+      res.destroy(
+        new HubError('network', `${what()}: fewer than ${STALL_MIN_BYTES} bytes arrived in ${seconds} s, the connection was dropped as stalled; ${todo}`),
+      );
     }
     got = 0;
   }, seconds * 1000);
@@ -350,7 +352,7 @@ async function readListing(res: http.IncomingMessage, shown: string, options: Hu
     new HubError(
       'http',
       `the file list at ${shown} is larger than ${LISTING_MAX_BYTES / 1024 / 1024} MiB, the limit for a file list (a large repository's is a few MB): ` +
-        'refused unread; is HF_ENDPOINT a Hub?',
+        'refused before parsing it; is HF_ENDPOINT a Hub?',
     );
   if (Number(res.headers['content-length']) > LISTING_MAX_BYTES) {
     res.destroy();
@@ -358,7 +360,7 @@ async function readListing(res: http.IncomingMessage, shown: string, options: Hu
   }
   const chunks: Buffer[] = [];
   let bytes = 0;
-  const watch = stallWatch(res, options, () => `the file list at ${shown} (${bytes} bytes read)`);
+  const watch = stallWatch(res, options, () => `the file list at ${shown} (after ${bytes} bytes)`, 'run again later');
   try {
     for await (const chunk of res as AsyncIterable<Buffer>) {
       watch.add(chunk.length);
@@ -489,7 +491,8 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
     const watch = stallWatch(
       res,
       options,
-      () => `${file.path}: at ${bytes} of ${file.size ?? '?'} bytes; run again to resume from there (the partial file is kept)`,
+      () => `${file.path} (at ${bytes} of ${file.size ?? '?'} bytes)`,
+      'run again to resume from there (the partial file is kept)',
     );
     const meter = new Transform({
       transform(chunk: Buffer, _enc, callback) {
