@@ -18,8 +18,8 @@ export const PART_SUFFIX = '.part';
 export const LISTING_MAX_BYTES = 16 * 1024 * 1024;
 /** A transfer that brings fewer than this many bytes in a stall window is dropped (a drip of a byte a second too). */
 export const STALL_MIN_BYTES = 1024;
-/** Seconds of the stall window (HubOptions.stallTimeoutS). */
-export const STALL_TIMEOUT_S = 10;
+/** Seconds of the stall window (HubOptions.stallTimeoutS): a stalled download fails within 10 s (reliability round 3). */
+export const STALL_TIMEOUT_S = 8;
 /** How often a 429 or 503 with Retry-After is asked again, and the longest wait honoured. */
 export const BUSY_RETRIES = 3;
 export const RETRY_AFTER_MAX_S = 30;
@@ -74,6 +74,13 @@ export class HubError extends Error {
   ) {
     super(message);
     this.name = 'HubError';
+  }
+}
+
+/** A transfer dropped because it stalled (stallWatch); a 'network' error that downloadFiles does not retry. */
+class StalledError extends HubError {
+  constructor(message: string) {
+    super('network', message);
   }
 }
 
@@ -292,9 +299,7 @@ function stallWatch(res: http.IncomingMessage, options: HubOptions, what: () => 
   const timer = setInterval(() => {
     if (got < STALL_MIN_BYTES) {
       clearInterval(timer);
-      res.destroy(
-        new HubError('network', `${what()}: fewer than ${STALL_MIN_BYTES} bytes arrived in ${seconds} s, the connection was dropped as stalled; ${todo}`),
-      );
+      res.destroy(new StalledError(`${what()}: fewer than ${STALL_MIN_BYTES} bytes arrived in ${seconds} s, the connection was dropped as stalled; ${todo}`));
     }
     got = 0;
   }, seconds * 1000);
@@ -638,7 +643,8 @@ export async function downloadFiles(listing: RepoListing, files: HubFile[], dir:
       } catch (e) {
         received += current;
         current = 0;
-        if (!(e instanceof HubError && e.kind === 'network') || attempt >= (options.retries ?? 3)) {
+        // a stalled server is not asked again at once: the run fails in seconds, and the next run resumes the file
+        if (!(e instanceof HubError && e.kind === 'network') || e instanceof StalledError || attempt >= (options.retries ?? 3)) {
           if (e instanceof Error) (e as Error & { received?: number }).received = received;
           throw e;
         }
