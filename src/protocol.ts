@@ -21,8 +21,13 @@ export interface CompleteRequest {
   blockSize?: number;
   /** Hard cap on forward passes; the slots still masked then take their current top-1. */
   maxForwards?: number;
-  /** Stop decoding after this many milliseconds; the result is then what was settled (stop reason timeBudget). */
-  timeBudgetMs?: number;
+  /**
+   * Stop decoding after this many milliseconds; the result is then what was settled (stop reason timeBudget). 'auto':
+   * the budget the model's measured cost gives (engine/plan.ts autoBudgetMs).
+   */
+  timeBudgetMs?: number | 'auto';
+  /** Plan the canvas to the budget from the model's cost (engine/plan.ts); false: the whole context, as before. Default true. */
+  plan?: boolean;
 }
 
 export type ExecutionProviderSetting = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
@@ -46,6 +51,8 @@ export interface ModelInfo {
   fallbackReason?: string;
   /** Milliseconds the load took (session creation and warm-up). */
   loadMs?: number;
+  /** Whether the slow load-time probes ran now or their verdict came from the folder's load cache (src/model/loadCache.ts). */
+  probes?: 'run' | 'cached';
 }
 
 /** One newly unmasked slot in a step. */
@@ -88,6 +95,18 @@ export interface TraceStats {
 
 export type StopReason = 'complete' | 'eotp' | 'stable' | 'maxForwards' | 'lineEnd' | 'lineCap' | 'timeBudget';
 
+/** A request's plan against what it cost: context tokens kept, slots, the expected and the actual milliseconds. */
+export interface TracePlan {
+  budgetMs: number;
+  contextTokens: number;
+  /** Tokens of context there were to keep (what the model's length allowed). */
+  contextAvailable: number;
+  slots: number;
+  firstForwardMs: number;
+  expectedMs: number;
+  shrunk: boolean;
+}
+
 export interface Trace {
   model: string;
   /** The policy with its parameters resolved, plus the options in force (eotp, blockSize, …). */
@@ -96,6 +115,8 @@ export interface Trace {
   prefixTokens: number;
   suffixTokens: number;
   steps: TraceStep[];
+  /** What was planned before the first forward (engine/plan.ts), when the model's cost is known and a budget applies. */
+  plan?: TracePlan;
   /**
    * The suggestion (shaped: cut to a line or to the line cap, suffix echo dropped, the context's line endings) and
    * its confidence: the geometric mean of the probabilities of the tokens it is made of (engine/gate.ts).

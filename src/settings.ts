@@ -21,8 +21,8 @@ export interface Settings {
   debounceMs: number;
   /** Show a completion only when its confidence (engine/gate.ts) is at least this; 0 shows every one. */
   minConfidence: number;
-  /** Stop decoding after this many milliseconds and show what is settled, or nothing. */
-  timeBudgetMs: number;
+  /** Stop decoding after this many milliseconds and show what is settled, or nothing; 'auto': from the model's cost. */
+  timeBudgetMs: number | 'auto';
 }
 
 export const defaultSettings: Settings = {
@@ -115,7 +115,7 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
       multiLineSlots: num('multiLineSlots'),
       debounceMs: num('debounceMs'),
       minConfidence: num('minConfidence'),
-      timeBudgetMs: num('timeBudgetMs'),
+      timeBudgetMs: get('timeBudgetMs') === 'auto' ? 'auto' : num('timeBudgetMs'),
     },
     problems,
     notes,

@@ -19,7 +19,11 @@ export class StatusBar implements vscode.Disposable {
     const { model, history, config } = this.ctx;
     const state = model.state;
     const last = history.last;
-    const stats = last ? `${Math.round(last.latencyMs)} ms · ${last.trace.stats.forwards} fwd · ${last.trace.stats.tokensPerForward.toFixed(1)} tok/fwd` : '';
+    const plan = last?.trace.plan;
+    const planned = plan ? ` (planned ${plan.expectedMs} ms${plan.shrunk ? `, context cut to ${plan.contextTokens} tokens` : ''})` : '';
+    const stats = last
+      ? `${Math.round(last.latencyMs)} ms${planned} · ${last.trace.stats.forwards} fwd · ${last.trace.stats.tokensPerForward.toFixed(1)} tok/fwd`
+      : '';
     const on = config.current.enable;
     let icon = on ? '$(sparkle)' : '$(circle-slash)';
     if (model.busy || state.kind === 'loading') icon = '$(sync~spin)';

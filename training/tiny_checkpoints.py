@@ -65,6 +65,22 @@ def make_tokenizer(specials: list[str], first: bool = False):
     return tok
 
 
+def padded_bpe(size: int):
+    """A byte-level BPE of exactly `size` entries, as the runtime's tokenizer library runs real Qwen tokenizers: learnt on
+    this repository's sources (a few thousand entries), then filled with entries no merge reaches (`Ġfill123`, which
+    decode to text), so that the vocabulary and the embedding have a real model's rows."""
+    from tokenizers import Tokenizer
+
+    tok = make_tokenizer([])
+    spec = json.loads(tok.to_str())
+    vocab = spec["model"]["vocab"]
+    n = 0
+    while len(vocab) < size:
+        vocab.setdefault(f"\u0120fill{n}", len(vocab))
+        n += 1
+    return Tokenizer.from_str(json.dumps(spec))
+
+
 def peaked(model: torch.nn.Module, seed: int) -> None:
     """Weights far from the default init's near-uniform predictions: peaked distributions make top-1 a real test."""
     g = torch.Generator().manual_seed(seed)
@@ -178,10 +194,9 @@ OPEN_DCODER_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=486
 
 def sized(out: Path, shapes: dict = OPEN_DCODER_05B, tokens: int = 151665) -> Path:
     """A random-weight bf16 Qwen2 checkpoint of real shapes, written one layer at a time in shards (as the Hub does), with a
-    word-level tokenizer of `tokens` entries whose last ones are the special tokens: for the converter's sizes, memory and
-    speed, not its quality."""
+    byte-level BPE tokenizer of `tokens` entries whose last ones are the special tokens (as Qwen's): for the converter's
+    sizes, memory and speed, not its quality."""
     from safetensors.torch import save_file
-    from tokenizers import Tokenizer, models, pre_tokenizers
 
     out.mkdir(parents=True, exist_ok=True)
     h, f, layers = shapes["hidden_size"], shapes["intermediate_size"], shapes["num_hidden_layers"]
@@ -207,8 +222,7 @@ def sized(out: Path, shapes: dict = OPEN_DCODER_05B, tokens: int = 151665) -> Pa
             total += t.numel() * t.element_size()
     (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"]
-    tok = Tokenizer(models.WordLevel({f"t{i}": i for i in range(tokens - len(specials))}, unk_token="t0"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = padded_bpe(tokens - len(specials))
     tok.add_special_tokens(specials)
     tok.save(str(out / "tokenizer.json"))
     eos = tokens - len(specials)

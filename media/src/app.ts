@@ -297,6 +297,7 @@ export class App {
       h("span", { class: "policy" }, policyLabel(t)),
       h("span", {}, `${t.stats.tokens} tokens in ${t.stats.forwards} forwards (${t.stats.tokensPerForward.toFixed(2)} per forward)`),
       h("span", {}, `${t.stats.msTotal.toFixed(0)} ms`),
+      t.plan ? h("span", {}, `planned ${t.plan.expectedMs} ms of ${t.plan.budgetMs}`) : null,
       h("span", {}, `stopped by ${t.result.stoppedBy}`),
       view.matchesResult ? null : h("span", { class: "warn" }, "the tokens do not spell the shaped result exactly"),
     );
@@ -549,6 +550,12 @@ export class App {
       ["ms total", t.stats.msTotal.toFixed(1)],
       ["ms in the model", t.stats.msModel.toFixed(1)],
       ["context tokens", `${t.prefixTokens} before, ${t.suffixTokens} after`],
+      ...(t.plan
+        ? ([
+            ["plan", `${t.plan.contextTokens} of ${t.plan.contextAvailable} context tokens, ${t.plan.slots} slots, budget ${t.plan.budgetMs} ms`],
+            ["planned ms", `${t.plan.expectedMs} (first forward ${t.plan.firstForwardMs})`],
+          ] as [string, string][])
+        : []),
     ];
     fill(this.stats, h("dl", {}, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
   }

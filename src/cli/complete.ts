@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../client/modelClient';
 import { buildRequest, decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, parsePolicy, policySyntax, type CursorText } from '../engine';
-import { checkBound, checkCompleteRequest, type BoundName } from '../engine/bounds';
+import { checkBound, checkCompleteRequest, clampThreads, SOURCE_FILE_LIMIT, type BoundName } from '../engine/bounds';
+import { readBoundedText } from '../model/boundedFile';
+import { availableParallelism } from 'node:os';
 import { defaultModelDir, loadModel } from '../model';
 import type { CompleteRequest, ExecutionProviderSetting, PolicySpec, Trace } from '../protocol';
 import { DEFAULT_GATE } from '../engine/gate';
@@ -38,24 +40,25 @@ export interface CompleteFileOptions {
   eotp?: boolean;
   blockSize?: number;
   maxForwards?: number;
-  /** Stop decoding after this many milliseconds, as the editor does (unmask.timeBudgetMs); 0: no limit. */
-  timeBudgetMs?: number;
+  /** Stop decoding after this many milliseconds, as the editor does (unmask.timeBudgetMs); 'auto': from the model's cost; 0: no limit. */
+  timeBudgetMs?: number | 'auto';
   modelDir?: string;
   threads?: number;
   executionProvider?: ExecutionProviderSetting;
   /** Decode in a forked model server (as the editor does) instead of in this process. */
   server?: boolean;
+  /** Notes for the user (a --threads above the cores); default: a line on stderr. */
+  log?: (line: string) => void;
 }
 
 /** Completes at a position of a file with a model folder; returns the trace (result.text is the completion). */
 export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
-  let text: string;
-  try {
-    text = fs.readFileSync(o.file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${o.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code})`}`, { cause: e });
-  }
+  // a regular file within SOURCE_FILE_LIMIT, read no further (/dev/zero took 4 GB, a FIFO hung)
+  const text = readBoundedText(o.file, {
+    limit: SOURCE_FILE_LIMIT,
+    limitOf: 'a source file',
+    error: (file, message) => new Error(`${file}: ${message === 'missing' ? 'no such file' : message}`),
+  });
   const at = cursorContext(text, o.line, o.col, o.file);
   const request: CompleteRequest = {
     ...buildRequest(at, {
@@ -84,7 +87,10 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
       client.dispose();
     }
   }
-  const model = await loadModel(load.modelDir, load);
+  // as the server does (clampThreads): more threads than cores only wait for each other (64 on 2 cores: 51 s against 1.5 s)
+  const { threads, note } = clampThreads(load.threads, availableParallelism(), '--threads');
+  if (note) (o.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(note);
+  const model = await loadModel(load.modelDir, { ...load, threads });
   try {
     return await decode(model, request);
   } finally {
@@ -131,7 +137,8 @@ and prints the completion.
   --max-forwards N  stop after N forward passes
   --min-confidence X  print the completion only when its confidence is at least X, as the editor's gate
                     (default ${DEFAULT_GATE.minConfidence}, unmask.minConfidence; 0 prints every completion)
-  --time-budget MS  stop decoding after MS milliseconds, as the editor (default ${DEFAULT_GATE.timeBudgetMs}, unmask.timeBudgetMs; 0: none)
+  --time-budget MS  stop decoding after MS milliseconds, as the editor (default ${DEFAULT_GATE.timeBudgetMs}: from the model's measured cost,
+                    unmask.timeBudgetMs; 0: none); the canvas is planned to fit it
   --no-eotp         end-of-text prediction off
   --json            print the whole trace as JSON, whatever the gate (\`npm run -s\` keeps npm's banner off stdout)
   --html OUT        write the visualizer page for this completion to OUT
@@ -188,8 +195,8 @@ export async function main(argv: string[]): Promise<number> {
     if (v[flag as keyof typeof v] !== undefined) checkBound(bound, num(flag, v[flag as keyof typeof v] as string), `--${flag}`);
   const minConfidence = num('min-confidence', v['min-confidence']) ?? DEFAULT_GATE.minConfidence;
   checkBound('minConfidence', minConfidence, '--min-confidence');
-  const timeBudgetMs = num('time-budget', v['time-budget'], true) ?? DEFAULT_GATE.timeBudgetMs;
-  if (timeBudgetMs !== 0) checkBound('settingsTimeBudgetMs', timeBudgetMs, '--time-budget');
+  const timeBudgetMs = v['time-budget'] === 'auto' ? 'auto' : (num('time-budget', v['time-budget'], true) ?? DEFAULT_GATE.timeBudgetMs);
+  if (timeBudgetMs !== 0 && timeBudgetMs !== 'auto') checkBound('settingsTimeBudgetMs', timeBudgetMs, '--time-budget');
   const trace = await completeFile({
     file: v.file,
     line: num('line', v.line, true)!,

@@ -117,7 +117,7 @@ export function checkCompleteRequest(request: CompleteRequest, prefix = 'request
   if (typeof request.prefix !== 'string') throw new BoundError(`${prefix}.prefix`, `${prefix}.prefix is ${describe(request.prefix)}; expected a string`);
   if (typeof request.suffix !== 'string') throw new BoundError(`${prefix}.suffix`, `${prefix}.suffix is ${describe(request.suffix)}; expected a string`);
   if (request.slots !== undefined) checkBound('slots', request.slots, `${prefix}.slots`);
-  if (request.timeBudgetMs !== undefined) checkBound('timeBudgetMs', request.timeBudgetMs, `${prefix}.timeBudgetMs`);
+  if (request.timeBudgetMs !== undefined && request.timeBudgetMs !== 'auto') checkBound('timeBudgetMs', request.timeBudgetMs, `${prefix}.timeBudgetMs`);
   if (request.blockSize !== undefined) checkBound('blockSize', request.blockSize, `${prefix}.blockSize`);
   if (request.maxForwards !== undefined) checkBound('maxForwards', request.maxForwards, `${prefix}.maxForwards`);
   if (typeof request.policy !== 'object' || request.policy === null || typeof request.policy.name !== 'string') {

@@ -3,7 +3,7 @@
 // only committed once no real prediction is left to commit (and then only trailing ones first),
 // end-of-text prediction fills the confident tail in one step, and pads between real tokens are
 // deleted from the result.
-import type { CompleteRequest, PendingSlot, StopReason, Trace, TraceStep, UnmaskedSlot } from '../protocol';
+import type { CompleteRequest, PendingSlot, StopReason, Trace, TracePlan, TraceStep, UnmaskedSlot } from '../protocol';
 import { buildCanvas, contextChars, slotBudget } from './canvas';
 import { completionConfidence } from './gate';
 import { assertFinitePredictions } from './finite';
@@ -11,6 +11,7 @@ import { makePolicy, type Policy } from './policies';
 import { resolvePolicy } from './policyTable';
 import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
 import { SignalTracker } from './signals';
+import { autoBudgetMs, planRequest, type ForwardCost } from './plan';
 import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type SlotFilter, type TokenizerLike } from './types';
 
 export interface DecodeOptions {
@@ -37,9 +38,11 @@ export interface Decoder {
   model: ModelSpec;
   /** The model folder's learned unmasking filter, if it has one (the `learned` policy needs it). */
   filter?: SlotFilter;
+  /** The model's measured cost on this machine (src/model/costModel.ts): with it, a budget plans the canvas (plan.ts). */
+  cost?: ForwardCost;
 }
 
-export async function decode({ denoiser, tokenizer, model, filter }: Decoder, request: CompleteRequest, options: DecodeOptions = {}): Promise<Trace> {
+export async function decode({ denoiser, tokenizer, model, filter, cost }: Decoder, request: CompleteRequest, options: DecodeOptions = {}): Promise<Trace> {
   const now = options.now ?? (() => performance.now());
   const t0 = now();
   const { signal } = options;
@@ -58,11 +61,32 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
 
   // tokenizing a whole file costs more than a forward; far more text than can fit is never needed
   const chars = contextChars(model.maxSequence);
-  const slots = request.slots ?? slotBudget(model, request.singleLine);
+  let slots = request.slots ?? slotBudget(model, request.singleLine);
+  const cached = typeof denoiser.beginBlock === 'function';
+  const timeBudget =
+    request.timeBudgetMs === 'auto' ? autoBudgetMs(cost, slots, cached) : request.timeBudgetMs && request.timeBudgetMs > 0 ? request.timeBudgetMs : Infinity;
+  const prefixIds = tokenizer.encode(request.prefix.slice(-chars));
+  const suffixIds = tokenizer.encode(request.suffix.slice(0, chars));
+  // the plan (plan.ts): context and slots sized so the decode fits the budget, before the first forward
+  let window = model;
+  let plan: TracePlan | undefined;
+  if (cost && Number.isFinite(timeBudget) && request.plan !== false) {
+    const p = planRequest(cost, {
+      budgetMs: timeBudget,
+      prefixTokens: prefixIds.length,
+      suffixTokens: suffixIds.length,
+      slots,
+      cached,
+      maxSequence: model.maxSequence,
+    });
+    const contextAvailable = Math.min(prefixIds.length + suffixIds.length, Math.max(0, model.maxSequence - slots));
+    plan = { ...p, contextAvailable };
+    slots = p.slots;
+    window = { ...model, maxSequence: Math.min(model.maxSequence, p.contextTokens + slots + model.logitsShift) };
+  }
   const blockSize = request.blockSize && request.blockSize > 0 ? Math.floor(request.blockSize) : slots;
-  const canvas = buildCanvas(tokenizer.encode(request.prefix.slice(-chars)), tokenizer.encode(request.suffix.slice(0, chars)), slots, model);
+  const canvas = buildCanvas(prefixIds, suffixIds, slots, window);
   const slotTokens = new Array<number>(canvas.slots).fill(MASKED);
-  const timeBudget = request.timeBudgetMs && request.timeBudgetMs > 0 ? request.timeBudgetMs : Infinity;
   const lineCap = request.singleLine ? 1 : MAX_SUGGESTION_LINES;
   const textOf = tokenTexts(tokenizer);
   const steps: TraceStep[] = [];
@@ -180,6 +204,7 @@ export async function decode({ denoiser, tokenizer, model, filter }: Decoder, re
       ...(Number.isFinite(timeBudget) ? { timeBudgetMs: timeBudget } : {}),
     },
     slots: canvas.slots,
+    ...(plan ? { plan } : {}),
     prefixTokens: canvas.prefixIds.length,
     suffixTokens: canvas.suffixIds.length,
     steps,

@@ -5,8 +5,11 @@ import type { UnmaskedSlot } from '../protocol';
 export const DEFAULT_GATE = {
   /** Completions whose confidence is below this are not shown. */
   minConfidence: 0.5,
-  /** A decode stops after this long and keeps only what is settled (see decode's stop reason timeBudget). */
-  timeBudgetMs: 2000,
+  /**
+   * A decode stops after this long and keeps only what is settled (see decode's stop reason timeBudget); 'auto': what
+   * the model's measured cost gives, within engine/plan.ts AUTO_BUDGET's floor and cap, and every request is planned to it.
+   */
+  timeBudgetMs: 'auto' as number | 'auto',
 } as const;
 
 /** A confidence for a log line: two decimals, or "unknown" where a trace holds none (JSON sends NaN as null). */

@@ -16,8 +16,8 @@ export interface RequestOptions {
   /** Slot budgets; 0 or absent: the model's own (unmask.json `slots`, else the engine's defaults). */
   singleLineSlots?: number;
   multiLineSlots?: number;
-  /** Milliseconds a decode may take; absent or 0: no limit. */
-  timeBudgetMs?: number;
+  /** Milliseconds a decode may take, or 'auto' (the model's cost decides); absent or 0: no limit. */
+  timeBudgetMs?: number | 'auto';
 }
 
 /** Single-line when there is code to the right of the cursor; multi-line at a line's end or on an empty line. */

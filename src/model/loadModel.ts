@@ -15,7 +15,11 @@ import { FEATURE_COUNT, FEATURE_NAMES } from '../engine/signals';
 import { OnnxSlotFilter } from './slotFilter';
 import { checkRegularFile, readBoundedJson, readBoundedText } from './boundedFile';
 import { withinJsonBudget, TOKENIZER_BUDGET } from './jsonBudget';
-import { checkFiniteOutputs } from './probe';
+import { checkFiniteOutputs, modelWarnings } from './probe';
+import { availableParallelism } from 'node:os';
+import { measureCost, cpuKey, type CostMeasurement } from './costModel';
+import { costKey, folderFingerprint, readLoadCache, writeLoadCache, type LoadCache } from './loadCache';
+import { decodeMs, type ForwardCost } from '../engine/plan';
 
 export interface LoadOptions {
   executionProvider?: ExecutionProviderSetting;
@@ -27,6 +31,8 @@ export interface LoadOptions {
   stepsPerRefresh?: number;
   /** With the cache: rows next to the block that each step recomputes (default: the manifest's `cache.windowMargin`, else 0). */
   windowMargin?: number;
+  /** Use and keep `.unmask-cache.json` (loadCache.ts): skip the slow probes and the cost measurement a folder passed before. Default true. */
+  loadCache?: boolean;
 }
 
 export interface LoadedModel {
@@ -38,6 +44,10 @@ export interface LoadedModel {
   denoiser: OnnxDenoiser | CachedDenoiser;
   /** The learned unmasking filter, when the folder has one (files.filter). */
   filter?: OnnxSlotFilter;
+  /** What the slow load-time probes warned about (modelWarnings), measured now or read from the load cache. */
+  warnings: string[];
+  /** The model's cost on this machine at its thread count (the plan of every request reads it). */
+  cost: ForwardCost;
   dispose(): Promise<void>;
 }
 
@@ -93,20 +103,51 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   const manifestFile = path.join(dir, MANIFEST_FILE);
 
   const cached = options.cache ?? manifest.cache !== undefined;
-  let choice;
+  const useCache = options.loadCache ?? true;
+  const files = [
+    manifest.files.model,
+    GRAPH.weightsFile(manifest.files.model),
+    manifest.files.tokenizer,
+    ...(manifest.files.filter ? [manifest.files.filter] : []),
+  ];
+  const loadCache = useCache ? readLoadCache(dir, folderFingerprint(dir, files)) : undefined;
+  const probed = loadCache?.probes !== undefined;
+  const open = async (threads: number) => {
+    let choice;
+    try {
+      choice = await createSession(modelFile, options.executionProvider ?? 'auto', threads);
+    } catch (e) {
+      throw new ModelFolderError(modelFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`);
+    }
+    try {
+      return { choice, graph: await checkGraph(choice.session, manifest, modelFile, manifestFile, !probed) };
+    } catch (e) {
+      await choice.session.release().catch(() => undefined);
+      throw e;
+    }
+  };
+  let { choice, graph } = await open(options.threads ?? 0);
+  let cost: CostMeasurement;
   try {
-    choice = await createSession(modelFile, options.executionProvider ?? 'auto', options.threads ?? 0);
+    // the cost of this thread count, and (threads: auto, on the CPU) of the other one worth trying: the faster stays
+    cost = await costOf(graph, choice.threads, manifest, loadCache);
+    const other = choice.executionProvider === 'cpu' && !options.threads ? otherThreads(choice.threads) : undefined;
+    if (other) {
+      const alt = await open(other);
+      const altCost = await costOf(alt.graph, other, manifest, loadCache).catch(async (e) => {
+        await alt.graph.release().catch(() => undefined);
+        throw e;
+      });
+      const typical = (c: ForwardCost) => decodeMs(c, 512, manifest.slots?.singleLine ?? 24, cached).total;
+      const [keep, drop] = typical(altCost) < typical(cost) ? [{ ...alt, cost: altCost }, graph] : [{ choice, graph, cost }, alt.graph];
+      await drop.release().catch(() => undefined);
+      ({ choice, graph, cost } = keep);
+    }
   } catch (e) {
-    throw new ModelFolderError(modelFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`);
-  }
-  const { session } = choice;
-  let graph: ModelGraph;
-  try {
-    graph = await checkGraph(session, manifest, modelFile, manifestFile);
-  } catch (e) {
-    await session.release().catch(() => undefined);
+    await graph.release().catch(() => undefined);
     throw e;
   }
+  const { session } = choice;
   let filter: OnnxSlotFilter | undefined;
   try {
     filter = manifest.files.filter ? await loadFilter(path.join(dir, manifest.files.filter), manifest, manifestFile) : undefined;
@@ -123,11 +164,21 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
         options.windowMargin ?? manifest.cache?.windowMargin ?? 0,
       )
     : new OnnxDenoiser(graph);
-  // every token id's answer must be finite (src/model/probe.ts: partly NaN weights passed the probes above)
-  await checkFiniteOutputs(denoiser, manifest, modelFile).catch(async (e) => {
-    await Promise.all([denoiser.dispose(), filter?.dispose()]).catch(() => undefined);
-    throw e;
-  });
+  // every token id's answer must be finite (src/model/probe.ts: partly NaN weights passed the probes above); once per folder
+  let warnings = loadCache?.probes?.warnings ?? [];
+  if (!probed) {
+    await checkFiniteOutputs(denoiser, manifest, modelFile).catch(async (e) => {
+      await Promise.all([denoiser.dispose(), filter?.dispose()]).catch(() => undefined);
+      throw e;
+    });
+    try {
+      warnings = await modelWarnings({ manifest, denoiser, tokenizer }, manifestFile);
+    } catch (e) {
+      warnings = [`the load-time probes of ${dir} failed: ${firstLine(e)}`];
+    }
+    if (loadCache) loadCache.probes = { warnings };
+  }
+  if (loadCache) writeLoadCache(dir, loadCache);
   const model: ModelSpec = {
     name: manifest.name,
     maxSequence: manifest.maxSequence,
@@ -144,6 +195,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     threads: choice.threads,
     ...(choice.fallbackReason ? { fallbackReason: choice.fallbackReason } : {}),
     loadMs: Math.round(performance.now() - t0),
+    probes: probed ? 'cached' : 'run',
   };
   return {
     info,
@@ -152,6 +204,8 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     tokenizer,
     denoiser,
     ...(filter ? { filter } : {}),
+    warnings,
+    cost,
     dispose: async () => {
       await denoiser.dispose();
       await filter?.dispose();
@@ -235,7 +289,7 @@ function checkTokenizerAgrees(m: Manifest, tok: CodeTokenizer, manifestFile: str
 }
 
 /** The graph's names, sizes and answers against the manifest, by probes on tiny canvases; the checked graph. */
-async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile: string, manifestFile: string): Promise<ModelGraph> {
+async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile: string, manifestFile: string, slowProbes = true): Promise<ModelGraph> {
   const missingIn = GRAPH_INPUTS.filter((n) => !session.inputNames.includes(n));
   if (missingIn.length) {
     throw new ModelFolderError(modelFile, `graph inputs are [${session.inputNames.join(', ')}]; missing ${missingIn.join(', ')} (docs/model-contract.md)`);
@@ -289,20 +343,21 @@ async function checkGraph(session: ort.InferenceSession, m: Manifest, modelFile:
   } catch (e) {
     throw new ModelFolderError(modelFile, `does not run a cached step (${GRAPH.inputs.pastKv} of other rows, docs/model-contract.md): ${firstLine(e)}`);
   }
-  // the longest canvas the manifest promises must run (a bounded maxSequence, so this probe is bounded too)
-  try {
-    const n = m.maxSequence;
-    const canvas = new Array<number>(n).fill(m.tokens.pad);
-    canvas[n - 1] = m.tokens.mask;
-    const long = await graph.run({ ids: idsOf(canvas), start: 0, positions: [n - 1], runOptions: quiet });
-    if (Array.from(long.predictions[0].probs).some((x) => !Number.isFinite(x))) throw new Error('its answer is not finite');
-  } catch (e) {
-    throw new ModelFolderError(
-      manifestFile,
-      `field "maxSequence" is ${m.maxSequence}, but the graph fails on a canvas that long: ${firstLine(e)}`,
-      'maxSequence',
-    );
-  }
+  // the longest canvas the manifest promises must run (a bounded maxSequence, so this probe is bounded too); once per folder
+  if (slowProbes)
+    try {
+      const n = m.maxSequence;
+      const canvas = new Array<number>(n).fill(m.tokens.pad);
+      canvas[n - 1] = m.tokens.mask;
+      const long = await graph.run({ ids: idsOf(canvas), start: 0, positions: [n - 1], runOptions: quiet });
+      if (Array.from(long.predictions[0].probs).some((x) => !Number.isFinite(x))) throw new Error('its answer is not finite');
+    } catch (e) {
+      throw new ModelFolderError(
+        manifestFile,
+        `field "maxSequence" is ${m.maxSequence}, but the graph fails on a canvas that long: ${firstLine(e)}`,
+        'maxSequence',
+      );
+    }
   let embedsBeyond = true;
   try {
     await probe(m.vocabSize);
@@ -323,4 +378,20 @@ function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e)
     .split('\n')[0]
     .slice(0, 300);
+}
+
+/** The cost of `graph` at `threads`: from the load cache, or measured now (and put in it). */
+async function costOf(graph: ModelGraph, threads: number, m: Manifest, cache: LoadCache | undefined): Promise<CostMeasurement> {
+  const key = costKey(cpuKey(), threads);
+  const known = cache?.costs[key];
+  if (known) return known;
+  const measured = await measureCost(graph, threads, m.tokens.pad, m.maxSequence);
+  if (cache) cache.costs[key] = measured;
+  return measured;
+}
+
+/** With threads on auto: the other thread count worth measuring (all cores up to 4, when that differs). */
+function otherThreads(threads: number): number | undefined {
+  const all = Math.min(4, availableParallelism());
+  return all !== threads ? all : undefined;
 }

@@ -96,6 +96,12 @@ export class ModelGraph {
     return new ort.Tensor('float32', dst, [this.kv.layers, 2, 1, this.kv.kvHeads, keep, d]);
   }
 
+  /** A past of `rows` cached rows of zeros: for measuring a step's cost (costModel.ts), not for decoding. */
+  emptyPast(rows: number): ort.Tensor {
+    const { layers, kvHeads, headDim } = this.kv;
+    return new ort.Tensor('float32', new Float32Array(layers * 2 * kvHeads * rows * headDim), [layers, 2, 1, kvHeads, rows, headDim]);
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -6,13 +6,10 @@
 // forward, and a running decode stops at its next step. Transport-agnostic: main.ts wires it to the
 // parent's IPC channel (and supplies the drain that knows the connection's queue).
 import { availableParallelism } from 'node:os';
-import * as path from 'node:path';
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
 import { CancelledError, decode, type Denoiser } from '../engine';
 import { checkCompleteRequest, checkLoadRequest, clampThreads } from '../engine/bounds';
 import { loadModel, type LoadedModel } from '../model';
-import { MANIFEST_FILE } from '../model/manifest';
-import { modelWarnings } from '../model/probe';
 import {
   ErrorCodes,
   Notifications,
@@ -104,11 +101,7 @@ export class ModelServer {
         this.log(`load failed: ${(e as Error).message}`);
         throw new UnmaskError(ErrorCodes.modelLoad, (e as Error).message);
       }
-      try {
-        for (const warning of await modelWarnings(next, path.join(next.info.modelDir, MANIFEST_FILE))) this.log(`warning: ${warning}`);
-      } catch (e) {
-        this.log(`warning: the load-time probes of ${next.info.modelDir} failed: ${(e as Error).message}`);
-      }
+      for (const warning of next.warnings) this.log(`warning: ${warning}`);
       // the old model goes only once the new one is whole, and the decode that was running on it has finished
       await runningAtArrival?.done.catch(() => undefined);
       const old = this.model;

@@ -39,8 +39,14 @@ describe('package.json agrees with the policy and settings tables', () => {
       const p = properties[`unmask.${key}`];
       assert.ok(p, `package.json lacks unmask.${key}`);
       assert.deepEqual(
+        // a setting that also takes 'auto' (unmask.timeBudgetMs) is typed [number type, "string"] with that one string
         [p.type, p.minimum, p.maximum, p.default],
-        [integer ? 'integer' : 'number', min, max, defaultSettings[key as keyof Settings]],
+        [
+          defaultSettings[key as keyof Settings] === 'auto' ? [integer ? 'integer' : 'number', 'string'] : integer ? 'integer' : 'number',
+          min,
+          max,
+          defaultSettings[key as keyof Settings],
+        ],
         `unmask.${key}`,
       );
     }
