@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { SpecialTokens } from '../engine/types';
+import { CHECKPOINT_FILE_LIMITS } from '../engine/bounds';
 import { expectedShape, readFamily } from './families';
 import { CheckpointError, checkFloat, openSafetensors, readFloat32, type SafetensorsFile, type TensorEntry } from './safetensors';
 import { CANONICAL, type ArchSpec, type TensorSource } from './spec';
@@ -47,7 +48,7 @@ export async function openCheckpoint(dir: string, options: OpenOptions = {}): Pr
   dir = resolve(dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(dir, 'checkpoint folder not found');
   const configFile = join(dir, CONFIG_FILE);
-  const config = readJson(configFile, "the checkpoint's config.json");
+  const config = readJson(configFile, "the checkpoint's config.json", CHECKPOINT_FILE_LIMITS.config);
   const { spec: claimed, vocabField, names } = readFamily(config, configFile);
 
   const { json, file: tokenizerFile, converted } = loadTokenizerJson(dir);
@@ -155,7 +156,7 @@ async function openShards(dir: string): Promise<Shards> {
   const indexFile = join(dir, INDEX_FILE);
   const byTensor = new Map<string, SafetensorsFile>();
   if (existsSync(indexFile)) {
-    const index = readJson(indexFile, 'the shard index');
+    const index = readJson(indexFile, 'the shard index', CHECKPOINT_FILE_LIMITS.index);
     const map = index.weight_map;
     if (typeof map !== 'object' || map === null || Array.isArray(map)) {
       throw new CheckpointError(indexFile, 'field "weight_map" is missing or not an object { tensor: file }', 'weight_map');

@@ -1,12 +1,14 @@
 // The checkpoint's tokenizer as the model folder will hold it: tokenizer.json (converted from a slow Qwen2 tokenizer's
 // vocab.json + merges.txt when that is all there is), and the special token ids of the manifest, with a mask token
 // added when the user names one the tokenizer lacks.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CodeTokenizer } from '../model/tokenizer';
 import type { SpecialTokens } from '../engine/types';
 import { CheckpointError } from './safetensors';
-import { jsonBudgetProblem } from '../model/jsonBudget';
+import { JSON_BUDGET, TOKENIZER_BUDGET, type JsonBudget } from '../model/jsonBudget';
+import { readBoundedText, readBoundedJson, type FileErrorFactory } from '../model/boundedFile';
+import { CHECKPOINT_FILE_LIMITS } from '../engine/bounds';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 /** Mask tokens of the published checkpoints, tried in this order when config.json names no mask_token_id. */
@@ -33,23 +35,17 @@ export interface TokenizerJson {
   [k: string]: unknown;
 }
 
-export function readJson(path: string, what: string): Record<string, unknown> {
+/** The converter's errors for the one bounded reader (src/model/boundedFile.ts). */
+export const checkpointError: FileErrorFactory = (file, message, field) => new CheckpointError(file, message, field);
+
+/**
+ * A JSON object of the checkpoint: a regular file within `limit` bytes and `budget`, parsed; the error names the file
+ * and what is wrong, never its content (a link may point at any file).
+ */
+export function readJson(path: string, what: string, limit: number = CHECKPOINT_FILE_LIMITS.config, budget: JsonBudget = JSON_BUDGET): Record<string, unknown> {
   if (!existsSync(path)) throw new CheckpointError(path, `missing (${what})`);
-  let v: unknown;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CheckpointError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const over = jsonBudgetProblem(text); // before JSON.parse builds the tree (src/model/jsonBudget.ts)
-  if (over) throw new CheckpointError(path, over);
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError(path, `not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CheckpointError(path, 'expected a JSON object');
+  const v = readBoundedJson(path, { limit, budget, limitOf: what, error: checkpointError });
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CheckpointError(path, `expected a JSON object (${what})`);
   return v as Record<string, unknown>;
 }
 
@@ -57,7 +53,7 @@ export function readJson(path: string, what: string): Record<string, unknown> {
 export function loadTokenizerJson(dir: string): { json: TokenizerJson; file: string; converted: boolean } {
   const file = join(dir, TOKENIZER_FILE);
   if (existsSync(file)) {
-    const json = readJson(file, 'the tokenizer');
+    const json = readJson(file, 'the tokenizer', CHECKPOINT_FILE_LIMITS.tokenizer, TOKENIZER_BUDGET);
     if (typeof json.model !== 'object' || json.model === null)
       throw new CheckpointError(file, 'field "model" is missing: not a Hugging Face tokenizer.json', 'model');
     return { json: json as TokenizerJson, file, converted: false };
@@ -71,7 +67,7 @@ export function loadTokenizerJson(dir: string): { json: TokenizerJson; file: str
   if (!existsSync(vocabFile) || !existsSync(mergesFile)) {
     throw new CheckpointError(file, `missing, and there is no vocab.json + merges.txt to convert (${howTo})`);
   }
-  const tc = existsSync(configFile) ? readJson(configFile, 'the tokenizer config') : {};
+  const tc = existsSync(configFile) ? readJson(configFile, 'the tokenizer config', CHECKPOINT_FILE_LIMITS.tokenizerConfig) : {};
   const cls = String(tc.tokenizer_class ?? '');
   if (!QWEN2_SLOW.includes(cls)) {
     throw new CheckpointError(
@@ -80,16 +76,29 @@ export function loadTokenizerJson(dir: string): { json: TokenizerJson; file: str
         `${configFile} field "tokenizer_class" is ${JSON.stringify(tc.tokenizer_class) ?? 'missing'} (${howTo})`,
     );
   }
-  const vocab = readJson(vocabFile, "the slow tokenizer's vocabulary") as Record<string, number>;
+  const vocab = readJson(vocabFile, "the slow tokenizer's vocabulary", CHECKPOINT_FILE_LIMITS.tokenizer, TOKENIZER_BUDGET) as Record<string, number>;
+  let entry = 0;
   for (const [tok, id] of Object.entries(vocab)) {
-    if (!Number.isSafeInteger(id) || id < 0)
-      throw new CheckpointError(vocabFile, `token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}, expected an integer ≥ 0`, tok);
+    entry++;
+    // the entry's place and the id's type, not the file's text (vocab.json may be a link to any JSON file)
+    if (!Number.isSafeInteger(id) || id < 0) {
+      const what = typeof id === 'number' ? `the number ${id}` : typeof id;
+      throw new CheckpointError(vocabFile, `entry ${entry} has an id that is ${what}, expected an integer ≥ 0`, tok);
+    }
   }
-  const merges = readFileSync(mergesFile, 'utf8')
-    .split('\n')
-    .filter((line, i) => line.length > 0 && !(i === 0 && line.startsWith('#version')));
-  merges.forEach((m, i) => {
-    if (m.split(' ').length !== 2) throw new CheckpointError(mergesFile, `line ${i + 2} is ${JSON.stringify(m)}, expected two tokens separated by one space`);
+  const mergesText = readBoundedText(mergesFile, { limit: CHECKPOINT_FILE_LIMITS.merges, limitOf: "a slow tokenizer's merges.txt", error: checkpointError });
+  let lines = 1;
+  for (let at = mergesText.indexOf('\n'); at >= 0 && lines <= TOKENIZER_BUDGET.members!; at = mergesText.indexOf('\n', at + 1)) lines++;
+  if (lines > TOKENIZER_BUDGET.members! + 1) {
+    throw new CheckpointError(mergesFile, `has more than ${TOKENIZER_BUDGET.members} lines; ${TOKENIZER_BUDGET.membersNote}`);
+  }
+  const merges: string[] = [];
+  mergesText.split('\n').forEach((line, i) => {
+    if (line.length === 0 || (i === 0 && line.startsWith('#version'))) return;
+    // the line's number and what is wrong, not its text: merges.txt may be a link to any file
+    const parts = line.split(' ').length;
+    if (parts !== 2) throw new CheckpointError(mergesFile, `line ${i + 1} has ${parts} space-separated parts, expected two tokens separated by one space`);
+    merges.push(line);
   });
   const decoder = (tc.added_tokens_decoder ?? {}) as Record<string, Omit<AddedToken, 'id'>>;
   const added: AddedToken[] = Object.entries(decoder)
@@ -145,7 +154,7 @@ export interface TokenReading {
  */
 export function readSpecialTokens(dir: string, file: string, json: TokenizerJson, config: Record<string, unknown>, maskToken?: string): TokenReading {
   const tcFile = join(dir, 'tokenizer_config.json');
-  const tc = existsSync(tcFile) ? readJson(tcFile, 'the tokenizer config') : {};
+  const tc = existsSync(tcFile) ? readJson(tcFile, 'the tokenizer config', CHECKPOINT_FILE_LIMITS.tokenizerConfig) : {};
   const configFile = join(dir, 'config.json');
   let tokenizer = load(json, file);
   const specials = new Map((json.added_tokens ?? []).filter((t) => t.special).map((t) => [t.content, t.id]));
