@@ -1,8 +1,11 @@
 // The safetensors format (8-byte little-endian header length, a JSON header, then the raw tensors), read without
 // loading a file: the header is checked against the file's size when opened, and each tensor is read from its own
 // offset when asked, converted to float32.
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
+import { CHECKPOINT_FILE_LIMITS, FILE_LIMITS } from '../engine/bounds';
+import { checkRegularFile, formatBytes, jsonProblem } from '../model/boundedFile';
+import { jsonBudgetProblem } from '../model/jsonBudget';
 
 /** Bytes per element of the dtypes safetensors names; the float ones are those the converter reads. */
 const DTYPE_BYTES: Record<string, number> = {
@@ -54,15 +57,22 @@ export interface SafetensorsFile {
 // elements of a 16-bit tensor converted per read (8 MiB of file at a time)
 export const HALF_CHUNK = 4 * 1024 * 1024;
 // a header is JSON text of a few hundred bytes per tensor; anything far larger is a corrupt length, not a header
-const MAX_HEADER = 256 * 1024 * 1024;
+// (a 50 MB header of nested brackets took 2.7 GB in JSON.parse: it is now refused by its length, then by the JSON budget)
+const MAX_HEADER = CHECKPOINT_FILE_LIMITS.safetensorsHeader;
 
 /** Reads and checks a safetensors file's header: every tensor's offsets inside the file and matching its shape × dtype. */
 export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   if (endianness() !== 'LE') throw new CheckpointError(path, 'safetensors files are little-endian; this machine is not');
-  const size = (await stat(path)).size;
+  // a regular file (a FIFO or /dev/zero is refused by name); its size bounds every offset below
+  const size = checkRegularFile(path, {
+    limit: FILE_LIMITS.weights,
+    limitOf: 'a safetensors file',
+    error: (file, message, field) => new CheckpointError(file, message, field),
+  });
   if (size < 8) throw new CheckpointError(path, `truncated: ${size} bytes, shorter than the 8-byte header length`);
   const fh = await open(path, 'r');
   let header: unknown;
+  let text: string;
   let dataStart: number;
   try {
     const lenBuf = Buffer.alloc(8);
@@ -71,22 +81,35 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     if (len > BigInt(size - 8)) {
       throw new CheckpointError(path, `truncated or corrupt: the header length ${len} reaches beyond the file's ${size} bytes`, 'header length');
     }
-    if (len > BigInt(MAX_HEADER)) throw new CheckpointError(path, `corrupt: a header length of ${len} bytes`, 'header length');
+    if (len > BigInt(MAX_HEADER)) {
+      throw new CheckpointError(
+        path,
+        `corrupt: a header length of ${len} bytes, more than the ${MAX_HEADER} (${formatBytes(MAX_HEADER)}) a safetensors header may have here`,
+        'header length',
+      );
+    }
     const n = Number(len);
     dataStart = 8 + n;
-    const text = Buffer.alloc(n);
-    await readFully(fh, text, 8, path);
-    try {
-      header = JSON.parse(text.toString('utf8'));
-    } catch (e) {
-      throw new CheckpointError(path, `corrupt: the header is not valid JSON (${(e as Error).message})`, 'header');
-    }
+    const bytes = Buffer.alloc(n);
+    await readFully(fh, bytes, 8, path);
+    text = bytes.toString('utf8');
   } finally {
     await fh.close();
+  }
+  const over = jsonBudgetProblem(text); // before JSON.parse builds the tree (src/model/jsonBudget.ts)
+  if (over) throw new CheckpointError(path, `corrupt: the header ${over}: refused before parsing it`, 'header');
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    // where, not what: the bytes may be those of any file a link names
+    throw new CheckpointError(path, `corrupt: the header is not valid JSON (${jsonProblem(e)})`, 'header');
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw new CheckpointError(path, 'corrupt: the header is not a JSON object', 'header');
   }
+  // JSON.parse keeps the last of two equal keys: which tensor is meant is then a guess
+  const dup = duplicateTopLevelKey(text);
+  if (dup !== undefined) throw new CheckpointError(path, `corrupt header: tensor ${JSON.stringify(dup)} is named twice`, dup);
   const tensors = new Map<string, TensorEntry>();
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
@@ -112,7 +135,55 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     }
     tensors.set(name, { name, dtype: dtype as string, shape: shape as number[], begin: dataStart + b, end: dataStart + e });
   }
+  // two tensors sharing bytes: writing one would change the other, and a checkpoint never does it
+  const byStart = [...tensors.values()].filter((t) => t.end > t.begin).sort((x, y) => x.begin - y.begin);
+  for (let i = 1; i < byStart.length; i++) {
+    const [a, b] = [byStart[i - 1], byStart[i]];
+    if (b.begin < a.end) {
+      throw new CheckpointError(
+        path,
+        `corrupt header: tensors "${a.name}" and "${b.name}" overlap (data_offsets [${a.begin - dataStart}, ${a.end - dataStart}] and ` +
+          `[${b.begin - dataStart}, ${b.end - dataStart}])`,
+        b.name,
+      );
+    }
+  }
   return { path, size, tensors };
+}
+
+/**
+ * The first key of the header's top-level object that appears twice, or undefined (a scan of valid JSON text: keys
+ * are the strings at depth 1 that follow "{" or ",").
+ */
+export function duplicateTopLevelKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      for (i++; i < text.length; i++) {
+        const s = text.charCodeAt(i);
+        if (s === 0x5c /* \ */) i++;
+        else if (s === 0x22) break;
+      }
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      expectKey = depth === 1 && c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return undefined;
 }
 
 /** Refuses a tensor whose dtype the converter does not read (before anything is written). */
