@@ -2,6 +2,7 @@
 // Every field that would change the forward in a way the one graph does not compute is refused, naming it.
 import { CANONICAL, type ArchSpec, type Family } from './spec';
 import { CheckpointError } from './safetensors';
+import { CONFIG_LIMITS } from '../engine/bounds';
 
 /** model_type (lower-cased) -> family. Dream's model_type is "Dream" (Dream, Dream-Coder, DiffuCoder). */
 export const MODEL_TYPES: Record<string, Family> = { qwen2: 'qwen2', dream: 'qwen2', llama: 'llama', llada: 'llada', unmask: 'unmask' };
@@ -42,15 +43,23 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
     for (const n of names) if (config[n] !== undefined && config[n] !== null) return config[n];
     return undefined;
   };
-  const int = (names: string[], dflt?: number): number => {
+  // every dimension has a limit (CONFIG_LIMITS), checked here, before the tensor names of its layers or anything
+  // else is sized by it: num_hidden_layers 1e9 ran V8 out of memory after 168 s with no message
+  const int = (names: string[], limit: keyof typeof CONFIG_LIMITS, dflt?: number): number => {
+    const field = names.find((n) => config[n] !== undefined && config[n] !== null) ?? names[0];
     const v = get(...names);
     if (v === undefined) return dflt !== undefined ? dflt : fail(names[0], 'is missing');
-    return Number.isSafeInteger(v) && (v as number) > 0 ? (v as number) : fail(names[0], `is ${JSON.stringify(v)}, expected a positive integer`);
+    if (!Number.isSafeInteger(v) || (v as number) <= 0) fail(field, `is ${JSON.stringify(v)}, expected a positive integer`);
+    const most = CONFIG_LIMITS[limit];
+    if ((v as number) > most) fail(field, `is ${v as number}, more than the ${most} the converter reads (its limit for ${limit})`);
+    return v as number;
   };
   const num = (names: string[], dflt: number): number => {
     const v = get(...names);
     if (v === undefined) return dflt;
-    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(names[0], `is ${JSON.stringify(v)}, expected a positive number`);
+    return typeof v === 'number' && Number.isFinite(v) && v > 0
+      ? v
+      : fail(names[0], `is ${typeof v === 'number' ? v : JSON.stringify(v)}, expected a finite positive number`);
   };
   const flagOff = (name: string, why: string): void => {
     const v = config[name];
@@ -89,29 +98,32 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
     }
     if (config.mlp_bias) fail('mlp_bias', 'is true; MLP biases are not supported');
     if (family === 'qwen2' && config.attention_bias === false) fail('attention_bias', 'is false; Qwen2 attention always has q, k, v biases');
-    const hidden = int(['hidden_size']);
-    const heads = int(['num_attention_heads']);
-    const headDim = int(['head_dim'], Math.floor(hidden / heads));
+    const hidden = int(['hidden_size'], 'hidden');
+    const heads = int(['num_attention_heads'], 'heads');
+    const headDim = int(['head_dim'], 'headDim', Math.floor(hidden / heads));
     const theta = typeof config.rope_theta === 'number' ? config.rope_theta : typeof rope.rope_theta === 'number' ? rope.rope_theta : 10000;
-    if (!(theta > 0)) fail('rope_theta', `is ${JSON.stringify(theta)}, expected a positive number`);
+    // JSON's 1e999 is Infinity: every rotary angle would be NaN
+    if (!(Number.isFinite(theta) && theta > 0)) {
+      fail(typeof config.rope_theta === 'number' ? 'rope_theta' : 'rope_parameters.rope_theta', `is ${theta}, expected a finite positive number`);
+    }
     vocabField = 'vocab_size';
     spec = {
       family,
       modelType,
-      vocabSize: int(['vocab_size']),
+      vocabSize: int(['vocab_size'], 'vocab'),
       hidden,
-      layers: int(['num_hidden_layers']),
+      layers: int(['num_hidden_layers'], 'layers'),
       heads,
-      kvHeads: int(['num_key_value_heads'], heads),
+      kvHeads: int(['num_key_value_heads'], 'heads', heads),
       headDim,
-      intermediate: int(['intermediate_size']),
+      intermediate: int(['intermediate_size'], 'intermediate'),
       norm: 'rms',
       normEps: num(['rms_norm_eps'], 1e-6),
       mlp: 'swiglu',
       qkvBias: family === 'qwen2' ? true : Boolean(config.attention_bias),
       ropeTheta: theta,
       tiedEmbeddings: Boolean(config.tie_word_embeddings),
-      maxPositions: int(['max_position_embeddings'], 4096),
+      maxPositions: int(['max_position_embeddings'], 'maxPositions', 4096),
       logitsShift: LOGITS_SHIFT[family],
     };
     put(CANONICAL.embed, 'model.embed_tokens.weight');
@@ -144,27 +156,27 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
     // LLaDA's (OLMo's) defaults are no rotary positions and a LayerNorm: a config must say rope and rms itself
     if (config.rope !== true) fail('rope', `is ${JSON.stringify(config.rope) ?? 'missing'}; only rotary positions ("rope": true) are supported`);
     if (config.layer_norm_with_affine === false) fail('layer_norm_with_affine', 'is false; only norms with a weight are supported');
-    const hidden = int(['d_model']);
-    const heads = int(['n_heads']);
+    const hidden = int(['d_model'], 'hidden');
+    const heads = int(['n_heads'], 'heads');
     const multiQuery = config.multi_query_attention === true;
     vocabField = config.embedding_size !== undefined && config.embedding_size !== null ? 'embedding_size' : 'vocab_size';
     spec = {
       family,
       modelType,
-      vocabSize: int([vocabField]),
+      vocabSize: int([vocabField], 'vocab'),
       hidden,
-      layers: int(['n_layers']),
+      layers: int(['n_layers'], 'layers'),
       heads,
-      kvHeads: int(['n_kv_heads', 'effective_n_kv_heads'], multiQuery ? 1 : heads),
+      kvHeads: int(['n_kv_heads', 'effective_n_kv_heads'], 'heads', multiQuery ? 1 : heads),
       headDim: Math.floor(hidden / heads),
-      intermediate: int(['mlp_hidden_size']),
+      intermediate: int(['mlp_hidden_size'], 'intermediate'),
       norm: 'rms',
       normEps: num(['rms_norm_eps'], 1e-5),
       mlp: 'swiglu',
       qkvBias: Boolean(config.include_qkv_bias),
       ropeTheta: num(['rope_theta'], 10000),
       tiedEmbeddings: Boolean(config.weight_tying),
-      maxPositions: int(['max_sequence_length'], 4096),
+      maxPositions: int(['max_sequence_length'], 'maxPositions', 4096),
       logitsShift: LOGITS_SHIFT[family],
     };
     const t = 'model.transformer.';
@@ -195,27 +207,27 @@ export function readFamily(config: Record<string, unknown>, file: string): Famil
         fail(field, `is ${JSON.stringify(config[field]) ?? 'missing'}, expected ${JSON.stringify(value)} (training/model.py's architecture)`);
     }
     if (config.tie_word_embeddings !== true) fail('tie_word_embeddings', `is ${JSON.stringify(config.tie_word_embeddings) ?? 'missing'}, expected true`);
-    const hidden = int(['hidden_size']);
-    const heads = int(['num_attention_heads']);
+    const hidden = int(['hidden_size'], 'hidden');
+    const heads = int(['num_attention_heads'], 'heads');
     if (hidden % heads) fail('num_attention_heads', `(${heads}) does not divide hidden_size ${hidden}`);
     vocabField = 'vocab_size';
     spec = {
       family,
       modelType,
-      vocabSize: int(['vocab_size']),
+      vocabSize: int(['vocab_size'], 'vocab'),
       hidden,
-      layers: int(['num_hidden_layers']),
+      layers: int(['num_hidden_layers'], 'layers'),
       heads,
       kvHeads: heads,
       headDim: hidden / heads,
-      intermediate: int(['intermediate_size']),
+      intermediate: int(['intermediate_size'], 'intermediate'),
       norm: 'layer',
       normEps: num(['layer_norm_eps'], 1e-5),
       mlp: 'gelu',
       qkvBias: false,
       ropeTheta: num(['rope_theta'], 10000),
       tiedEmbeddings: true,
-      maxPositions: int(['max_position_embeddings']),
+      maxPositions: int(['max_position_embeddings'], 'maxPositions'),
       logitsShift: LOGITS_SHIFT[family],
     };
     put(CANONICAL.embed, 'embed.weight');
