@@ -14,7 +14,8 @@ LLaDA or bundled-model family into a Unmask model folder and prints the folder.
   --mask-token TEXT   the mask token, when the checkpoint names none (added to the tokenizer when it lacks it)
   --name NAME         the model's name in unmask.json (default: the checkpoint's)
   --max-sequence N    the longest canvas, at most the checkpoint's (default ${DEFAULT_MAX_SEQUENCE})
-  --force             replace --out when it exists
+  --force             replace --out when it is a model folder (one that holds unmask.json); a folder of
+                      yours, a file, or the checkpoint itself is never replaced
   -h, --help          this text`;
 
 function progressLine(): (done: number, total: number, message?: string) => void {
@@ -67,6 +68,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     maxSequence,
     replace: values.force,
     signal: controller.signal,
+    onNote: (line) => process.stderr.write(`convert: ${line}\n`),
     onProgress: progressLine(),
   });
   const files = Object.entries(result.bytes)

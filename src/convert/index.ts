@@ -2,16 +2,17 @@
 // anything is written; the folder is built beside the destination under a temporary name and renamed into place only
 // when complete, so a failed or cancelled conversion never leaves something that looks like a model. No console
 // output: progress goes to onProgress (the command line and the Get Model feature print it their own way).
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import defaults from '../engine/defaults.json';
-import { BOUNDS } from '../engine/bounds';
+import { BOUNDS, CHECKPOINT_FILE_LIMITS } from '../engine/bounds';
+import { readBoundedBytes } from '../model/boundedFile';
 import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, type Manifest } from '../model/manifest';
 import { openCheckpoint, type Checkpoint } from './checkpoint';
 import { buildGraph, PRECISION_NOTE } from './graph';
 import { CheckpointError } from './safetensors';
 import { GRAPH, type Precision, type TensorSource } from './spec';
-import { TOKENIZER_FILE } from './tokenizerPrep';
+import { checkpointError, TOKENIZER_FILE } from './tokenizerPrep';
 
 export const PRECISIONS: readonly Precision[] = ['int8', 'int4', 'fp16', 'fp32'];
 export const GRAPH_FILE = 'model.onnx';
@@ -26,8 +27,13 @@ export interface ConvertOptions {
   name?: string;
   /** The manifest's maxSequence, at most the checkpoint's own (default DEFAULT_MAX_SEQUENCE). */
   maxSequence?: number;
-  /** Replace `outDir` when it exists (it is replaced only once the new folder is complete). */
+  /**
+   * Replace `outDir` when it exists (it is replaced only once the new folder is complete); only a model folder
+   * (one holding unmask.json) or an empty one is replaced, never a folder of the user's or the checkpoint.
+   */
   replace?: boolean;
+  /** Lines worth telling the user (a partial folder of a stopped conversion that was removed). */
+  onNote?: (line: string) => void;
   /** done of total steps (reading, each weight group of the graph, the folder's other files). */
   onProgress?: (done: number, total: number, message?: string) => void;
   /** Cancels between two tensors; the partial folder is removed and the promise rejects with an AbortError. */
@@ -48,9 +54,17 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     throw new CheckpointError('--precision', `is ${JSON.stringify(precision)}; expected one of ${PRECISIONS.join(', ')}`, 'precision');
   }
   const out = resolve(outDir);
-  if (existsSync(out) && !options.replace) {
-    const empty = statSync(out).isDirectory() && readdirSync(out).length === 0;
-    if (!empty) throw new CheckpointError(out, 'already exists (pass --force to replace it)');
+  checkApart(resolve(checkpointDir), out);
+  if (existsSync(out) || isLink(out)) {
+    const empty = isDirectory(out) && readdirSync(out).length === 0;
+    if (!empty && !options.replace) throw new CheckpointError(out, 'already exists (pass --force to replace it)');
+    // --force replaces what Unmask wrote, nothing else: a folder of the user's, a file or a link is left alone
+    if (!empty && !(isDirectory(out) && !isLink(out) && isFile(join(out, MANIFEST_FILE)))) {
+      throw new CheckpointError(
+        out,
+        `already exists and is not a model folder (it has no ${MANIFEST_FILE}); --force replaces only a folder that Unmask wrote: choose another --out or remove it yourself`,
+      );
+    }
   }
   const { signal, onProgress } = options;
   const cancelled = () => {
@@ -86,7 +100,9 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
 
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
-  const tmp = mkdtempSync(join(parent, `.${basename(out)}.partial-`));
+  reclaimStale(parent, options.onNote);
+  // the writer's pid in the name: the next conversion removes it when that process is gone (killed, power lost)
+  const tmp = mkdtempSync(join(parent, `.${basename(out)}.partial-${process.pid}-`));
   let manifest: Manifest;
   try {
     await buildGraph(spec, tensors, {
@@ -98,7 +114,7 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
 
     // the checkpoint's own file when it is used as it is, byte for byte
     if (ckpt.tokenizerConverted || ckpt.addedMask) writeFileSync(join(tmp, TOKENIZER_FILE), JSON.stringify(ckpt.tokenizerJson, null, 2) + '\n');
-    else writeFileSync(join(tmp, TOKENIZER_FILE), readFileSync(ckpt.tokenizerFile));
+    else writeFileSync(join(tmp, TOKENIZER_FILE), readBoundedBytes(ckpt.tokenizerFile, { limit: CHECKPOINT_FILE_LIMITS.tokenizer, error: checkpointError }));
 
     manifest = {
       format: MANIFEST_FORMAT,
@@ -141,7 +157,8 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     for (const f of readdirSync(tmp)) chmodSync(join(tmp, f), 0o666 & ~umask);
     cancelled();
     if (existsSync(out)) {
-      const old = `${out}.old-${process.pid}`;
+      // hidden and named by this process, as the partial folder: reclaimed by the next conversion if this one is killed here
+      const old = join(parent, `.${basename(out)}.old-${process.pid}`);
       renameSync(out, old);
       renameSync(tmp, out);
       rmSync(old, { recursive: true, force: true });
@@ -167,6 +184,107 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
       tokenizerConverted: ckpt.tokenizerConverted,
     },
   };
+}
+
+const isLink = (p: string) => {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
+const isDirectory = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+const isFile = (p: string) => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/** `p` with every link of its existing part resolved (the part that does not exist yet appended as it is). */
+function realOf(p: string): string {
+  const rest: string[] = [];
+  for (let at = p; ; at = dirname(at)) {
+    try {
+      return join(realpathSync(at), ...rest.reverse());
+    } catch {
+      if (dirname(at) === at) return p;
+      rest.push(basename(at));
+    }
+  }
+}
+
+const inside = (child: string, parent: string) => {
+  const r = relative(parent, child);
+  return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !isAbsolute(r));
+};
+
+/** The model folder may not be the checkpoint, inside it or hold it: replacing it would delete the checkpoint. */
+function checkApart(checkpoint: string, out: string): void {
+  const [c, o] = [realOf(checkpoint), realOf(out)];
+  const why =
+    c === o ? 'is the checkpoint folder' : inside(o, c) ? 'is inside the checkpoint folder' : inside(c, o) ? 'holds the checkpoint folder' : undefined;
+  if (why) throw new CheckpointError(out, `${why} ${checkpoint}; the model folder must be written elsewhere (--out)`, 'out');
+}
+
+/** Files a conversion writes into its partial folder: a stale one holding anything else is not ours to remove. */
+const PARTIAL_FILES = new Set([GRAPH_FILE, GRAPH.weightsFile(GRAPH_FILE), TOKENIZER_FILE, MANIFEST_FILE, 'README.md']);
+const LEFT_NAME = /^\..+\.(partial|old)-(\d+)(-[A-Za-z0-9]{6})?$/;
+
+/** Whether process `pid` is running (EPERM: it is, as another user's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the partial folders of conversions in `parent` whose process is gone (a killed conversion left one of
+ * 205 MB that nothing removed), and says so; those of running conversions, and anything else, are left alone.
+ */
+export function reclaimStale(parent: string, onNote?: (line: string) => void): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = LEFT_NAME.exec(name);
+    if (!m || (m[1] === 'partial') !== (m[3] !== undefined)) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || alive(pid)) continue;
+    const dir = join(parent, name);
+    try {
+      const st = lstatSync(dir);
+      if (!st.isDirectory()) continue;
+      const files = readdirSync(dir);
+      // a partial folder holds only what a conversion writes; an old one (replaced by --force) is a model folder
+      const ours =
+        m[1] === 'partial'
+          ? files.every((f) => PARTIAL_FILES.has(f) && lstatSync(join(dir, f)).isFile())
+          : files.includes(MANIFEST_FILE) && files.every((f) => lstatSync(join(dir, f)).isFile());
+      if (!ours) continue;
+      const bytes = files.reduce((n, f) => n + lstatSync(join(dir, f)).size, 0);
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+      onNote?.(`removed ${dir} (${(bytes / 2 ** 20).toFixed(1)} MiB), left by a conversion that stopped (process ${pid} is gone)`);
+    } catch {
+      // another conversion reclaiming it at the same time, or not ours to read: left as it is
+    }
+  }
+  return removed;
 }
 
 function displayName(config: Record<string, unknown>, dir: string): string {

@@ -112,6 +112,10 @@ describe('convert: all or nothing', () => {
     writeFileSync(join(out, 'keep.txt'), 'mine');
     await assert.rejects(convert(ckpt, out, { precision: 'fp32' }), /already exists \(pass --force to replace it\)/);
     assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine');
+    // a folder of the user's is not replaced even when asked; a model folder (one that holds unmask.json) is
+    await assert.rejects(convert(ckpt, out, { precision: 'fp32', replace: true }), /is not a model folder \(it has no unmask\.json\)/);
+    assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine');
+    writeFileSync(join(out, MANIFEST_FILE), '{}');
     const bad = checkpoint('llama', { drop: ['model.norm.weight'] });
     await assert.rejects(convert(bad, out, { precision: 'fp32', replace: true }), /tensor "model\.norm\.weight" is missing/);
     assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine', 'a failed conversion leaves the old folder as it was');
