@@ -102,11 +102,16 @@ function largestFitting(lo: number, hi: number, ok: (n: number) => boolean): num
   return lo;
 }
 
-/** The `auto` time budget: what a line costs this model at the floors' canvas, with room, within a floor and a cap. */
-export const AUTO_BUDGET = { floorMs: 1000, capMs: 2000, margin: 1.25 } as const;
+/**
+ * The `auto` time budget: what a completion costs this model at twice the floors' context, with room, within a floor
+ * and a cap: a line should show in about a second (the cap keeps a slow model's line at 1.5 s, where the plan then cuts
+ * its context), a block of lines may take twice as long.
+ */
+export const AUTO_BUDGET = { floorMs: 1000, capMs: 1500, margin: 1.25, multiLineFactor: 2 } as const;
 
-export function autoBudgetMs(cost: ForwardCost | undefined, slots: number, cached: boolean): number {
-  if (!cost) return AUTO_BUDGET.capMs;
+export function autoBudgetMs(cost: ForwardCost | undefined, slots: number, cached: boolean, singleLine = true): number {
+  const scale = singleLine ? 1 : AUTO_BUDGET.multiLineFactor;
+  if (!cost) return AUTO_BUDGET.capMs * scale;
   const ms = decodeMs(cost, 2 * PLAN_FLOORS.contextTokens, slots, cached).total * AUTO_BUDGET.margin;
-  return Math.round(Math.min(AUTO_BUDGET.capMs, Math.max(AUTO_BUDGET.floorMs, ms)));
+  return Math.round(Math.min(AUTO_BUDGET.capMs * scale, Math.max(AUTO_BUDGET.floorMs * scale, ms)));
 }

@@ -47,7 +47,8 @@ describe('plan: a request sized to its budget before the first forward', () => {
     assert.equal(decodeMs(linear, 100, 4, true).total, 5 + 104 + 3 * 10);
   });
 
-  it('the auto budget is the cost of a line at twice the context floor, with room, within the floor and cap', () => {
+  it('the auto budget is the cost of a line at twice the context floor, with room, within the floor and cap (doubled for lines)', () => {
+    assert.equal(autoBudgetMs(undefined, 64, true, false), AUTO_BUDGET.capMs * AUTO_BUDGET.multiLineFactor);
     assert.equal(autoBudgetMs(undefined, 24, true), AUTO_BUDGET.capMs);
     assert.equal(autoBudgetMs({ ...linear, step: { a: 0, b: 0, c: 0 }, full: { a: 0, b: 0, c: 0 } }, 24, true), AUTO_BUDGET.floorMs);
     const ms = Math.round((5 + 512 + 24 + 230) * AUTO_BUDGET.margin);
