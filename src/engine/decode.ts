@@ -64,7 +64,11 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
   let slots = request.slots ?? slotBudget(model, request.singleLine);
   const cached = typeof denoiser.beginBlock === 'function';
   const timeBudget =
-    request.timeBudgetMs === 'auto' ? autoBudgetMs(cost, slots, cached, request.singleLine) : request.timeBudgetMs && request.timeBudgetMs > 0 ? request.timeBudgetMs : Infinity;
+    request.timeBudgetMs === 'auto'
+      ? autoBudgetMs(cost, slots, cached, request.singleLine)
+      : request.timeBudgetMs && request.timeBudgetMs > 0
+        ? request.timeBudgetMs
+        : Infinity;
   const prefixIds = tokenizer.encode(request.prefix.slice(-chars));
   const suffixIds = tokenizer.encode(request.suffix.slice(0, chars));
   // the plan (plan.ts): context and slots sized so the decode fits the budget, before the first forward
