@@ -1,13 +1,15 @@
-// `npm run get-model -- NAME|OWNER/REPO [--revision REV] [--precision P] [--out DIR]`: downloads a checkpoint from the
-// Hugging Face Hub (HF_ENDPOINT, HF_TOKEN), converts it to a model folder, checks it with a smoke forward and prints
-// the folder. Progress goes to stderr, the folder alone to stdout.
+// `npm run get-model -- NAME|OWNER/REPO [--revision REV] [--precision P] [--out DIR] [--mask-token TEXT]`: finds a
+// checkpoint in the Hugging Face cache or downloads it there from the Hub (HF_ENDPOINT, HF_TOKEN or the token file),
+// after the converter's checks passed on its config, tokenizer and safetensors headers; converts it to a model
+// folder, checks it with a smoke forward and prints the folder. Progress goes to stderr, the folder alone to stdout.
 import { parseArgs } from 'node:util';
 import type { Precision } from '../convert/spec';
 import { CATALOG, formatBytes } from '../hub/catalog';
 import { PRECISIONS } from '../convert';
 import { defaultStorageDir, getModel, type GetModelProgress } from '../hub/getModel';
+import { hubCacheDir } from '../hub/hfCache';
 import { DEFAULT_ENDPOINT } from '../hub/hubClient';
-import { installCheckpoint } from '../hub/install';
+import { installCheckpoint, precheckCheckpoint } from '../hub/install';
 import { runMain } from './runMain';
 
 const USAGE = `usage: npm run get-model -- NAME|OWNER/REPO [options]
@@ -24,13 +26,21 @@ Options:
   --precision P     ${PRECISIONS.join(', ')} (default int8)
   --out DIR         the model folder to write (default: ${defaultStorageDir()}/models/NAME-PRECISION); a new or
                     empty folder, or a model folder Unmask wrote (anything else is refused, --force included)
-  --storage DIR     where models/ and downloads/ go (default: ${defaultStorageDir()})
-  --keep-download   keep the downloaded checkpoint after converting
+  --mask-token TEXT the mask token, when the checkpoint names none (added to the tokenizer when it lacks it)
+  --storage DIR     where models/ go (default: ${defaultStorageDir()})
+  --delete-download delete the checkpoint from the Hugging Face cache once converted (kept by default: the
+                    cache is shared with transformers, huggingface_hub and other tools)
   --force           skip the disk-space and memory checks, and replace a model folder at --out that Unmask
                     wrote of another repository
   -h, --help        this text
-Environment: HF_ENDPOINT (a mirror; default ${DEFAULT_ENDPOINT}), HF_TOKEN (gated or private repositories).
-An interrupted download resumes where it stopped when run again; what an interrupted install left is reclaimed then.`;
+The checkpoint is read from and downloaded into the Hugging Face cache (now ${hubCacheDir()}: HF_HUB_CACHE,
+else HF_HOME/hub, else ~/.cache/huggingface/hub); a commit already there is converted with nothing downloaded.
+Before the weights are downloaded, config.json, the tokenizer and the safetensors headers are fetched and checked:
+what the converter would refuse is refused then.
+Environment: HF_ENDPOINT (a mirror; default ${DEFAULT_ENDPOINT}); HF_TOKEN, else the token file (HF_TOKEN_PATH,
+else HF_HOME/token, as 'hf auth login' writes it) for gated or private repositories. The command line connects
+directly (no proxy). An interrupted download resumes where it stopped when run again (huggingface_hub's partial
+files too); what an interrupted install left is reclaimed then.`;
 
 function progressLine(): (p: GetModelProgress) => void {
   let last = 0;
@@ -49,6 +59,18 @@ function progressLine(): (p: GetModelProgress) => void {
     lastPhase = p.phase;
     if (p.phase === 'list') return write(`get-model: listing ${p.repo}`, true);
     if (p.phase === 'check') return write('get-model: smoke forward on the converted model', true);
+    if (p.phase === 'cached') {
+      return write(
+        `get-model: the Hugging Face cache holds the whole checkpoint (${p.folder})${p.offline ? '; the Hub could not be reached, so the cached revision is used' : ''}: nothing to download`,
+        true,
+      );
+    }
+    if (p.phase === 'precheck') {
+      return write(
+        `get-model: fetched config.json, the tokenizer and ${p.files} safetensors header(s) (${formatBytes(p.bytes)}); the converter checks them before the weights`,
+        true,
+      );
+    }
     const done = p.phase === 'download' ? p.bytes : p.done;
     const total = p.phase === 'download' ? p.total : p.total;
     const finished = done >= total;
@@ -81,7 +103,8 @@ export async function main(argv: string[]): Promise<number> {
       precision: { type: 'string' },
       out: { type: 'string' },
       storage: { type: 'string' },
-      'keep-download': { type: 'boolean' },
+      'mask-token': { type: 'string' },
+      'delete-download': { type: 'boolean' },
       force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -92,7 +115,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (positionals.length !== 1) throw new Error(`name one model (a catalog NAME or OWNER/REPO)\n${USAGE}`);
+  if (positionals.length !== 1) {
+    throw new Error(
+      `${positionals.length === 0 ? 'no model named' : `one model expected, got ${positionals.length}`}: name one, a catalog NAME (${CATALOG.map((e) => e.name).join(', ')}) ` +
+        `or a Hub repository OWNER/NAME (npm run get-model -- --help says more)`,
+    );
+  }
   if (v.precision !== undefined && !PRECISIONS.includes(v.precision as Precision))
     throw new Error(`--precision ${v.precision}: expected one of ${PRECISIONS.join(', ')}`);
   const controller = new AbortController();
@@ -106,13 +134,18 @@ export async function main(argv: string[]): Promise<number> {
     ...(v.precision ? { precision: v.precision as Precision } : {}),
     storageDir: v.storage ?? defaultStorageDir(),
     ...(v.out ? { outDir: v.out } : {}),
-    keepDownload: v['keep-download'] ?? false,
+    ...(v['mask-token'] !== undefined ? { maskToken: v['mask-token'] } : {}),
+    deleteDownload: v['delete-download'] ?? false,
     force: v.force ?? false,
     signal: controller.signal,
     onProgress: progressLine(),
     install: installCheckpoint,
+    precheck: precheckCheckpoint,
   });
-  process.stderr.write(`get-model: ${got.origin.repo} at ${got.origin.commit.slice(0, 12)} → ${got.name} (${formatBytes(got.received)} downloaded)\n`);
+  const kept = v['delete-download'] ? 'deleted from the Hugging Face cache' : `kept in the Hugging Face cache: ${got.snapshot}`;
+  process.stderr.write(
+    `get-model: ${got.origin.repo} at ${got.origin.commit.slice(0, 12)} → ${got.name} (${formatBytes(got.received)} downloaded; the checkpoint ${kept})\n`,
+  );
   process.stdout.write(`${got.folder}\n`);
   return 0;
 }

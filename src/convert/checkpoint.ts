@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import type { SpecialTokens } from '../engine/types';
 import { CHECKPOINT_FILE_LIMITS } from '../engine/bounds';
 import { expectedShape, readFamily } from './families';
-import { CheckpointError, checkFloat, openSafetensors, readFloat32, type SafetensorsFile, type TensorEntry } from './safetensors';
+import { CheckpointError, checkFloat, openSafetensors, readFloat32, type SafetensorsFile, type SafetensorsHead, type TensorEntry } from './safetensors';
 import { CANONICAL, type ArchSpec, type TensorSource } from './spec';
 import { loadTokenizerJson, readJson, readSpecialTokens, type TokenizerJson } from './tokenizerPrep';
 import type { CodeTokenizer } from '../model/tokenizer';
@@ -18,6 +18,11 @@ export const INDEX_FILE = 'model.safetensors.index.json';
 export interface OpenOptions {
   /** The mask token's text when config.json and the tokenizer do not name one (added to the tokenizer when it lacks it). */
   maskToken?: string;
+  /**
+   * Safetensors files not in the folder yet, by name: their size and header (Get Model's check before the download).
+   * The tensors of such a checkpoint are checked, never read.
+   */
+  remoteWeights?: Record<string, SafetensorsHead>;
 }
 
 export interface Checkpoint {
@@ -54,7 +59,7 @@ export async function openCheckpoint(dir: string, options: OpenOptions = {}): Pr
   const { json, file: tokenizerFile, converted } = loadTokenizerJson(dir);
   const tok = readSpecialTokens(dir, tokenizerFile, json, config, options.maskToken);
 
-  const shards = await openShards(dir);
+  const shards = await openShards(dir, options.remoteWeights ?? {});
   const where = (tensor: string): { file: SafetensorsFile; entry: TensorEntry } | undefined => {
     const file = shards.byTensor.get(tensor);
     return file && { file, entry: file.tensors.get(tensor)! };
@@ -152,7 +157,9 @@ interface Shards {
 }
 
 /** The safetensors files: those the index names when there is one (and each tensor in the file it says), else every *.safetensors. */
-async function openShards(dir: string): Promise<Shards> {
+async function openShards(dir: string, remote: Record<string, SafetensorsHead>): Promise<Shards> {
+  const has = (name: string) => Object.hasOwn(remote, name) || existsSync(join(dir, name));
+  const openOne = (name: string) => openSafetensors(join(dir, name), Object.hasOwn(remote, name) ? remote[name] : undefined);
   const indexFile = join(dir, INDEX_FILE);
   const byTensor = new Map<string, SafetensorsFile>();
   if (existsSync(indexFile)) {
@@ -172,10 +179,9 @@ async function openShards(dir: string): Promise<Shards> {
       }
       let file = opened.get(shard);
       if (!file) {
-        const path = join(dir, shard);
-        if (!existsSync(path))
+        if (!has(shard))
           throw new CheckpointError(indexFile, `field "weight_map" names ${shard} (tensor "${tensor}"), which is missing from the folder`, tensor);
-        file = await openSafetensors(path);
+        file = await openOne(shard);
         opened.set(shard, file);
       }
       if (!file.tensors.has(tensor)) throw new CheckpointError(file.path, `tensor "${tensor}" is missing, though ${INDEX_FILE} places it in this file`, tensor);
@@ -183,15 +189,13 @@ async function openShards(dir: string): Promise<Shards> {
     }
     return { files: [...opened.values()], byTensor, index: indexFile };
   }
-  const names = readdirSync(dir)
-    .filter((n) => n.endsWith('.safetensors'))
-    .sort();
+  const names = [...new Set([...readdirSync(dir), ...Object.keys(remote)])].filter((n) => n.endsWith('.safetensors')).sort();
   if (!names.length) {
     throw new CheckpointError(dir, 'no *.safetensors file (PyTorch .bin/.pt checkpoints are not read: loading them can run code)');
   }
   const files: SafetensorsFile[] = [];
   for (const n of names) {
-    const file = await openSafetensors(join(dir, n));
+    const file = await openOne(n);
     files.push(file);
     for (const t of file.tensors.keys()) {
       const other = byTensor.get(t);

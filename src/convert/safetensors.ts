@@ -60,17 +60,31 @@ export const HALF_CHUNK = 4 * 1024 * 1024;
 // (a 50 MB header of nested brackets took 2.7 GB in JSON.parse: it is now refused by its length, then by the JSON budget)
 const MAX_HEADER = CHECKPOINT_FILE_LIMITS.safetensorsHeader;
 
-/** Reads and checks a safetensors file's header: every tensor's offsets inside the file and matching its shape × dtype. */
-export async function openSafetensors(path: string): Promise<SafetensorsFile> {
+/**
+ * A safetensors file not downloaded yet: its size (the Hub's file list) and its first bytes, the 8-byte length and the
+ * header (two HTTP Range reads), so that Get Model runs the converter's checks before the download.
+ */
+export interface SafetensorsHead {
+  size: number;
+  head: Buffer;
+}
+
+/**
+ * Reads and checks a safetensors file's header: every tensor's offsets inside the file and matching its shape × dtype.
+ * With `remote`, the header comes from it instead of the file (which need not exist).
+ */
+export async function openSafetensors(path: string, remote?: SafetensorsHead): Promise<SafetensorsFile> {
   if (endianness() !== 'LE') throw new CheckpointError(path, 'safetensors files are little-endian; this machine is not');
   // a regular file (a FIFO or /dev/zero is refused by name); its size bounds every offset below
-  const size = checkRegularFile(path, {
-    limit: FILE_LIMITS.weights,
-    limitOf: 'a safetensors file',
-    error: (file, message, field) => new CheckpointError(file, message, field),
-  });
+  const size = remote
+    ? remote.size
+    : checkRegularFile(path, {
+        limit: FILE_LIMITS.weights,
+        limitOf: 'a safetensors file',
+        error: (file, message, field) => new CheckpointError(file, message, field),
+      });
   if (size < 8) throw new CheckpointError(path, `truncated: ${size} bytes, shorter than the 8-byte header length`);
-  const fh = await open(path, 'r');
+  const fh = remote ? headReader(remote, path) : await open(path, 'r');
   let header: unknown;
   let text: string;
   let dataStart: number;
@@ -250,7 +264,21 @@ export function f16Table(): Float32Array {
   return t;
 }
 
-async function readFully(fh: import('node:fs/promises').FileHandle, into: Uint8Array, position: number, path: string): Promise<void> {
+type Readable = Pick<import('node:fs/promises').FileHandle, 'read' | 'close'>;
+
+/** The remote header as a file handle of openSafetensors: reads past its bytes find nothing (a truncated header). */
+function headReader(remote: SafetensorsHead, path: string): Readable {
+  return {
+    read: (async (into: Uint8Array, offset: number, length: number, position: number) => {
+      if (position >= remote.head.length) throw new CheckpointError(path, `the header read from the Hub ends at byte ${remote.head.length}: truncated`);
+      const n = remote.head.copy(into, offset, position, Math.min(remote.head.length, position + length));
+      return { bytesRead: n, buffer: into };
+    }) as Readable['read'],
+    close: async () => undefined,
+  };
+}
+
+async function readFully(fh: Readable, into: Uint8Array, position: number, path: string): Promise<void> {
   // one read() may return fewer bytes than asked (and at most 2 GiB at once)
   let done = 0;
   while (done < into.length) {

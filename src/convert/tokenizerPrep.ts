@@ -224,8 +224,10 @@ export function readSpecialTokens(dir: string, file: string, json: TokenizerJson
   if (mask === undefined) {
     throw new CheckpointError(
       file,
-      `no mask token: ${configFile} has no "mask_token_id", and added_tokens has none of ${MASK_NAMES.join(', ')}; ` +
-        'pass --mask-token TEXT (it is added as a special token when the tokenizer lacks it; Open-dLLM\'s training adds "<M>" this way)',
+      `no mask token: ${configFile} has no "mask_token_id", and added_tokens has none of ${MASK_NAMES.join(', ')}. ` +
+        'This is probably not a diffusion language model (an ordinary left-to-right model cannot fill mask slots); ' +
+        'if it is one, pass --mask-token TEXT (to npm run convert or npm run get-model; it is added as a special token ' +
+        'when the tokenizer lacks it, as Open-dLLM\'s training adds "<M>")',
       'mask_token_id',
     );
   }
@@ -258,7 +260,72 @@ export function readSpecialTokens(dir: string, file: string, json: TokenizerJson
   }
   eos = tokens.eos;
   if (mask === pad || mask === eos) throw new CheckpointError(file, `the mask token id ${mask} is also the pad or eos id`, 'mask');
+  checkRoundTrip(json, tokenizer, file);
   return { tokens: { mask, pad, eos, bos }, json, tokenizer, vocab, addedMask };
+}
+
+/** Tokenizer models the runtime's tokenizer library (@huggingface/tokenizers, src/model/tokenizer.ts) implements. */
+export const RUNTIME_TOKENIZER_MODELS = ['BPE', 'Unigram', 'WordPiece'];
+
+/**
+ * Code the converter encodes and decodes with the tokenizer it writes, as the runtime will: each must come back as it
+ * was, with every id inside the vocabulary. ASCII code, indentation by spaces and tabs, CRLF, blank lines.
+ */
+export const ROUND_TRIP_SAMPLES = [
+  'def add(a, b):\n    return a + b\n',
+  'function twice(x) {\n\treturn x * 2; // doubled\n}\n',
+  '    if (n % 2 === 0) { console.log("even: " + n); }\r\n',
+  '#include <stdio.h>\nint main(void) { printf("%d\\n", 42); return 0; }\n',
+  "SELECT id, name FROM users WHERE age >= 18 AND tag <> 'x';  -- adults\n",
+  'xs = [i ** 2 for i in range(10)]  # squares: 0, 1, 4, 9\n\n\n',
+  '  }\n} else {\n\t\t$y = @z ?? `${a}` | ~b ^ c & d;\n',
+];
+
+/**
+ * Refuses a tokenizer the runtime cannot run: a model type its tokenizer library lacks (WordLevel, which it runs
+ * as a lookup that gives no id for an unknown word, so every completion failed with "Cannot convert undefined to a
+ * BigInt"), or one that does not give back the code it encodes (ROUND_TRIP_SAMPLES).
+ */
+export function checkRoundTrip(json: TokenizerJson, tokenizer: CodeTokenizer, file: string): void {
+  const type = (json.model as { type?: unknown }).type;
+  const supported = `the runtime's tokenizer library (@huggingface/tokenizers) runs ${RUNTIME_TOKENIZER_MODELS.join(', ')} tokenizers`;
+  if (type !== undefined && !RUNTIME_TOKENIZER_MODELS.includes(String(type))) {
+    throw new CheckpointError(
+      file,
+      `the tokenizer's model is ${JSON.stringify(type)}: ${supported}, not this one, so completions with it would fail; ` +
+        "this checkpoint cannot be converted (a code model's tokenizer is nearly always a byte-level BPE)",
+      'model.type',
+    );
+  }
+  const vocab = tokenizer.vocabSize;
+  ROUND_TRIP_SAMPLES.forEach((text, i) => {
+    let ids: number[];
+    let back: string;
+    try {
+      ids = tokenizer.encode(text);
+      const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0 || id >= vocab);
+      if (bad >= 0) throw new Error(`it gave ${String(ids[bad])} as the id of a token, not an id of its ${vocab}`);
+      back = tokenizer.decode(ids);
+    } catch (e) {
+      throw new CheckpointError(
+        file,
+        `the tokenizer (${String(type ?? 'of no named type')}) fails on sample ${i + 1} of the code it must encode, ${JSON.stringify(text)}: ` +
+          `${(e as Error).message.split('\n')[0]}; ${supported} exactly both ways, and this one does not run there`,
+        'model',
+      );
+    }
+    if (back !== text) {
+      let at = 0;
+      while (at < text.length && text[at] === back[at]) at++;
+      throw new CheckpointError(
+        file,
+        `the tokenizer (${String(type ?? 'of no named type')}) does not give back the code it encodes: sample ${i + 1}, ` +
+          `${JSON.stringify(text)}, decodes as ${JSON.stringify(back)} (they differ from character ${at + 1}); ` +
+          'completions need a tokenizer that is exact both ways, so this checkpoint is not converted',
+        'model',
+      );
+    }
+  });
 }
 
 function load(json: TokenizerJson, file: string): CodeTokenizer {

@@ -8,10 +8,11 @@ import * as vscode from 'vscode';
 import type { Context } from '../context';
 import { CATALOG, formatBytes, type CatalogEntry } from './catalog';
 import { getModel, modelsDir, type GetModelProgress } from './getModel';
+import { deleteSnapshot, hubCacheDir, repoCacheDir, snapshotDir } from './hfCache';
 import { HubError } from './hubClient';
 import { installedModels } from './installed';
 import { findLeftovers, type Leftover } from './leftovers';
-import { forkInstaller } from './installer';
+import { forkInstaller, forkPrechecker } from './installer';
 
 /** SecretStorage key of the user's Hugging Face token. */
 const TOKEN_SECRET = 'unmask.huggingFaceToken';
@@ -56,6 +57,10 @@ function progressMessage(p: GetModelProgress): string {
   switch (p.phase) {
     case 'list':
       return `listing ${p.repo}…`;
+    case 'cached':
+      return `found in the Hugging Face cache${p.offline ? ' (the Hub is unreachable: using the cached revision)' : ''}: nothing to download`;
+    case 'precheck':
+      return `checking the config, tokenizer and weights' headers (${formatBytes(p.bytes)}) before the download…`;
     case 'download': {
       const left = p.secondsLeft !== undefined ? `, ${Math.ceil(p.secondsLeft / 60)} min left` : '';
       return `downloading ${formatBytes(p.bytes)} of ${formatBytes(p.total)} (${formatBytes(p.rate)}/s${left})`;
@@ -93,8 +98,10 @@ export function getModelCommand(ctx: Context): (source?: unknown) => Promise<voi
               source: chosen,
               storageDir: storageDir(ctx),
               ...(token ? { token } : {}),
+              networkHint: "no connection to the Hub: check the network, HF_ENDPOINT and VS Code's proxy settings (http.proxy)",
               signal: controller.signal,
               install: forkInstaller(worker, (line) => ctx.log.debug(`converter: ${line}`)),
+              precheck: forkPrechecker(worker, (line) => ctx.log.debug(`converter: ${line}`)),
               onProgress: (p) => {
                 const f = fraction(p);
                 const increment = f !== undefined && f > reported ? (f - reported) * 100 : undefined;
@@ -177,8 +184,25 @@ export function manageModelsCommand(ctx: Context): () => Promise<void> {
     if ('leftover' in picked && picked.leftover) return deleteLeftover(picked.leftover);
     if (!picked.model) return ctx.config.update('modelFolder', '');
     const model = picked.model;
-    const action = await vscode.window.showQuickPick(['Use', 'Delete'], { title: `Unmask: ${model.name}` });
+    // the checkpoint it was converted from, kept in the Hugging Face cache (shared with other tools: deleted only on request)
+    const origin = model.origin;
+    const repoDir = origin ? repoCacheDir(hubCacheDir(), origin.repo) : undefined;
+    const snapshot = origin && repoDir && fs.existsSync(snapshotDir(repoDir, origin.commit)) ? snapshotDir(repoDir, origin.commit) : undefined;
+    const DELETE_DOWNLOAD = 'Delete its download from the Hugging Face cache';
+    const action = await vscode.window.showQuickPick(['Use', 'Delete', ...(snapshot ? [DELETE_DOWNLOAD] : [])], { title: `Unmask: ${model.name}` });
     if (action === 'Use') return ctx.config.update('modelFolder', model.folder);
+    if (action === DELETE_DOWNLOAD && origin && repoDir && snapshot) {
+      const sure = await vscode.window.showWarningMessage(
+        `Delete the checkpoint ${origin.repo} at ${origin.commit.slice(0, 12)} from the Hugging Face cache (${snapshot})? ` +
+          'Other tools (transformers, huggingface_hub) share that cache and would download it again; the converted model stays.',
+        { modal: true },
+        'Delete',
+      );
+      if (sure !== 'Delete') return;
+      const freed = await deleteSnapshot(repoDir, origin.commit);
+      vscode.window.setStatusBarMessage(`Unmask: deleted the download of ${origin.repo} (${formatBytes(freed)})`, 3000);
+      return;
+    }
     if (action === 'Delete') {
       const sure = await vscode.window.showWarningMessage(`Delete ${model.name} (${formatBytes(model.bytes)})?`, { modal: true }, 'Delete');
       if (sure !== 'Delete') return;

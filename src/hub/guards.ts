@@ -59,6 +59,8 @@ export interface OutCheck {
   storageDir: string;
   /** Where downloads go (`storage/downloads`): the checkpoint must never be inside or around the model folder. */
   downloadsDir: string;
+  /** The repository's folder in the Hugging Face cache (`models--OWNER--NAME`), where the checkpoint is read from. */
+  cacheDir?: string;
   modelsDir: string;
   /** The repository being installed, and the one an Unmask model folder at `outDir` came from (origin.json). */
   repo: string;
@@ -75,6 +77,9 @@ export function checkOutDir(c: OutCheck): void {
   const say = (why: string, todo: string) => new HubError('layout', `--out ${c.outDir} ${why}; ${todo}`);
   if (overlaps(c.outDir, c.downloadsDir)) {
     throw say(`overlaps the download folder ${c.downloadsDir} (the checkpoint is downloaded there and removed after converting)`, 'name a folder outside it');
+  }
+  if (c.cacheDir && overlaps(c.outDir, c.cacheDir)) {
+    throw say(`overlaps ${c.cacheDir}, the Hugging Face cache's folder of this repository (the checkpoint is read from there)`, 'name a folder outside it');
   }
   if (isInside(c.storageDir, c.outDir) || isInside(realish(c.storageDir), realish(c.outDir)) || path.resolve(c.outDir) === path.resolve(c.modelsDir)) {
     throw say(`would hold or replace Unmask's storage (${c.storageDir})`, "name a new folder for this model, e.g. inside the storage's models/");

@@ -1,15 +1,30 @@
 // A small client of the Hugging Face Hub's two ordinary endpoints: the file list of a revision
 // (`/api/models/REPO/revision/REV?blobs=true`) and the files themselves (`/REPO/resolve/REV/FILE`, which redirects
-// large files to a CDN). Downloads are resumable (`FILE.part` kept, HTTP Range), verified (size; the LFS sha256, or
-// the git blob id for small files) and cancellable. No `vscode` import: the CLI, the extension and the tests share it.
+// large files to a CDN), whole or a byte range of them (the safetensors headers read before a download). Downloads
+// are resumable (a kept partial file, HTTP Range), verified (size; the LFS sha256, or the git blob id for small files)
+// and cancellable; hfCache.ts places them in the Hugging Face cache's layout. No `vscode` import: the CLI, the
+// extension and the tests share it.
+//
+// Why this client and not `@huggingface/hub` (huggingface.js), which has snapshotDownload, downloadFileToCacheDir and
+// scanCacheDir for the same cache: what Get Model needs here is what that package leaves to its caller or does not
+// document — a stall watch (a drip of a byte a second is dropped in seconds), Retry-After honoured within limits, a
+// file list bounded before it is parsed, the token kept from the CDN a file redirects to, the size and sha256 / git
+// blob id checked before a file is used, resume of a partial file (huggingface_hub's `.incomplete` name, so either
+// tool resumes the other's), Range reads of the safetensors headers before the download, progress with a rate, an
+// AbortSignal, and the requests on node's own https so that VS Code's proxy settings apply. The package would add a
+// dependency (and its fetch-based transport) to the VSIX for the part that is simplest here: the cache's layout
+// (blobs/, snapshots/COMMIT/ links, refs/), about a hundred lines in hfCache.ts, checked against huggingface_hub's
+// own snapshot_download and scan_cache_dir in test/unit/hub/hfCache.test.ts.
 import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { jsonBudgetProblem } from '../model/jsonBudget';
+import catalog from './catalog.json';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 /** Where a kept partial download lives next to its final name. */
@@ -27,7 +42,7 @@ export const RETRY_AFTER_MAX_S = 30;
 export interface HubOptions {
   /** Base URL of the Hub or a mirror; default `HF_ENDPOINT`, else huggingface.co. */
   endpoint?: string;
-  /** Bearer token for gated or private repositories; default `HF_TOKEN`. */
+  /** Bearer token for gated or private repositories; default `HF_TOKEN`, else the token file (hfToken). */
   token?: string;
   /** An agent for every request (a proxy's); default node's global agents, which VS Code routes through its proxy settings. */
   agent?: http.Agent;
@@ -41,7 +56,17 @@ export interface HubOptions {
   /** How often a 429/503 answer with Retry-After is asked again (default BUSY_RETRIES) and the longest wait (RETRY_AFTER_MAX_S). */
   busyRetries?: number;
   retryAfterMaxS?: number;
+  /**
+   * What an unreachable Hub's message suggests about the network: the extension's requests follow VS Code's proxy
+   * settings, the command line's connect directly (default: the command line's).
+   */
+  networkHint?: string;
 }
+
+/** The command line's advice when the Hub cannot be reached: it connects directly, without a proxy. */
+export const CLI_NETWORK_HINT =
+  'no connection to the Hub: check the network and HF_ENDPOINT (the command line connects directly, without a proxy; ' +
+  'where only a proxy reaches the Hub, use "Unmask: Get Model…" in VS Code, which follows its proxy settings, or set HF_ENDPOINT to a mirror you can reach)';
 
 export interface HubFile {
   /** Path inside the repository (`rfilename`). */
@@ -96,7 +121,28 @@ export function endpointOf(options: HubOptions): string {
 }
 
 function tokenOf(options: HubOptions): string | undefined {
-  return options.token ?? (process.env.HF_TOKEN || undefined);
+  return options.token ?? hfToken();
+}
+
+/** `HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface` (huggingface_hub's rule). */
+export function hfHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HF_HOME || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'huggingface');
+}
+
+/**
+ * The Hugging Face token as huggingface_hub finds it: `HF_TOKEN`, else the file `HF_TOKEN_PATH`, else `HF_HOME/token`
+ * (what `hf auth login` writes); undefined when there is none.
+ */
+export function hfToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.HF_TOKEN?.trim()) return env.HF_TOKEN.trim();
+  const file = env.HF_TOKEN_PATH || path.join(hfHome(env), 'token');
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile() || st.size > 4096) return undefined;
+    return fs.readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `owner/name`, the only repository form the Hub's model endpoints take. */
@@ -198,17 +244,15 @@ function get(url: string, headers: Record<string, string>, options: HubOptions, 
     req.setTimeout((options.idleTimeoutS ?? 60) * 1000, () =>
       req.destroy(new HubError('network', `no answer from ${target.host} for ${options.idleTimeoutS ?? 60} s`)),
     );
-    req.on('error', (e: NodeJS.ErrnoException) => reject(networkError(e, url, signal)));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(networkError(e, url, signal, options)));
   });
 }
 
-function networkError(e: NodeJS.ErrnoException, url: string, signal?: AbortSignal): Error {
+function networkError(e: NodeJS.ErrnoException, url: string, signal?: AbortSignal, options: HubOptions = {}): Error {
   if (signal?.aborted || e.name === 'AbortError') return cancelled();
   if (e instanceof HubError) return e;
-  return new HubError(
-    'network',
-    `${new URL(url).host}: ${e.code ?? e.message}${e.code === 'ENOTFOUND' || e.code === 'ECONNREFUSED' ? ' (no connection to the Hub: check the network, HF_ENDPOINT or the proxy)' : ''}`,
-  );
+  const unreachable = ['ENOTFOUND', 'ECONNREFUSED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'].includes(e.code ?? '');
+  return new HubError('network', `${new URL(url).host}: ${e.code ?? e.message}${unreachable ? ` (${options.networkHint ?? CLI_NETWORK_HINT})` : ''}`);
 }
 
 /** Turns a refusal into an error that says what to do; consumes the body (the Hub's own message, when short). */
@@ -247,8 +291,14 @@ async function refusal(res: http.IncomingMessage, repo: string, what: string): P
     );
   }
   if (status === 404) {
-    const which = code === 'RevisionNotFound' ? 'that revision' : code === 'EntryNotFound' ? 'that file' : 'that repository or revision';
-    return new HubError('not-found', `${repo}: the Hub has no ${which} (${what} answered 404)${tail}`, status);
+    const which =
+      code === 'RevisionNotFound'
+        ? 'the Hub has no such revision of this repository: check --revision (a branch, tag or commit of the repository)'
+        : code === 'EntryNotFound'
+          ? 'the Hub has no such file in this repository'
+          : 'the Hub has no such repository (or no such revision of it): check the name on its Hub page ' +
+            `(a private one answers 404 too without a token: set HF_TOKEN); or get one of the catalog's code diffusion models (${catalogNames()})`;
+    return new HubError('not-found', `${repo}: ${which} (${what} answered 404)${tail}`, status);
   }
   if (status === 429 || status === 503) {
     const wait = res.headers['retry-after'];
@@ -260,6 +310,11 @@ async function refusal(res: http.IncomingMessage, repo: string, what: string): P
     );
   }
   return new HubError('http', `${repo}: ${what} answered HTTP ${status}${tail}`, status);
+}
+
+/** The catalog's models as a suggestion: `NAME (OWNER/REPO)`, comma-separated. */
+export function catalogNames(): string {
+  return catalog.models.map((m) => `${m.name} (${m.repo})`).join(', ');
 }
 
 /** Seconds a Retry-After header asks for (seconds or an HTTP date), or undefined when there is none or it is unreadable. */
@@ -374,7 +429,7 @@ async function readListing(res: http.IncomingMessage, shown: string, options: Hu
     }
   } catch (e) {
     res.destroy();
-    throw e instanceof HubError ? e : networkError(e as NodeJS.ErrnoException, shown, signal);
+    throw e instanceof HubError ? e : networkError(e as NodeJS.ErrnoException, shown, signal, options);
   } finally {
     watch.stop();
   }
@@ -437,6 +492,22 @@ export interface DownloadFileOptions extends HubOptions {
   onData?: (p: FileProgress) => void;
   /** Opens the `.part` file for writing (append or truncate); tests inject a failing disk here. */
   openPart?: (partPath: string, append: boolean) => Writable;
+  /**
+   * Where a file goes and where its partial download is kept (default: DIR/PATH and DIR/PATH.part); hfCache.ts puts
+   * them in the Hugging Face cache's blobs/ (its `.incomplete` name, so huggingface_hub resumes it too).
+   */
+  placeAt?: (file: HubFile) => Placement;
+}
+
+export interface Placement {
+  final: string;
+  part: string;
+}
+
+function placementOf(dir: string, file: HubFile, options: { placeAt?: (file: HubFile) => Placement }): Placement {
+  if (options.placeAt) return options.placeAt(file);
+  const final = path.join(dir, ...file.path.split('/'));
+  return { final, part: final + PART_SUFFIX };
 }
 
 /**
@@ -444,14 +515,13 @@ export interface DownloadFileOptions extends HubOptions {
  * into place only once its size and hash are right. Returns the bytes received over the network.
  */
 export async function downloadFile(repo: string, commit: string, file: HubFile, dir: string, options: DownloadFileOptions = {}): Promise<number> {
-  const final = path.join(dir, ...file.path.split('/'));
-  if (!path.resolve(final).startsWith(path.resolve(dir) + path.sep))
+  const { final, part } = placementOf(dir, file, options);
+  if (!options.placeAt && !path.resolve(final).startsWith(path.resolve(dir) + path.sep))
     throw new HubError('layout', `${repo}: refusing the file name ${JSON.stringify(file.path)}`);
   const done = await fs.promises.stat(final).catch(() => undefined);
   // a final name is only ever written by the rename after verification, so its size is enough to trust it
   if (done?.isFile() && (file.size === undefined || done.size === file.size)) return 0;
   await fs.promises.mkdir(path.dirname(final), { recursive: true });
-  const part = final + PART_SUFFIX;
   let have = (await fs.promises.stat(part).catch(() => undefined))?.size ?? 0;
   if (file.size !== undefined && have > file.size) {
     await fs.promises.rm(part, { force: true });
@@ -540,7 +610,7 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
         );
       }
       if (err.syscall) throw new HubError('disk', `cannot write ${part}: ${err.code ?? err.message}`);
-      throw networkError(err, url, options.signal);
+      throw networkError(err, url, options.signal, options);
     } finally {
       watch.stop();
     }
@@ -605,6 +675,9 @@ export interface DownloadRepoOptions extends HubOptions {
   signal?: AbortSignal;
   onProgress?: (p: DownloadProgress) => void;
   openPart?: DownloadFileOptions['openPart'];
+  placeAt?: DownloadFileOptions['placeAt'];
+  /** Called once a file is complete and verified (or was already), with where it lies: hfCache.ts links it into the snapshot. */
+  afterFile?: (file: HubFile, final: string) => Promise<void>;
   /** How often a cut connection is resumed before giving up (default 3). */
   retries?: number;
 }
@@ -613,7 +686,7 @@ export interface DownloadRepoOptions extends HubOptions {
 export async function downloadFiles(listing: RepoListing, files: HubFile[], dir: string, options: DownloadRepoOptions = {}): Promise<number> {
   const total = files.reduce((n, f) => n + (f.size ?? 0), 0);
   const onDisk = new Map<string, number>();
-  for (const f of files) onDisk.set(f.path, await sizeOnDisk(dir, f));
+  for (const f of files) onDisk.set(f.path, await sizeOnDisk(placementOf(dir, f, options)));
   const meter = rateMeter();
   let received = 0;
   let current = 0; // received for the file being fetched, not yet added to `received`
@@ -623,6 +696,10 @@ export async function downloadFiles(listing: RepoListing, files: HubFile[], dir:
     options.onProgress?.({ file, bytes, total, received: received + current, rate, ...(rate > 0 ? { secondsLeft: Math.max(0, total - bytes) / rate } : {}) });
   };
   for (const file of files) {
+    const place = placementOf(dir, file, options);
+    const complete = (await fs.promises.stat(place.final).catch(() => undefined))?.isFile() && (file.size === undefined || onDisk.get(file.path) === file.size);
+    // the first line names the file being fetched now, not one already on disk (a resume's first line named the last file done)
+    if (!complete) report(file.path);
     for (let attempt = 0; ; attempt++) {
       current = 0;
       try {
@@ -638,7 +715,8 @@ export async function downloadFiles(listing: RepoListing, files: HubFile[], dir:
         received += current;
         current = 0;
         onDisk.set(file.path, file.size ?? onDisk.get(file.path) ?? 0);
-        report(file.path);
+        if (!complete) report(file.path);
+        await options.afterFile?.(file, place.final);
         break;
       } catch (e) {
         received += current;
@@ -655,11 +733,59 @@ export async function downloadFiles(listing: RepoListing, files: HubFile[], dir:
   return received;
 }
 
-async function sizeOnDisk(dir: string, f: HubFile): Promise<number> {
-  const final = path.join(dir, ...f.path.split('/'));
-  const s = await fs.promises.stat(final).catch(() => undefined);
+async function sizeOnDisk(place: Placement): Promise<number> {
+  const s = await fs.promises.stat(place.final).catch(() => undefined);
   if (s?.isFile()) return s.size;
-  return (await fs.promises.stat(final + PART_SUFFIX).catch(() => undefined))?.size ?? 0;
+  return (await fs.promises.stat(place.part).catch(() => undefined))?.size ?? 0;
+}
+
+/** The most bytes readRange reads: a safetensors header is at most this much (CHECKPOINT_FILE_LIMITS.safetensorsHeader is 100 MB; real ones are under 1 MB). */
+export const RANGE_MAX_BYTES = 100 * 1024 * 1024;
+
+/**
+ * Bytes `start` … `start + length − 1` of a file at `commit` (an HTTP Range request; a server that ignores the Range
+ * and answers the whole file is read only that far, then dropped). Returns fewer bytes only when the file is shorter.
+ */
+export async function readRange(
+  repo: string,
+  commit: string,
+  file: string,
+  start: number,
+  length: number,
+  options: HubOptions & { signal?: AbortSignal } = {},
+): Promise<Buffer> {
+  if (!(length > 0) || length > RANGE_MAX_BYTES) throw new HubError('http', `${repo}: ${file}: refusing to read ${length} bytes of a header`);
+  const url = fileUrl(options, repo, commit, file);
+  const { res } = await getAnswer(url, { range: `bytes=${start}-${start + length - 1}` }, options, options.signal);
+  const status = res.statusCode ?? 0;
+  if (status === 416) {
+    res.resume();
+    return Buffer.alloc(0);
+  }
+  if (status !== 206 && status !== 200) throw await refusal(res, repo, withoutCredentials(url));
+  let skip = status === 200 ? start : 0; // a whole-file answer: its first `start` bytes are not wanted
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const watch = stallWatch(res, options, () => `${file} (a Range read, after ${got} bytes)`, 'run again later');
+  try {
+    for await (let chunk of res as AsyncIterable<Buffer>) {
+      watch.add(chunk.length);
+      if (skip > 0) {
+        const drop = Math.min(skip, chunk.length);
+        skip -= drop;
+        chunk = chunk.subarray(drop);
+      }
+      chunks.push(chunk.subarray(0, length - got));
+      got += Math.min(chunk.length, length - got);
+      if (got >= length) break;
+    }
+  } catch (e) {
+    throw e instanceof HubError ? e : networkError(e as NodeJS.ErrnoException, url, options.signal, options);
+  } finally {
+    watch.stop();
+    res.destroy();
+  }
+  return Buffer.concat(chunks, got);
 }
 
 /** Bytes per second over the last few seconds. */

@@ -3,9 +3,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convert } from '../convert';
+import { openCheckpoint } from '../convert/checkpoint';
 import { buildRequest, decode, DEFAULT_POLICY } from '../engine';
 import { loadModel } from '../model';
-import { ORIGIN_FILE, type GetModelProgress, type InstallJob } from './getModel';
+import { ORIGIN_FILE, type GetModelProgress, type InstallJob, type WeightHead } from './getModel';
 import { outState } from './guards';
 import { cancelled } from './hubClient';
 
@@ -15,6 +16,7 @@ export async function installCheckpoint(job: InstallJob, signal: AbortSignal | u
     await convert(job.checkpointDir, job.stagingDir, {
       precision: job.precision,
       name: job.name,
+      ...(job.maskToken !== undefined ? { maskToken: job.maskToken } : {}),
       signal,
       onProgress: (done, total, message) => onProgress({ phase: 'convert', done, total, ...(message ? { message } : {}) }),
     });
@@ -28,6 +30,16 @@ export async function installCheckpoint(job: InstallJob, signal: AbortSignal | u
   await smokeForward(job.stagingDir);
   if (signal?.aborted) throw cancelled();
   await replaceFolder(job.stagingDir, job.finalDir);
+}
+
+/**
+ * The converter's checks (openCheckpoint: the config, the tokenizer with its mask token and round trip, every
+ * tensor's presence, dtype and shape) on a checkpoint whose weights are not downloaded yet: `weights` holds their
+ * headers. Throws the converter's CheckpointError.
+ */
+export async function precheckCheckpoint(dir: string, weights: Record<string, WeightHead>, maskToken: string | undefined): Promise<void> {
+  const remoteWeights = Object.fromEntries(Object.entries(weights).map(([name, w]) => [name, { size: w.size, head: Buffer.from(w.head, 'base64') }]));
+  await openCheckpoint(dir, { ...(maskToken !== undefined ? { maskToken } : {}), remoteWeights });
 }
 
 /** Loads the folder (the loader's own probe checks the graph against the manifest) and decodes one small infill. */

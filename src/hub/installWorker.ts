@@ -1,6 +1,6 @@
 // The child process of forkInstaller (installer.ts): converts one checkpoint, checks it and renames it into place,
 // reporting progress over IPC; a 'cancel' message aborts the converter.
-import { installCheckpoint } from './install';
+import { installCheckpoint, precheckCheckpoint } from './install';
 import type { FromWorker, ToWorker } from './installer';
 
 const controller = new AbortController();
@@ -8,7 +8,11 @@ const send = (m: FromWorker) => new Promise<void>((resolve) => process.send!(m, 
 
 process.on('message', (m: ToWorker) => {
   if (m.type === 'cancel') return controller.abort();
-  installCheckpoint(m.job, controller.signal, (progress) => void send({ type: 'progress', progress })).then(
+  const work =
+    m.type === 'precheck'
+      ? precheckCheckpoint(m.dir, m.weights, m.maskToken)
+      : installCheckpoint(m.job, controller.signal, (progress) => void send({ type: 'progress', progress }));
+  work.then(
     async () => {
       await send({ type: 'done' });
       process.exit(0);

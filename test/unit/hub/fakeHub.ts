@@ -7,7 +7,18 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
+
+/**
+ * Every test process that talks to the fake Hub gets a Hugging Face home of its own (HF_HOME, a temporary folder, and
+ * neither HF_HUB_CACHE nor a token), so that Get Model never reads or writes the user's ~/.cache/huggingface. Child
+ * processes (npm run get-model, Python's huggingface_hub) inherit it.
+ */
+export const TEST_HF_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-hf-home-'));
+process.env.HF_HOME = TEST_HF_HOME;
+for (const name of ['HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_TOKEN', 'HF_TOKEN_PATH', 'HF_HUB_OFFLINE']) delete process.env[name];
+process.on('exit', () => fs.rmSync(TEST_HF_HOME, { recursive: true, force: true }));
 
 export interface FakeRepo {
   dir: string;
@@ -19,6 +30,8 @@ export interface FakeRepo {
 }
 
 export interface Served {
+  /** GET, or HEAD (huggingface_hub asks for a file's metadata first): a HEAD's body bytes are not sent, nor counted. */
+  method: string;
   path: string;
   status: number;
   range?: string;
@@ -81,6 +94,7 @@ export class FakeHub {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', this.endpoint);
     const entry: Served = {
+      method: req.method ?? 'GET',
       path: url.pathname,
       status: 0,
       bytes: 0,
@@ -92,13 +106,15 @@ export class FakeHub {
     const send = (status: number, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}) => {
       entry.status = status;
       res.writeHead(status, headers);
-      entry.bytes += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      if (req.method !== 'HEAD') entry.bytes += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       res.end(body);
     };
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
+    // the tree listing huggingface_hub's snapshot_download reads (the reference client of the tests)
+    const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     const cdn = /^\/cdn\/([^/]+\/[^/]+)\/(.+)$/.exec(url.pathname);
-    const repoId = decodeURIComponent((api ?? resolve ?? cdn)?.[1] ?? '');
+    const repoId = decodeURIComponent((api ?? tree ?? resolve ?? cdn)?.[1] ?? '');
     const repo = this.repos.get(repoId);
     if (!repo) return send(404, JSON.stringify({ error: 'Repository not found' }), { 'x-error-code': 'RepoNotFound', 'content-type': 'application/json' });
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}` && !cdn) {
@@ -107,11 +123,21 @@ export class FakeHub {
         'content-type': 'application/json',
       });
     }
-    const revision = decodeURIComponent((api ?? resolve)?.[2] ?? repo.commit);
-    if ((api || resolve) && revision !== 'main' && revision !== repo.commit) {
+    const revision = decodeURIComponent((api ?? tree ?? resolve)?.[2] ?? repo.commit);
+    if ((api || tree || resolve) && revision !== 'main' && revision !== repo.commit) {
       return send(404, JSON.stringify({ error: `Invalid rev id: ${revision}` }), { 'x-error-code': 'RevisionNotFound', 'content-type': 'application/json' });
     }
     if (api) return send(200, JSON.stringify({ id: repoId, sha: repo.commit, siblings: this.siblings(repo) }), { 'content-type': 'application/json' });
+    if (tree) {
+      const entries = this.siblings(repo).map((s) => ({
+        type: 'file',
+        path: s.rfilename,
+        size: s.size,
+        oid: s.blobId,
+        ...(s.lfs ? { lfs: { oid: s.lfs.sha256, size: s.lfs.size, pointerSize: s.lfs.pointerSize } } : {}),
+      }));
+      return send(200, JSON.stringify(entries), { 'content-type': 'application/json' });
+    }
     const file = decodeURIComponent((resolve ?? cdn)![resolve ? 3 : 2]);
     const full = path.join(repo.dir, file);
     if (!fs.existsSync(full) || file.includes('..')) return send(404, JSON.stringify({ error: 'Entry not found' }), { 'x-error-code': 'EntryNotFound' });
@@ -127,15 +153,17 @@ export class FakeHub {
     }
     const headers: http.OutgoingHttpHeaders = { etag, 'accept-ranges': 'bytes', 'x-repo-commit': repo.commit, 'content-type': 'application/octet-stream' };
     let start = 0;
+    let end = data.length - 1;
     let status = 200;
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (range) {
       start = Number(range[1]);
+      if (range[2]) end = Math.min(end, Number(range[2]));
       if (start >= data.length) return send(416, '', { 'content-range': `bytes */${data.length}` });
       status = 206;
-      headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
+      headers['content-range'] = `bytes ${start}-${end}/${data.length}`;
     }
-    const body = data.subarray(start);
+    const body = data.subarray(start, end + 1);
     headers['content-length'] = body.length;
     if (this.delayMs > 0) {
       setTimeout(() => this.sendBody(res, entry, status, headers, body, file, start), this.delayMs);
@@ -180,7 +208,7 @@ export class FakeHub {
       res.write(body.subarray(0, n), () => setTimeout(() => res.socket?.destroy(), 20));
       return;
     }
-    entry.bytes += body.length;
+    if (entry.method !== 'HEAD') entry.bytes += body.length;
     res.end(body);
   }
 }

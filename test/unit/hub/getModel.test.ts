@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getModel, type InstallJob, type Installer } from '../../../src/hub/getModel';
-import { PART_SUFFIX } from '../../../src/hub/hubClient';
+import { hubCacheDir, INCOMPLETE_SUFFIX } from '../../../src/hub/hfCache';
 import { installedModels } from '../../../src/hub/installed';
 import { FakeHub, writePlainCheckpoint } from './fakeHub';
 
@@ -34,21 +34,23 @@ describe('get model', () => {
     hub.repos.set(REPO, { dir: path.join(tmp, 'hub'), commit: COMMIT });
     endpoint = await hub.start();
     jobs.length = 0;
+    process.env.HF_HUB_CACHE = path.join(tmp, 'hf-hub'); // a Hugging Face cache of this test's own
   });
   afterEach(async () => {
+    delete process.env.HF_HUB_CACHE;
     await hub.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('downloads by the pinned commit, installs into storage/models/NAME-PRECISION and drops the download', async () => {
+  it('downloads by the pinned commit into the Hugging Face cache, installs into storage/models/NAME-PRECISION and keeps the download there', async () => {
     const storageDir = path.join(tmp, 'storage');
     const got = await getModel({ source: REPO, storageDir, endpoint, machine: roomy, install: writesFolder });
     assert.equal(got.folder, path.join(storageDir, 'models', 'tiny-coder-int8'));
     assert.ok(fs.existsSync(path.join(got.folder, 'unmask.json')));
     assert.equal(got.origin.commit, COMMIT);
-    assert.equal(jobs[0].checkpointDir, path.join(storageDir, 'downloads', 'tiny-org--tiny-coder', COMMIT));
+    assert.equal(jobs[0].checkpointDir, path.join(hubCacheDir(), 'models--tiny-org--tiny-coder', 'snapshots', COMMIT));
     assert.equal(path.dirname(jobs[0].stagingDir), path.dirname(got.folder), 'staging beside the final folder: one rename');
-    assert.ok(!fs.existsSync(jobs[0].checkpointDir), 'the checkpoint is removed once converted');
+    assert.ok(fs.existsSync(path.join(jobs[0].checkpointDir, 'config.json')), 'the checkpoint stays in the shared cache once converted');
     // the same commit and precision again: already installed, nothing downloaded or converted
     fs.writeFileSync(path.join(got.folder, 'origin.json'), JSON.stringify(got.origin));
     const before = hub.log.length;
@@ -84,7 +86,7 @@ describe('get model', () => {
     };
     await assert.rejects(getModel({ source: REPO, storageDir, endpoint, machine: roomy, install: failing }), /num_hidden_layers/);
     assert.deepEqual(fs.readdirSync(path.join(storageDir, 'models')), [], 'neither the final nor the staging folder');
-    const kept = path.join(storageDir, 'downloads', 'tiny-org--tiny-coder', COMMIT);
+    const kept = path.join(hubCacheDir(), 'models--tiny-org--tiny-coder', 'snapshots', COMMIT);
     assert.ok(fs.existsSync(path.join(kept, 'model-00001-of-00002.safetensors')));
     const before = hub.log.length;
     await getModel({ source: REPO, storageDir, endpoint, machine: roomy, install: writesFolder });
@@ -110,8 +112,11 @@ describe('get model', () => {
     );
     assert.equal(jobs.length, 0);
     assert.ok(!fs.existsSync(path.join(storageDir, 'models', 'tiny-coder-int8')));
-    const dl = path.join(storageDir, 'downloads', 'tiny-org--tiny-coder', COMMIT);
-    assert.ok(fs.readdirSync(dl).some((n) => n.endsWith(PART_SUFFIX)));
+    const blobs = path.join(hubCacheDir(), 'models--tiny-org--tiny-coder', 'blobs');
+    assert.ok(
+      fs.readdirSync(blobs).some((n) => n.endsWith(INCOMPLETE_SUFFIX)),
+      "the partial blob is kept under huggingface_hub's name",
+    );
   });
 
   it('names the catalog when the source is neither a catalog name nor OWNER/NAME', async () => {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getModel, type GetModelProgress } from '../../../src/hub/getModel';
+import { hubCacheDir } from '../../../src/hub/hfCache';
 import { forkInstaller } from '../../../src/hub/installer';
 import { FakeHub } from './fakeHub';
 
@@ -70,7 +71,10 @@ describe('get model end to end (real converter)', function () {
     const origin = JSON.parse(fs.readFileSync(path.join(folder, 'origin.json'), 'utf8'));
     assert.deepEqual([origin.repo, origin.commit, origin.precision], [REPO, COMMIT, 'int8']);
     assert.match(got.stderr, /download \[#+\] 3\d\d kB \/ 3\d\d kB/, 'the progress bar reached the whole download');
-    assert.ok(!fs.existsSync(path.join(storage, 'downloads')), 'the checkpoint is removed once converted');
+    assert.ok(
+      fs.existsSync(path.join(hubCacheDir(), 'models--tiny-org--tiny-qwen2', 'snapshots', COMMIT, 'config.json')),
+      'the checkpoint stays in the shared cache',
+    );
 
     const completed = await run(
       'npm',
@@ -105,7 +109,7 @@ describe('get model end to end (real converter)', function () {
     );
     assert.ok(phases.includes('convert'));
     assert.deepEqual(fs.readdirSync(path.join(storage, 'models')), [], 'neither a model folder nor a staging folder');
-    assert.ok(fs.existsSync(path.join(storage, 'downloads', 'tiny-org--tiny-qwen2', COMMIT, 'config.json')), 'the download is kept');
+    assert.ok(fs.existsSync(path.join(hubCacheDir(), 'models--tiny-org--tiny-qwen2', 'snapshots', COMMIT, 'config.json')), 'the download is kept');
 
     const before = hub.log.length;
     const got = await getModel({ source: REPO, storageDir: storage, endpoint, machine: roomy, install, onProgress: (p) => phases.push(p.phase) });
