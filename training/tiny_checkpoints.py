@@ -187,6 +187,26 @@ def make(family: str, out: Path) -> Path:
     return dest
 
 
+# hidden channels that carry "massive activations" in outliers(): a few of 64, as LLMs have a few of thousands
+OUTLIER_CHANNELS, OUTLIER_SCALE = (3, 17, 40), 40.0
+
+
+def outliers(out: Path) -> Path:
+    """The tiny qwen2 checkpoint with LLM-like outlier channels: the embedding's columns OUTLIER_CHANNELS scaled by
+    OUTLIER_SCALE, so the residual stream (and every norm's input) has a few channels ~40x the rest, as published for
+    real LLMs ("massive activations"); fp32, one file. For the precision study (docs/benchmarks.md, "Precision"): per
+    tensor activation quantization is weakest exactly there."""
+    dest = out / "qwen2-outliers"
+    dest.mkdir(parents=True, exist_ok=True)
+    tok = make_tokenizer(SPECIALS["qwen2"])
+    model, _ = hf_model("qwen2", tok, FAMILIES.index("qwen2") + 1)
+    with torch.no_grad():
+        model.model.embed_tokens.weight[:, list(OUTLIER_CHANNELS)] *= OUTLIER_SCALE
+    tok.save(str(dest / "tokenizer.json"))
+    model.save_pretrained(str(dest), safe_serialization=True)
+    return dest
+
+
 # Open-dCoder 0.5B = Qwen2.5-Coder-0.5B's shapes (its config.json); the tokenizer has 151,665 entries, the embedding more rows
 OPEN_DCODER_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
                        num_key_value_heads=2, max_position_embeddings=32768, tie_word_embeddings=True)
@@ -238,8 +258,12 @@ def main() -> None:
     ap.add_argument("out", help="folder to write the checkpoints into")
     ap.add_argument("--family", choices=FAMILIES, help="only this family")
     ap.add_argument("--sized", action="store_true", help="instead: random bf16 weights of Open-dCoder 0.5B's shapes in OUT")
+    ap.add_argument("--outliers", action="store_true", help="instead: the tiny qwen2 with LLM-like outlier channels in OUT/qwen2-outliers")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.outliers:
+        print(outliers(Path(args.out)))
+        return
     if args.sized:
         print(sized(Path(args.out)))
         return

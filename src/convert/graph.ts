@@ -37,6 +37,7 @@ export const QUANT = { blockSize: 32, accuracyLevel: 4 } as const;
  */
 const LAYOUT = {
   int8: { qkv: 'blocks8', o: 'channels8', mlp: 'channels8' },
+  int8nbits: { qkv: 'blocks8', o: 'blocks8', mlp: 'blocks8' },
   int4: { qkv: 'blocks8', o: 'blocks4', mlp: 'blocks4' },
 } as const;
 type MatrixKind = keyof typeof LAYOUT.int8;
@@ -46,6 +47,7 @@ export const PRECISION_NOTE: Record<Precision, string> = {
   fp32: 'fp32 weights',
   fp16: 'fp16 weights (for GPU providers), fp32 activations',
   int8: `int8 weights: q/k/v in MatMulNBits blocks of ${QUANT.blockSize}, the other matrices and the vocabulary table (embedding and output projection, stored once when tied) per output feature with dynamically quantized activations`,
+  int8nbits: `int8 weights in MatMulNBits blocks of ${QUANT.blockSize} for every matrix (activations quantized per block inside the kernel at accuracy level ${QUANT.accuracyLevel}); the vocabulary table per output feature as in int8`,
   int4: `int4 weights in MatMulNBits blocks of ${QUANT.blockSize} with zero points; q/k/v and the vocabulary table at 8 bits as in int8`,
 };
 
@@ -89,7 +91,7 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
     // a Linear from its (out, in) weight, stored in the precision's layout
     const linear = (name: string, kind: MatrixKind, weight: Float32Array, out: number, inp: number, bias?: Float32Array): Linear => {
       let apply: Linear;
-      if (precision === 'int8' || precision === 'int4') {
+      if (precision === 'int8' || precision === 'int8nbits' || precision === 'int4') {
         const layout = LAYOUT[precision][kind];
         if (layout === 'channels8') apply = storeChannels(w, name, weight, out, inp).apply;
         else {

@@ -14,7 +14,7 @@ import { CheckpointError } from './safetensors';
 import { GRAPH, type Precision, type TensorSource } from './spec';
 import { checkpointError, TOKENIZER_FILE } from './tokenizerPrep';
 
-export const PRECISIONS: readonly Precision[] = ['int8', 'int4', 'fp16', 'fp32'];
+export const PRECISIONS: readonly Precision[] = ['int8', 'int8nbits', 'int4', 'fp16', 'fp32'];
 export const GRAPH_FILE = 'model.onnx';
 /** The longest canvas written into a manifest unless asked otherwise (the checkpoint's own may be far longer). */
 export const DEFAULT_MAX_SEQUENCE = 2048;

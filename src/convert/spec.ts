@@ -62,7 +62,7 @@ export interface TensorSource {
   read(name: string): Promise<Float32Array>;
 }
 
-export type Precision = 'int8' | 'int4' | 'fp16' | 'fp32';
+export type Precision = 'int8' | 'int8nbits' | 'int4' | 'fp16' | 'fp32';
 
 /**
  * The graph every converted folder holds (docs/model-contract.md is the user-facing statement; this is the agreed

@@ -51,7 +51,7 @@ export function findEntry(nameOrRepo: string): CatalogEntry | undefined {
  * Bytes per parameter of a converted model's weights at each precision, block scales included; int8 measured (Open-dCoder
  * 0.5B's shapes: 481 MiB for 494M parameters, the tied embedding stored once), the others in proportion.
  */
-const BYTES_PER_PARAMETER: Record<Precision, number> = { int4: 0.55, int8: 1.0, fp16: 2, fp32: 4 };
+const BYTES_PER_PARAMETER: Record<Precision, number> = { int4: 0.55, int8: 1.0, int8nbits: 1.07, fp16: 2, fp32: 4 };
 
 export interface Needs {
   /** Bytes the download adds to the disk. */
