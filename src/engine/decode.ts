@@ -11,7 +11,7 @@ import { makePolicy, type Policy } from './policies';
 import { resolvePolicy } from './policyTable';
 import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
 import { SignalTracker } from './signals';
-import { autoBudgetMs, planRequest, type ForwardCost } from './plan';
+import { autoBudgetMs, decodeMs, observeForwards, planRequest, type ForwardCost } from './plan';
 import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type SlotFilter, type TokenizerLike } from './types';
 
 export interface DecodeOptions {
@@ -189,6 +189,11 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
     }
   }
 
+  // what the forwards cost against what the fits say: the next plan adapts to a machine busier (or quieter) than measured
+  if (cost && steps.length) {
+    const fitted = decodeMs({ ...cost, slowdown: 1 }, canvas.prefixIds.length + canvas.suffixIds.length, canvas.slots, cached, steps.length);
+    observeForwards(cost, fitted.total - cost.overheadMs, msModel);
+  }
   const realSlots = slotTokens.map((_, i) => i).filter((i) => slotTokens[i] !== MASKED && !isEnd(slotTokens[i]));
   const realTokens = realSlots.map((i) => slotTokens[i]);
   const rawText = tokenizer.decode(realTokens);

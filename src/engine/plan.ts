@@ -20,9 +20,28 @@ export interface ForwardCost {
   /** Fixed milliseconds per request besides the forwards (tokenizing, shaping, messages). */
   overheadMs: number;
   threads: number;
+  /**
+   * How much slower than measured the forwards run now (other work on the machine): learnt from each decode's
+   * forwards by `observeForwards`, 1 when absent. Every plan multiplies the fits by it.
+   */
+  slowdown?: number;
 }
 
+/** The bounds of `slowdown`, and the weight of the newest observation in its moving average. */
+export const SLOWDOWN = { min: 0.5, max: 20, weight: 0.5 } as const;
+
 export const fitMs = (f: ForwardCostFit, rows: number, past = 0): number => f.a + f.b * rows + f.c * rows * (rows + past);
+
+/**
+ * Learns the machine's current speed from a decode: the forwards took `actualMs` where the fits (without slowdown)
+ * predict `fittedMs`. A busy machine makes the next plan smaller instead of overshooting its budget again.
+ */
+export function observeForwards(cost: ForwardCost, fittedMs: number, actualMs: number): void {
+  if (!(fittedMs > 0) || !(actualMs > 0)) return;
+  const seen = actualMs / fittedMs;
+  const next = (1 - SLOWDOWN.weight) * (cost.slowdown ?? 1) + SLOWDOWN.weight * seen;
+  cost.slowdown = Math.min(SLOWDOWN.max, Math.max(SLOWDOWN.min, next));
+}
 
 /** The floors a plan keeps whatever the budget: the issue's promise to the user (a line keeps its slots and some context). */
 export const PLAN_FLOORS = { slots: 16, contextTokens: 256, hardContextTokens: 32 } as const;
@@ -54,10 +73,11 @@ export interface Plan {
 }
 
 /** The decode's cost at one token per forward: one full forward, then `slots − 1` steps. */
-export function decodeMs(cost: ForwardCost, contextTokens: number, slots: number, cached: boolean): { first: number; total: number } {
-  const first = fitMs(cost.full, contextTokens + slots);
-  const step = cached ? fitMs(cost.step, slots, contextTokens) : first;
-  return { first, total: cost.overheadMs + first + Math.max(0, slots - 1) * step };
+export function decodeMs(cost: ForwardCost, contextTokens: number, slots: number, cached: boolean, steps = slots): { first: number; total: number } {
+  const k = cost.slowdown ?? 1;
+  const first = k * fitMs(cost.full, contextTokens + slots);
+  const step = cached ? k * fitMs(cost.step, slots, contextTokens) : first;
+  return { first, total: cost.overheadMs + first + Math.max(0, steps - 1) * step };
 }
 
 export function planRequest(cost: ForwardCost, input: PlanInput): Plan {

@@ -2,7 +2,7 @@
 // and the cost model's fit (src/model/costModel.ts). Costs here are made-up fits, so each answer can be worked by hand.
 import * as assert from 'node:assert/strict';
 import { decode } from '../../../src/engine';
-import { autoBudgetMs, AUTO_BUDGET, decodeMs, fitMs, PLAN_FLOORS, planRequest, type ForwardCost } from '../../../src/engine/plan';
+import { autoBudgetMs, AUTO_BUDGET, decodeMs, fitMs, observeForwards, PLAN_FLOORS, planRequest, SLOWDOWN, type ForwardCost } from '../../../src/engine/plan';
 import { fitCost } from '../../../src/model/costModel';
 import { charTokenizer, plan as script, ScriptedDenoiser, testModel } from './scripted';
 
@@ -55,6 +55,20 @@ describe('plan: a request sized to its budget before the first forward', () => {
     assert.equal(autoBudgetMs(linear, 24, true), Math.min(AUTO_BUDGET.capMs, Math.max(AUTO_BUDGET.floorMs, ms)));
   });
 
+  it('learns a busy machine from the forwards: the next plan is smaller, within bounds', () => {
+    const cost: ForwardCost = { ...linear };
+    const before = planRequest(cost, { ...input, budgetMs: 1500 });
+    observeForwards(cost, 1000, 3000); // three times slower than measured
+    assert.equal(cost.slowdown, 0.5 * 1 + 0.5 * 3);
+    const after = planRequest(cost, { ...input, budgetMs: 1500 });
+    assert.ok(after.contextTokens < before.contextTokens, `${after.contextTokens} < ${before.contextTokens}`);
+    assert.ok(after.expectedMs <= 1500);
+    for (let i = 0; i < 50; i++) observeForwards(cost, 1, 1e6);
+    assert.equal(cost.slowdown, SLOWDOWN.max);
+    for (let i = 0; i < 50; i++) observeForwards(cost, 1e6, 1);
+    assert.equal(cost.slowdown, SLOWDOWN.min);
+  });
+
   it('fitCost recovers a + b·rows + c·rows·(rows+past) from exact points', () => {
     const truth = { a: 20, b: 2.5, c: 0.001 };
     const points = [32, 128, 384].flatMap((rows) => [0, 512].map((past) => ({ rows, past, ms: fitMs(truth, rows, past) })));
@@ -75,7 +89,7 @@ describe('plan: a request sized to its budget before the first forward', () => {
           denoiser: Object.assign(new ScriptedDenoiser(slotStart, script('abcd', 4, 0.9, 0.1)), { beginBlock: () => undefined }),
           tokenizer: charTokenizer,
           model,
-          cost: linear,
+          cost: { ...linear }, // decode learns the machine's speed into it (observeForwards)
         },
         { ...request, ...(plan === undefined ? {} : { plan }) },
       );
