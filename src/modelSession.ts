@@ -10,6 +10,7 @@ import type { Log } from './log';
 import { checkModelFolderAsync, expandHome } from './modelFolder';
 import type { CompleteRequest, ModelInfo, Trace } from './protocol';
 import type { Settings } from './settings';
+import { modelFolderNextStep } from './hub/nextStep';
 
 export type ModelState = LifecycleState;
 
@@ -106,7 +107,7 @@ export class ModelSession implements vscode.Disposable {
       const message =
         state.kind === 'ready'
           ? `Unmask: cannot use the model folder from ${setting}: ${state.problem}. Still using ${state.info.name}.`
-          : `Unmask: could not load the model from ${setting}: ${state.reason}. Unmask retries later, or choose another folder.`;
+          : `Unmask: could not load the model from ${setting}: ${state.reason}${nextStep(this.config.current.modelFolder ? this.folderFor(this.config.current) : '')}. Unmask retries later, or choose another folder.`;
       this.log.error(message);
       void vscode.window.showErrorMessage(message, 'Choose Model Folder').then((choice) => {
         if (choice) void vscode.commands.executeCommand('unmask.chooseModelFolder');
@@ -120,6 +121,12 @@ export class ModelSession implements vscode.Disposable {
     this.client.dispose();
     this.stateChanged.dispose();
   }
+}
+
+/** "; what to do" for a model folder that failed to load (src/hub/nextStep.ts), or nothing. */
+function nextStep(folder: string): string {
+  const next = folder ? modelFolderNextStep(folder, 'editor') : undefined;
+  return next ? `; ${next}` : '';
 }
 
 export function isCancelled(error: unknown): boolean {

@@ -14,6 +14,7 @@ import { DEFAULT_GATE } from '../engine/gate';
 import { renderStandaloneHtml, visualizerBundleDir } from '../visualizer/standalone';
 import { runMain } from './runMain';
 import { spawnSync } from 'node:child_process';
+import { withModelFolderNextStep } from '../hub/nextStep';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -210,6 +211,8 @@ export async function main(argv: string[]): Promise<number> {
     threads: num('threads', v.threads, true),
     server: v.server,
     timeBudgetMs,
+  }).catch((e: unknown) => {
+    throw v.model ? withModelFolderNextStep(e, v.model, 'cli') : e;
   });
   const stderr = (line: string) => process.stderr.write(`${line}\n`);
   if (v.html) fs.writeFileSync(v.html, traceHtml(trace, stderr));

@@ -1,6 +1,7 @@
 // `npm run convert -- CHECKPOINT_DIR --out MODEL_DIR [--precision int8|int4|fp16|fp32] [--mask-token TEXT]`: a Hugging Face
 // checkpoint folder (config.json, *.safetensors, tokenizer.json) into a model folder, in TypeScript alone (no Python).
 // Progress goes to stderr, the folder alone to stdout.
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convert, DEFAULT_MAX_SEQUENCE, PRECISIONS } from '../convert';
 import type { Precision } from '../convert/spec';
@@ -47,7 +48,14 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1 || !values.out) {
-    console.error(`${positionals.length > 1 ? `convert: one checkpoint folder expected, got ${positionals.length}\n` : ''}${USAGE}`);
+    const why =
+      positionals.length === 0
+        ? 'no checkpoint folder named: name the folder that holds config.json, *.safetensors and tokenizer.json (a Hub repository is got and converted by npm run get-model -- OWNER/NAME)'
+        : positionals.length > 1
+          ? `one checkpoint folder expected, got ${positionals.length}`
+          : `--out is missing: the model folder to write must be named (a new or empty folder, e.g. --out ~/models/${basename(positionals[0]) || 'model'}-int8); ` +
+            'the converter never writes into the checkpoint folder';
+    console.error(`convert: ${why}\n${USAGE}`);
     return 1;
   }
   if (!(PRECISIONS as readonly string[]).includes(values.precision!)) {

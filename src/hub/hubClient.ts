@@ -291,14 +291,21 @@ async function refusal(res: http.IncomingMessage, repo: string, what: string): P
     );
   }
   if (status === 404) {
-    const which =
-      code === 'RevisionNotFound'
-        ? 'the Hub has no such revision of this repository: check --revision (a branch, tag or commit of the repository)'
-        : code === 'EntryNotFound'
-          ? 'the Hub has no such file in this repository'
-          : 'the Hub has no such repository (or no such revision of it): check the name on its Hub page ' +
-            `(a private one answers 404 too without a token: set HF_TOKEN); or get one of the catalog's code diffusion models (${catalogNames()})`;
-    return new HubError('not-found', `${repo}: ${which} (${what} answered 404)${tail}`, status);
+    const answered = `(${what} answered 404)${tail}`;
+    if (code === 'RevisionNotFound') {
+      return new HubError(
+        'not-found',
+        `${repo}: the Hub has no such revision of this repository ${answered}; check --revision (a branch, tag or commit of it)`,
+        status,
+      );
+    }
+    if (code === 'EntryNotFound') return new HubError('not-found', `${repo}: the Hub has no such file in this repository ${answered}`, status);
+    return new HubError(
+      'not-found',
+      `${repo}: the Hub has no such repository or revision ${answered}. Check the name on its Hub page (a private repository ` +
+        `answers 404 too when no token is sent: set HF_TOKEN), or get one of the catalog's code diffusion models: ${catalogNames()}`,
+      status,
+    );
   }
   if (status === 429 || status === 503) {
     const wait = res.headers['retry-after'];
