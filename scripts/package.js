@@ -31,7 +31,22 @@ const out = path.join('dist', `unmask-${target}.vsix`);
 const vsce = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'vsce.cmd' : 'vsce');
 const result = spawnSync(
   vsce,
-  ['package', '--target', target, '--ignoreFile', ignoreFile, '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', '-o', out],
+  [
+    'package',
+    '--target',
+    target,
+    '--ignoreFile',
+    ignoreFile,
+    // the user's README (what it does, Get Model, settings, privacy, troubleshooting); README.md is the developer's.
+    // Its images are relative paths to files the VSIX holds (.vscodeignore), so they show from inside the package
+    '--readme-path',
+    'README.vsix.md',
+    '--allow-missing-repository',
+    '--skip-license',
+    '--no-rewrite-relative-links',
+    '-o',
+    out,
+  ],
   { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' },
 );
 fs.rmSync(ignoreFile, { force: true });
