@@ -19,6 +19,12 @@ export interface CompleteRequest {
   eotp: boolean;
   /** Semi-autoregressive blocks of this many slots; absent: one block. */
   blockSize?: number;
+  /**
+   * Lossless draft-and-verify (engine/draft.ts): each forward also verifies up to this many − 1 drafted steps in one
+   * batched forward; the text and the unmasking order are the policy's. 'auto': the width the model's measured cost
+   * pays for (1 where a batch costs as much as its forwards). Absent or 1: off.
+   */
+  draft?: number | 'auto';
   /** Hard cap on forward passes; the slots still masked then take their current top-1. */
   maxForwards?: number;
   /**
@@ -82,6 +88,10 @@ export interface TraceStep {
   msModel: number;
   unmasked: UnmaskedSlot[];
   pending: PendingSlot[];
+  /** Draft-and-verify: this step's forward was batched over this many canvases (this one and the drafted ones after it). */
+  batch?: number;
+  /** Draft-and-verify: this step's predictions are a verified row of an earlier batched forward; it cost no forward. */
+  drafted?: boolean;
 }
 
 export interface TraceStats {

@@ -135,6 +135,7 @@ export async function runBench({ decoder, files, policies, onProgress, onPolicyD
         const trace = await decode(decoder, {
           ...buildRequest({ before: task.prompt, after: task.suffix }, { policy: policy.spec, endOfTextPrediction: policy.eotp }, file.singleLine),
           ...(policy.blockSize ? { blockSize: policy.blockSize } : {}),
+          ...(policy.draft ? { draft: policy.draft } : {}),
         });
         outcomes.push(outcomeOf(file.name, task, trace));
         onProgress?.({ policy: policy.label, file: file.name, done: outcomes.length, total });

@@ -106,7 +106,7 @@ const USAGE = `usage: npm run bench -- --tasks FILE|DIR [--limit N] [--policies 
 Decodes every held-out infill task with every policy and writes DIR/results.json, DIR/report.md and the frontier plot.
   --tasks FILE|DIR  HumanEval-infilling JSONL task file(s), e.g. bench/tasks
   --limit N         the first N tasks of each file
-  --policies LIST   comma-separated: ${policySyntax()}, each optionally +noeotp, +blockN
+  --policies LIST   comma-separated: ${policySyntax()}, each optionally +noeotp, +blockN, +draftK (lossless draft-and-verify, batches of K; +draft: the model's K)
                     (default: ${DEFAULT_BENCH_POLICIES.join(',')})
   --out DIR         where to write (default bench/results)
   --model DIR       model folder (default: the bundled model)

@@ -12,6 +12,7 @@ import { resolvePolicy } from './policyTable';
 import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
 import { SignalTracker } from './signals';
 import { autoBudgetMs, decodeMs, observeForwards, planRequest, type ForwardCost } from './plan';
+import { draftSteps, draftWidth, sameStep, type DraftStep } from './draft';
 import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type SlotFilter, type TokenizerLike } from './types';
 
 export interface DecodeOptions {
@@ -40,9 +41,15 @@ export interface Decoder {
   filter?: SlotFilter;
   /** The model's measured cost on this machine (src/model/costModel.ts): with it, a budget plans the canvas (plan.ts). */
   cost?: ForwardCost;
+  /** The draft-and-verify batch width that pays on this machine (a request's `draft: 'auto'`); absent: 1. */
+  draftWidth?: number;
 }
 
-export async function decode({ denoiser, tokenizer, model, filter, cost }: Decoder, request: CompleteRequest, options: DecodeOptions = {}): Promise<Trace> {
+export async function decode(
+  { denoiser, tokenizer, model, filter, cost, draftWidth: modelDraft }: Decoder,
+  request: CompleteRequest,
+  options: DecodeOptions = {},
+): Promise<Trace> {
   const now = options.now ?? (() => performance.now());
   const t0 = now();
   const { signal } = options;
@@ -99,6 +106,46 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
   let previousTop1: Map<number, number> | undefined;
   let openBlock = -1;
   const tracker = spec.name === 'learned' || options.onSignals ? new SignalTracker(canvas.slots, blockSize, request.singleLine, isEnd) : undefined;
+  // draft-and-verify (draft.ts): rows of the last batched forward not used yet, and the drafted step leading to each
+  let draftK = typeof denoiser.forwardBatch === 'function' ? draftWidth(request.draft, modelDraft) : 1;
+  let draftOff: string | undefined;
+  if (draftK > 1 && denoiser.batchExact) {
+    const all = slotTokens.map((_, s) => canvas.slotStart + s - model.logitsShift);
+    if (!(await denoiser.batchExact(canvas.ids, all))) {
+      draftK = 1;
+      draftOff = 'batched rows differ from forwards alone on this graph (activations quantized across the batch)';
+    }
+    throwIfCancelled();
+  }
+  let verified: { rows: Prediction[][]; positions: Map<number, number>; drafts: DraftStep[]; next: number } | undefined;
+  let lastCandidates: Candidate[] | undefined;
+  let forwards = 0;
+  const decideStep = (
+    candidates: readonly Candidate[],
+    tokens: readonly number[],
+    stepIndex: number,
+    bySlot: ReadonlyMap<number, Prediction>,
+    previous: ReadonlyMap<number, number> | undefined,
+  ): StepDecision => {
+    const all = candidates.map((c) => c.slot);
+    let decision = chooseSlots({
+      candidates,
+      slotTokens: tokens,
+      policy,
+      isEnd,
+      blockSize,
+      eotp: request.eotp,
+      eotThreshold,
+      stableConfidence: options.stableConfidence,
+      previousTop1: previous,
+    });
+    if (!decision.stop && stepIndex + 1 >= maxForwards) decision = { unmask: all, stop: 'maxForwards' };
+    if (!decision.stop && lineSettled(tokens, decision.unmask, bySlot, isEnd, textOf, lineCap)) {
+      // the text up to the last line shaping keeps can no longer change: the rest would be cut anyway
+      decision = { unmask: all, stop: request.singleLine ? 'lineEnd' : 'lineCap' };
+    }
+    return decision;
+  };
 
   while (slotTokens.includes(MASKED)) {
     throwIfCancelled();
@@ -120,10 +167,49 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
         canvas.slotStart + Math.min((block + 1) * blockSize, canvas.slots),
       );
     }
-    const predictions = await denoiser.forward(
-      canvas.ids,
-      masked.map((s) => canvas.slotStart + s - model.logitsShift),
-    );
+    const positions = masked.map((s) => canvas.slotStart + s - model.logitsShift);
+    let predictions: Prediction[];
+    let batchRows = 0;
+    if (verified) {
+      // the drafted step before this canvas was the policy's own: its row of the batched forward is this forward
+      const row = verified.rows[verified.next];
+      predictions = positions.map((p) => row[verified!.positions.get(p)!]);
+    } else {
+      const drafts =
+        draftK > 1 && lastCandidates
+          ? draftSteps({
+              candidates: lastCandidates,
+              slotTokens,
+              steps: draftK - 1,
+              blockSize,
+              decide: (cands, tokens, ahead) =>
+                decideStep(
+                  cands,
+                  tokens,
+                  steps.length + ahead,
+                  new Map(cands.map((c) => [c.slot, { ids: [c.token], probs: [c.p], entropy: c.entropy }])),
+                  new Map(cands.map((c) => [c.slot, c.token])),
+                ),
+            })
+          : [];
+      if (drafts.length) {
+        const rows = [canvas.ids, ...drafts.map((d) => canvasWith(canvas.ids, canvas.slotStart, d.slotTokens))];
+        const answered = await denoiser.forwardBatch!(rows, positions);
+        if (answered.length < 1 || answered.length > rows.length)
+          throw new Error(`the denoiser answered ${answered.length} rows for a batch of ${rows.length}`);
+        verified = {
+          rows: answered,
+          positions: new Map(positions.map((p, j) => [p, j])),
+          drafts: drafts.slice(0, answered.length - 1).map((d) => d.step),
+          next: 0,
+        };
+        predictions = answered[0];
+        batchRows = answered.length;
+      } else {
+        predictions = await denoiser.forward(canvas.ids, positions);
+      }
+      forwards++;
+    }
     const forwardMs = now() - stepStart;
     msModel += forwardMs;
     throwIfCancelled();
@@ -152,23 +238,20 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
       }
     }
 
-    let decision = chooseSlots({
-      candidates,
-      slotTokens,
-      policy,
-      isEnd,
-      blockSize,
-      eotp: request.eotp,
-      eotThreshold,
-      stableConfidence: options.stableConfidence,
-      previousTop1,
-    });
-    if (!decision.stop && steps.length + 1 >= maxForwards) decision = { unmask: masked, stop: 'maxForwards' };
-    if (!decision.stop && lineSettled(slotTokens, decision.unmask, bySlot, isEnd, textOf, lineCap)) {
-      // the text up to the last line shaping keeps can no longer change: the rest would be cut anyway
-      decision = { unmask: masked, stop: request.singleLine ? 'lineEnd' : 'lineCap' };
-    }
+    const decision = decideStep(candidates, slotTokens, steps.length, bySlot, previousTop1);
     previousTop1 = new Map(candidates.map((c) => [c.slot, c.token]));
+    const drafted = verified !== undefined && verified.next > 0;
+    if (verified) {
+      // verify: the next row holds the next canvas only when this decision is the drafted step
+      const tokensOf = new Map(decision.unmask.map((slot) => [slot, bySlot.get(slot)!.ids[0]]));
+      const draft = verified.drafts[verified.next];
+      if (draft && sameStep(draft, decision.unmask, tokensOf, decision.stop)) verified.next++;
+      else {
+        denoiser.acceptRows?.(verified.next + 1);
+        verified = undefined;
+      }
+    }
+    lastCandidates = candidates;
 
     const unmasked: UnmaskedSlot[] = [];
     const scoreOf = new Map(candidates.map((c) => [c.slot, c.score]));
@@ -180,7 +263,15 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
       unmasked.push(unmaskedEntry(slot, pred, textOf, scoreOf.get(slot)));
     }
     const pending: PendingSlot[] = candidates.filter((c) => slotTokens[c.slot] === MASKED).map((c) => [c.slot, c.token, round(c.p)]);
-    const step: TraceStep = { at: round(stepStart - t0, 2), ms: round(now() - stepStart, 2), msModel: round(forwardMs, 2), unmasked, pending };
+    const step: TraceStep = {
+      at: round(stepStart - t0, 2),
+      ms: round(now() - stepStart, 2),
+      msModel: round(forwardMs, 2),
+      unmasked,
+      pending,
+      ...(batchRows ? { batch: batchRows } : {}),
+      ...(drafted ? { drafted: true } : {}),
+    };
     steps.push(step);
     options.onStep?.(step, steps.length - 1);
     if (decision.stop) {
@@ -209,6 +300,8 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
       ...spec,
       eotp: request.eotp,
       ...(request.blockSize ? { blockSize } : {}),
+      ...(draftK > 1 ? { draft: draftK } : {}),
+      ...(draftOff ? { draft: 1, draftOff } : {}),
       ...(Number.isFinite(maxForwards) ? { maxForwards } : {}),
       ...(Number.isFinite(timeBudget) ? { timeBudgetMs: timeBudget } : {}),
     },
@@ -219,9 +312,9 @@ export async function decode({ denoiser, tokenizer, model, filter, cost }: Decod
     steps,
     result: { text, stoppedBy, confidence: round(confidence) },
     stats: {
-      forwards: steps.length,
+      forwards,
       tokens: realTokens.length,
-      tokensPerForward: steps.length ? round(realTokens.length / steps.length, 3) : 0,
+      tokensPerForward: forwards ? round(realTokens.length / forwards, 3) : 0,
       msTotal: round(msTotal, 2),
       msModel: round(msModel, 2),
     },
@@ -369,6 +462,13 @@ function tokenTexts(tokenizer: TokenizerLike): (id: number) => string {
     if (t === undefined) cache.set(id, (t = tokenizer.decode([id])));
     return t;
   };
+}
+
+/** The canvas with the slots of `slotTokens` that are not masked written in (a drafted row of a batched forward). */
+function canvasWith(ids: readonly number[], slotStart: number, slotTokens: readonly number[]): number[] {
+  const out = [...ids];
+  slotTokens.forEach((t, i) => t !== MASKED && (out[slotStart + i] = t));
+  return out;
 }
 
 function indicesOf(xs: readonly number[], value: number): number[] {

@@ -20,6 +20,22 @@ export interface Denoiser {
    * refreshes it at the next forward and then recomputes only those rows.
    */
   beginBlock?(start: number, end: number): void;
+  /**
+   * Optional: several forwards in one batched pass (draft-and-verify, src/engine/draft.ts). Row i answers what
+   * `forward(canvases[i], positions)` would answer had `forward` been called on canvases[0..i−1] before it, exactly:
+   * a denoiser that cannot keep that promise for every row (a cache refresh falls between) answers the first rows
+   * only, at least one. The caller then says with `acceptRows` how many rows it used: the denoiser's state is as if
+   * `forward` had been called on those rows only. Rows that are not used were wasted work, nothing else.
+   */
+  forwardBatch?(canvases: readonly (readonly number[])[], positions: readonly number[]): Promise<Prediction[][]>;
+  /** After `forwardBatch`: only the first `rows` rows (at least 1) were used. */
+  acceptRows?(rows: number): void;
+  /**
+   * Optional: whether a row of `forwardBatch` answers bit for bit what a forward of that canvas alone answers (asked
+   * once, on a first canvas; false, for instance, where activations are quantized per tensor across the batch).
+   * Draft-and-verify runs only where it is not false: otherwise it could change the text.
+   */
+  batchExact?(canvas: readonly number[], positions: readonly number[]): Promise<boolean>;
 }
 
 export interface TokenizerLike {

@@ -5,6 +5,7 @@
 import { ort } from './ort';
 import type { Denoiser, Prediction } from '../engine/types';
 import type { ModelGraph } from './modelGraph';
+import { batchExact } from './onnxDenoiser';
 
 export interface CacheStats {
   /** Forwards over the whole canvas (a refresh of the cache). */
@@ -29,6 +30,12 @@ export class CachedDenoiser implements Denoiser {
   /** Predictions of the last refresh, by row: the answer for rows outside the window (Fast-dLLM reuses them too). */
   private stale = new Map<number, Prediction>();
   private busy = false;
+  /** The last forwardBatch's rows (for acceptRows), whether it ran a step, and sinceRefresh before it. */
+  private batchRows: (readonly number[])[] = [];
+  private batchSteps = 0;
+  private batchBase = 0;
+  /** The past repeated for a batch of `rows` (rebuilt after each refresh). */
+  private repeated?: { rows: number; past: ort.Tensor };
 
   /**
    * @param mask the mask id: a row that held another token and holds the mask again means a new canvas
@@ -61,6 +68,71 @@ export class CachedDenoiser implements Denoiser {
     }
   }
 
+  /**
+   * Draft-and-verify's batch (Denoiser.forwardBatch): a refresh runs alone on the first row; otherwise the rows that
+   * a step would serve from the same cache (canvas unchanged outside the window, no row masked again, within
+   * stepsPerRefresh) run as one step with batch B against the same past, repeated B times.
+   */
+  async forwardBatch(canvases: readonly (readonly number[])[], positions: readonly number[]): Promise<Prediction[][]> {
+    if (canvases.length === 1 || this.needsRefresh(canvases[0], positions)) {
+      this.batchRows = [canvases[0]];
+      this.batchSteps = 0;
+      return [await this.forward(canvases[0], positions)];
+    }
+    if (this.busy) throw new Error('CachedDenoiser: one forward at a time');
+    this.busy = true;
+    try {
+      const last = this.last;
+      let rows = 1;
+      const room = this.stepsPerRefresh - this.sinceRefresh;
+      while (rows < canvases.length && rows < room) {
+        this.last = [...canvases[rows - 1]];
+        if (this.needsRefresh(canvases[rows], positions)) break;
+        rows++;
+      }
+      this.last = last;
+      const { start, end } = this.window!;
+      const inside = positions.filter((p) => p >= start && p < end);
+      const width = end - start;
+      const flat = new BigInt64Array(rows * width);
+      for (let b = 0; b < rows; b++) for (let i = 0; i < width; i++) flat[b * width + i] = BigInt(canvases[b][start + i]);
+      let fresh: Prediction[] = [];
+      if (inside.length) {
+        if (this.repeated?.rows !== rows) this.repeated = { rows, past: this.graph.repeatPast(this.past!, rows) };
+        const ids = new ort.Tensor('int64', flat, [rows, width]);
+        fresh = (await this.graph.run({ ids, start, past: this.repeated.past, positions: inside, copy: true })).predictions;
+      }
+      const out: Prediction[][] = [];
+      for (let b = 0; b < rows; b++) {
+        const byRow = new Map(inside.map((p, j) => [p, fresh[b * inside.length + j]]));
+        out.push(positions.map((p) => byRow.get(p) ?? this.stale.get(p)!));
+      }
+      this.batchRows = canvases.slice(0, rows);
+      this.batchSteps = inside.length ? 1 : 0;
+      this.batchBase = this.sinceRefresh;
+      if (inside.length) this.stats.steps++;
+      this.acceptRows(rows);
+      return out;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  batchExact(canvas: readonly number[], positions: readonly number[]): Promise<boolean> {
+    return batchExact(this.graph, canvas, positions);
+  }
+
+  /** After forwardBatch: the state as if `forward` had run on its first `rows` rows only. */
+  acceptRows(rows: number): void {
+    const used = this.batchRows.slice(0, Math.max(1, rows));
+    if (!used.length) return;
+    this.last = [...used[used.length - 1]];
+    if (this.batchSteps) {
+      // each row used is one step of the reference's count (stepsPerRefresh); the batch was one forward (stats)
+      this.sinceRefresh = this.batchBase + used.length;
+    }
+  }
+
   async dispose(): Promise<void> {
     await this.graph.release();
   }
@@ -84,6 +156,7 @@ export class CachedDenoiser implements Denoiser {
     this.announced = undefined;
     // built once per refresh: the window is fixed until the next one, and so are the rows outside it
     this.past = this.graph.pastWithout(kv!, this.window.start, this.window.end);
+    this.repeated = undefined;
     this.stale = new Map(positions.map((p, j) => [p, predictions[j]]));
     this.stats.refreshes++;
     this.sinceRefresh = 0;

@@ -19,12 +19,12 @@ const PREDICTION_OUTPUTS = [GRAPH.outputs.topIds, GRAPH.outputs.topProbs, GRAPH.
 
 /** One run: the canvas rows [start, start + rows.length) against `past` (keys and values of other rows, or none). */
 export interface GraphRun {
-  /** The computed rows' tokens, as an int64 tensor [1, q] (callers may keep and reuse it). */
+  /** The computed rows' tokens, as an int64 tensor [batch, q] (callers may keep and reuse it); batch > 1: several canvases. */
   ids: ort.Tensor;
   start: number;
-  /** The other rows' keys and values; absent: none (p = 0, the full forward). */
+  /** The other rows' keys and values, [layers, 2, batch, kvHeads, p, headDim]; absent: none (p = 0, the full forward). */
   past?: ort.Tensor;
-  /** Canvas positions inside [start, start + q) whose predictions are wanted. */
+  /** Canvas positions inside [start, start + q) whose predictions are wanted, the same in every row of the batch. */
   positions: readonly number[];
   /** Also return the computed rows' keys and values (the cache of a refresh). */
   withKv?: boolean;
@@ -53,20 +53,22 @@ export class ModelGraph {
     this.empty = new ort.Tensor('float32', new Float32Array(0), [kv.layers, 2, 1, kv.kvHeads, 0, kv.headDim]);
   }
 
+  /** One forward; with a batch of B canvases the predictions are row after row (B × positions). */
   async run(r: GraphRun): Promise<{ predictions: Prediction[]; kv?: ort.Tensor }> {
     this.startTensor[0] = BigInt(r.start);
+    const batch = r.ids.dims[0];
     const feeds = {
       [GRAPH.inputs.ids]: r.ids,
       [GRAPH.inputs.start]: new ort.Tensor('int64', this.startTensor, [1]),
-      [GRAPH.inputs.pastKv]: r.past ?? this.empty,
-      [GRAPH.inputs.positions]: this.positionsTensor(r.positions),
+      [GRAPH.inputs.pastKv]: r.past ?? (batch === 1 ? this.empty : this.emptyPast(0, batch)),
+      [GRAPH.inputs.positions]: this.positionsTensor(r.positions, batch),
     };
     const out = await this.session.run(feeds, r.withKv ? GRAPH_OUTPUTS : PREDICTION_OUTPUTS, r.runOptions ?? {});
-    const predictions = this.read(out, r.positions.length, r.copy ?? false);
+    const predictions = this.read(out, r.positions.length * batch, r.copy ?? false);
     if (!r.withKv) return { predictions };
     const kv = out[GRAPH.outputs.kv];
     const q = r.ids.dims[1];
-    const want = [this.kv.layers, 2, 1, this.kv.kvHeads, q, this.kv.headDim];
+    const want = [this.kv.layers, 2, batch, this.kv.kvHeads, q, this.kv.headDim];
     if (!kv || kv.type !== 'float32' || kv.dims.join(',') !== want.join(',')) {
       throw new GraphContractError(
         `the graph's ${GRAPH.outputs.kv} is ${kv ? `${kv.type} [${kv.dims.join(', ')}]` : 'missing'}, expected float32 [${want.join(', ')}]`,
@@ -97,19 +99,33 @@ export class ModelGraph {
   }
 
   /** A past of `rows` cached rows of zeros: for measuring a step's cost (costModel.ts), not for decoding. */
-  emptyPast(rows: number): ort.Tensor {
+  emptyPast(rows: number, batch = 1): ort.Tensor {
     const { layers, kvHeads, headDim } = this.kv;
-    return new ort.Tensor('float32', new Float32Array(layers * 2 * kvHeads * rows * headDim), [layers, 2, 1, kvHeads, rows, headDim]);
+    return new ort.Tensor('float32', new Float32Array(layers * 2 * batch * kvHeads * rows * headDim), [layers, 2, batch, kvHeads, rows, headDim]);
+  }
+
+  /** `past` ([layers, 2, 1, kvHeads, p, headDim]) repeated for a batch of `batch` canvases that share it. */
+  repeatPast(past: ort.Tensor, batch: number): ort.Tensor {
+    const [L, two, , KV, p, D] = past.dims;
+    const src = past.data as Float32Array;
+    const block = KV * p * D;
+    const dst = new Float32Array(L * two * batch * block);
+    for (let o = 0; o < L * two; o++) {
+      const from = src.subarray(o * block, (o + 1) * block);
+      for (let b = 0; b < batch; b++) dst.set(from, (o * batch + b) * block);
+    }
+    return new ort.Tensor('float32', dst, [L, two, batch, KV, p, D]);
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
 
-  private positionsTensor(positions: readonly number[]): ort.Tensor {
-    if (this.positions.length < positions.length) this.positions = new BigInt64Array(Math.max(positions.length, 64));
-    for (let i = 0; i < positions.length; i++) this.positions[i] = BigInt(positions[i]);
-    return new ort.Tensor('int64', this.positions.subarray(0, positions.length), [1, positions.length]);
+  private positionsTensor(positions: readonly number[], batch = 1): ort.Tensor {
+    const n = positions.length;
+    if (this.positions.length < n * batch) this.positions = new BigInt64Array(Math.max(n * batch, 64));
+    for (let b = 0; b < batch; b++) for (let i = 0; i < n; i++) this.positions[b * n + i] = BigInt(positions[i]);
+    return new ort.Tensor('int64', this.positions.subarray(0, n * batch), [batch, n]);
   }
 
   /** The contract's outputs as Predictions, checked against the shapes asked for. */

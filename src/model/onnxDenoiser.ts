@@ -106,6 +106,27 @@ export class OnnxDenoiser implements Denoiser {
     }
   }
 
+  /** The full forward over several canvases at once (batch B; each row's predictions as `forward` answers them). */
+  async forwardBatch(canvases: readonly (readonly number[])[], positions: readonly number[]): Promise<Prediction[][]> {
+    if (canvases.length === 1) return [await this.forward(canvases[0], positions)];
+    if (this.busy) throw new Error('OnnxDenoiser: one forward at a time');
+    this.busy = true;
+    try {
+      const n = canvases[0].length;
+      const ids = new BigInt64Array(n * canvases.length);
+      canvases.forEach((c, b) => c.forEach((x, i) => (ids[b * n + i] = BigInt(x))));
+      const tensor = new ort.Tensor('int64', ids, [canvases.length, n]);
+      const { predictions } = await this.graph.run({ ids: tensor, start: 0, positions, copy: true });
+      return canvases.map((_, b) => predictions.slice(b * positions.length, (b + 1) * positions.length));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  batchExact(canvas: readonly number[], positions: readonly number[]): Promise<boolean> {
+    return batchExact(this.graph, canvas, positions);
+  }
+
   async dispose(): Promise<void> {
     await this.graph.release();
   }
@@ -127,6 +148,42 @@ export class OnnxDenoiser implements Denoiser {
     }
     return this.idsTensor;
   }
+}
+
+const exactByGraph = new WeakMap<ModelGraph, Promise<boolean>>();
+
+/**
+ * Whether the graph's batched rows equal its forwards alone bit for bit (draft-and-verify's precondition), asked once
+ * per graph: two canvases (this one, and it with its first wanted position changed) alone and as one batch of two.
+ * fp32 graphs pass; graphs that quantize activations per tensor (DynamicQuantizeLinear) quantize the batch as one.
+ */
+export function batchExact(graph: ModelGraph, canvas: readonly number[], positions: readonly number[]): Promise<boolean> {
+  let known = exactByGraph.get(graph);
+  if (!known) {
+    known = (async () => {
+      if (!positions.length) return true;
+      const other = [...canvas];
+      other[positions[0]] = canvas[positions[0]] === canvas[0] ? canvas[canvas.length - 1] : canvas[0];
+      const rows = [canvas, other];
+      const tensor = (xs: readonly number[], b: number) =>
+        new ort.Tensor(
+          'int64',
+          BigInt64Array.from(xs, (x) => BigInt(x)),
+          [b, canvas.length],
+        );
+      const alone = [];
+      for (const r of rows) alone.push(...(await graph.run({ ids: tensor(r, 1), start: 0, positions, copy: true })).predictions);
+      const batched = (await graph.run({ ids: tensor(rows.flat(), 2), start: 0, positions, copy: true })).predictions;
+      return alone.every(
+        (a, i) =>
+          a.entropy === batched[i].entropy &&
+          Array.from(a.ids).every((x, j) => x === batched[i].ids[j]) &&
+          Array.from(a.probs).every((x, j) => x === batched[i].probs[j]),
+      );
+    })();
+    exactByGraph.set(graph, known);
+  }
+  return known;
 }
 
 function firstLine(e: unknown): string {
