@@ -57,6 +57,10 @@ export async function createSession(modelFile: string, setting: ExecutionProvide
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     logSeverityLevel: 3,
+    // no spin-waiting between kernels: with other work on the machine (the editor, a build) spinning threads fight it
+    // for the cores; measured on the 0.5B shapes, 2 threads, machine busy: a 32-row step 1,324 → 460 ms, a 256-row
+    // forward 5,279 → 3,845 ms (docs/benchmarks.md, "Latency")
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const tries = setting === 'auto' ? autoProviders() : setting === 'cpu' ? [] : [setting];
   const failures: string[] = [];

@@ -131,7 +131,7 @@ describe('convert: all or nothing', () => {
   it('refuses an unknown precision', async () => {
     await assert.rejects(
       convert(checkpoint('llama'), outDir('precision'), { precision: 'int3' as never }),
-      /--precision: is "int3"; expected one of int8, int4, fp16, fp32/,
+      /--precision: is "int3"; expected one of int8, int8nbits, int4, fp16, fp32/,
     );
   });
 });
@@ -169,6 +169,6 @@ describe('npm run convert', () => {
     assert.match(usage.stderr, /usage: npm run convert -- CHECKPOINT_DIR --out MODEL_DIR/);
     const precision = run(bad, '--out', outDir('cli-p'), '--precision', 'int2');
     assert.equal(precision.status, 1);
-    assert.match(precision.stderr, /--precision is "int2"; expected one of int8, int4, fp16, fp32/);
+    assert.match(precision.stderr, /--precision is "int2"; expected one of int8, int8nbits, int4, fp16, fp32/);
   });
 });
