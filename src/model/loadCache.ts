@@ -14,7 +14,8 @@ import { ModelFolderError } from './manifest';
 
 export const LOAD_CACHE_FILE = '.unmask-cache.json';
 const LIMIT = 1 << 20;
-const VERSION = 1;
+// 2: sessions stopped spin-waiting (onnxDenoiser.ts), so costs measured before are not this session's
+const VERSION = 2;
 
 export interface LoadCache {
   version: number;
