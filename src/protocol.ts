@@ -209,6 +209,10 @@ export const ErrorCodes = {
   serverHung: -32011,
   /** Client side: the server crashed more times in a row than there are restart delays. */
   gaveUp: -32012,
+  /** Client side: the team server (unmask.serverUrl, serve/README.md) did not answer, died mid-request or missed its deadline. */
+  remoteUnavailable: -32013,
+  /** Client side: the team server refused the token (HTTP 401). */
+  remoteUnauthorized: -32014,
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -222,6 +226,8 @@ const ERROR_NAMES: Record<ErrorCode, string> = {
   [ErrorCodes.serverCrashed]: 'ServerCrashed',
   [ErrorCodes.serverHung]: 'ServerHung',
   [ErrorCodes.gaveUp]: 'GaveUp',
+  [ErrorCodes.remoteUnavailable]: 'RemoteUnavailable',
+  [ErrorCodes.remoteUnauthorized]: 'RemoteUnauthorized',
 };
 
 /** A failure of the model server or of talking to it; test `code`, not the name. Cancellation is CancelledError. */

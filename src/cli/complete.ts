@@ -15,6 +15,7 @@ import { renderStandaloneHtml, visualizerBundleDir } from '../visualizer/standal
 import { runMain } from './runMain';
 import { spawnSync } from 'node:child_process';
 import { withModelFolderNextStep } from '../hub/nextStep';
+import { completeRemote } from '../remote/complete';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -48,6 +49,8 @@ export interface CompleteFileOptions {
   executionProvider?: ExecutionProviderSetting;
   /** Decode in a forked model server (as the editor does) instead of in this process. */
   server?: boolean;
+  /** Complete through a team server (serve/README.md; token: UNMASK_SERVER_TOKEN) instead of a local model folder. */
+  serverUrl?: string;
   /** Notes for the user (a --threads above the cores); default: a line on stderr. */
   log?: (line: string) => void;
 }
@@ -75,6 +78,7 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
   const load = { modelDir: path.resolve(o.modelDir ?? defaultModelDir(ROOT)), executionProvider: o.executionProvider ?? 'cpu', threads: o.threads ?? 0 };
   checkCompleteRequest(request); // the bounds of src/engine/bounds.ts, as the server checks them
   checkBound('threads', load.threads);
+  if (o.serverUrl) return completeRemote({ serverUrl: o.serverUrl, ...(o.modelDir ? { modelDir: o.modelDir } : {}) }, request);
 
   if (o.server) {
     const built = path.join(ROOT, 'dist', 'server.js');
@@ -146,6 +150,8 @@ and prints the completion.
   --model DIR       model folder (default: the bundled model)
   --threads N       onnxruntime threads (default: half the cores, 1 to 4)
   --server          decode in a forked model server, as the editor does
+  --server-url URL  each forward on a team server (npm run serve; the token in UNMASK_SERVER_TOKEN);
+                    with --model DIR the tokenizer is that folder's, checked against the server's
   -h, --help        this text`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -167,6 +173,7 @@ export async function main(argv: string[]): Promise<number> {
       model: { type: 'string' },
       threads: { type: 'string' },
       server: { type: 'boolean' },
+      'server-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -210,6 +217,7 @@ export async function main(argv: string[]): Promise<number> {
     modelDir: v.model,
     threads: num('threads', v.threads, true),
     server: v.server,
+    serverUrl: v['server-url'],
     timeBudgetMs,
   }).catch((e: unknown) => {
     throw v.model ? withModelFolderNextStep(e, v.model, 'cli') : e;
