@@ -23,6 +23,8 @@ export interface Settings {
   minConfidence: number;
   /** Stop decoding after this many milliseconds and show what is settled, or nothing; 'auto': from the model's cost. */
   timeBudgetMs: number | 'auto';
+  /** Lossless draft-and-verify (engine/draft.ts): canvases per batched forward; 1: off. */
+  draft: number;
 }
 
 export const defaultSettings: Settings = {
@@ -39,6 +41,7 @@ export const defaultSettings: Settings = {
   debounceMs: 150,
   minConfidence: DEFAULT_GATE.minConfidence,
   timeBudgetMs: DEFAULT_GATE.timeBudgetMs,
+  draft: 1,
 };
 
 /** The numeric settings' ranges, from the one table of bounds: read by validation below and checked against
@@ -50,6 +53,7 @@ export const numericSettings = {
   debounceMs: BOUNDS.debounceMs,
   minConfidence: BOUNDS.minConfidence,
   timeBudgetMs: BOUNDS.settingsTimeBudgetMs,
+  draft: BOUNDS.draft,
 } as const satisfies Partial<Record<keyof Settings, Bound>>;
 
 export const executionProviders: readonly ExecutionProviderSetting[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
@@ -116,6 +120,7 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
       debounceMs: num('debounceMs'),
       minConfidence: num('minConfidence'),
       timeBudgetMs: get('timeBudgetMs') === 'auto' ? 'auto' : num('timeBudgetMs'),
+      draft: num('draft'),
     },
     problems,
     notes,

@@ -434,6 +434,7 @@ export class App {
         ? `Before step 1: all ${view.slots.length} slots masked`
         : `After step ${applied} of ${n}: ${st.real} token${st.real === 1 ? "" : "s"}${st.pads ? ` and ${st.pads} pad${st.pads === 1 ? "" : "s"}` : ""} unmasked` +
           (st.pendingCount ? `, ${st.pendingCount} still masked` : "") +
+          (st.drafted ? " · accepted from a draft (no forward of its own)" : st.batch ? ` · one forward batched over ${st.batch} canvases` : "") +
           ` · ${st.ms.toFixed(1)} ms`;
     const existing = this.replay.querySelector<HTMLInputElement>("#step");
     if (existing && document.activeElement === existing) {

@@ -53,6 +53,10 @@ export interface StepView {
   /** Mean top-1 probability over the slots still masked after this step; null when none are. */
   pendingMeanP: number | null;
   pendingCount: number;
+  /** Draft-and-verify: this step was a verified draft (no forward of its own). */
+  drafted: boolean;
+  /** Draft-and-verify: this step's forward was batched over this many canvases; 0 when not batched. */
+  batch: number;
 }
 
 export interface TraceView {
@@ -122,6 +126,8 @@ export function buildTraceView(trace: Trace): TraceView {
       real,
       pads,
       pendingCount: ps.length,
+      drafted: s.drafted === true,
+      batch: s.batch ?? 0,
       pendingMeanP: ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : null,
     };
   });

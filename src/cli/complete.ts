@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../client/modelClient';
-import { buildRequest, decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, parsePolicy, policySyntax, type CursorText } from '../engine';
+import { buildRequest, decode, DEFAULT_POLICY, DEFAULT_SLOTS, formatPolicy, policySyntax, type CursorText } from '../engine';
+import { parseBenchPolicy, type BenchPolicy } from '../bench/policyArg';
 import { checkBound, checkCompleteRequest, clampThreads, SOURCE_FILE_LIMIT, type BoundName } from '../engine/bounds';
 import { readBoundedText } from '../model/boundedFile';
 import { availableParallelism } from 'node:os';
@@ -41,6 +42,8 @@ export interface CompleteFileOptions {
   slots?: number;
   eotp?: boolean;
   blockSize?: number;
+  /** Draft-and-verify (engine/draft.ts): canvases per batched forward, or 'auto'; absent or 1: off. */
+  draft?: number | 'auto';
   maxForwards?: number;
   /** Stop decoding after this many milliseconds, as the editor does (unmask.timeBudgetMs); 'auto': from the model's cost; 0: no limit. */
   timeBudgetMs?: number | 'auto';
@@ -73,6 +76,7 @@ export async function completeFile(o: CompleteFileOptions): Promise<Trace> {
       timeBudgetMs: o.timeBudgetMs,
     }),
     ...(o.blockSize ? { blockSize: o.blockSize } : {}),
+    ...(o.draft && o.draft !== 1 ? { draft: o.draft } : {}),
     ...(o.maxForwards ? { maxForwards: o.maxForwards } : {}),
   };
   const load = { modelDir: path.resolve(o.modelDir ?? defaultModelDir(ROOT)), executionProvider: o.executionProvider ?? 'cpu', threads: o.threads ?? 0 };
@@ -136,7 +140,9 @@ export function gateVerdict(trace: Trace, minConfidence: number): { shown: boole
 const USAGE = `usage: npm run complete -- --file F --line L --col C [options]
 Completes file F at line L, column C (both count from 1; C may be one past the line's end) with a model folder
 and prints the completion.
-  --policy P        ${policySyntax()} (default ${formatPolicy(DEFAULT_POLICY)}); a bare name takes the table's default
+  --policy P        ${policySyntax()} (default ${formatPolicy(DEFAULT_POLICY)}); a bare name takes the table's default;
+                    +draftK: lossless draft-and-verify, K canvases per batched forward (+draft: the model's K),
+                    +noeotp, +blockN as --no-eotp, --block
   --slots N         mask slots (default: the model folder's budget, ${DEFAULT_SLOTS.singleLine} inside a line and ${DEFAULT_SLOTS.multiLine} at a line's end for the bundled model)
   --block N         semi-autoregressive blocks of N slots
   --max-forwards N  stop after N forward passes
@@ -190,7 +196,9 @@ export async function main(argv: string[]): Promise<number> {
       throw new Error(`--${name} ${value}: expected ${integer ? 'an integer' : 'a number'}`);
     return n;
   };
-  const policy = v.policy === undefined ? DEFAULT_POLICY : parsePolicyArg(v.policy);
+  // --policy takes the benchmark's suffixes too: sequential+draft4, threshold:0.9+noeotp, factor:2+block8
+  const policyArg = v.policy === undefined ? undefined : parsePolicyArg(v.policy);
+  const policy = policyArg?.spec ?? DEFAULT_POLICY;
 
   // numbers outside src/engine/bounds.ts are refused naming the flag (a million threads never loads)
   const flags: [BoundName, string][] = [
@@ -211,9 +219,10 @@ export async function main(argv: string[]): Promise<number> {
     col: num('col', v.col, true)!,
     policy,
     slots: num('slots', v.slots, true),
-    blockSize: num('block', v.block, true),
+    blockSize: num('block', v.block, true) ?? policyArg?.blockSize,
+    draft: policyArg?.draft,
     maxForwards: num('max-forwards', v['max-forwards'], true),
-    eotp: !v['no-eotp'],
+    eotp: !v['no-eotp'] && (policyArg?.eotp ?? true),
     modelDir: v.model,
     threads: num('threads', v.threads, true),
     server: v.server,
@@ -231,9 +240,9 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-function parsePolicyArg(text: string): PolicySpec {
+function parsePolicyArg(text: string): BenchPolicy {
   try {
-    return parsePolicy(text);
+    return parseBenchPolicy(text);
   } catch (e) {
     throw new Error(`--policy ${text}: ${(e as Error).message}`, { cause: e });
   }

@@ -26,6 +26,8 @@ export const BOUNDS = {
   slots: { min: 1, max: 1024, integer: true, what: 'mask slots' },
   /** Semi-autoregressive block size, in slots. */
   blockSize: { min: 1, max: 1024, integer: true, what: 'slots per block' },
+  /** Draft-and-verify's canvases per batched forward (a request's draft, unmask.draft; 1: off). */
+  draft: { min: 1, max: 16, integer: true, what: 'canvases per batched forward (1: off)' },
   /** Cap on forward passes per decode. */
   maxForwards: { min: 1, max: 4096, integer: true, what: 'forward passes' },
   /** A model's longest canvas (unmask.json maxSequence). */
@@ -119,6 +121,7 @@ export function checkCompleteRequest(request: CompleteRequest, prefix = 'request
   if (request.slots !== undefined) checkBound('slots', request.slots, `${prefix}.slots`);
   if (request.timeBudgetMs !== undefined && request.timeBudgetMs !== 'auto') checkBound('timeBudgetMs', request.timeBudgetMs, `${prefix}.timeBudgetMs`);
   if (request.blockSize !== undefined) checkBound('blockSize', request.blockSize, `${prefix}.blockSize`);
+  if (request.draft !== undefined && request.draft !== 'auto') checkBound('draft', request.draft, `${prefix}.draft`);
   if (request.maxForwards !== undefined) checkBound('maxForwards', request.maxForwards, `${prefix}.maxForwards`);
   if (typeof request.policy !== 'object' || request.policy === null || typeof request.policy.name !== 'string') {
     throw new BoundError(`${prefix}.policy`, `${prefix}.policy is ${describe(request.policy)}; expected { name, … }`);

@@ -6,10 +6,11 @@
 // of forwards changes. This file drafts; decode.ts verifies.
 import type { StopReason } from '../protocol';
 import type { Candidate } from './types';
+import { BOUNDS } from './bounds';
 
 export const MASKED = -1;
 /** The widest batch a request may ask for (canvases per batched forward). */
-export const MAX_DRAFT = 16;
+export const MAX_DRAFT = BOUNDS.draft.max;
 
 /** The batch width in force: a number asks for it (1: off), 'auto' takes the model's measured choice (1 where none). */
 export function draftWidth(draft: number | 'auto' | undefined, modelChoice: number | undefined): number {

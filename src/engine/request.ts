@@ -18,6 +18,8 @@ export interface RequestOptions {
   multiLineSlots?: number;
   /** Milliseconds a decode may take, or 'auto' (the model's cost decides); absent or 0: no limit. */
   timeBudgetMs?: number | 'auto';
+  /** Draft-and-verify: canvases per batched forward (unmask.draft); absent or 1: off. */
+  draft?: number;
 }
 
 /** Single-line when there is code to the right of the cursor; multi-line at a line's end or on an empty line. */
@@ -37,5 +39,6 @@ export function buildRequest(text: CursorText, options: RequestOptions, singleLi
     eotp: options.endOfTextPrediction,
     ...(slots ? { slots } : {}),
     ...(options.timeBudgetMs ? { timeBudgetMs: options.timeBudgetMs } : {}),
+    ...(options.draft && options.draft > 1 ? { draft: options.draft } : {}),
   };
 }

@@ -11,6 +11,7 @@ import type { ModelGraph, GraphRun } from '../../../src/model/modelGraph';
 import type { CompleteRequest, Trace } from '../../../src/protocol';
 import type { Denoiser, Prediction } from '../../../src/engine/types';
 import { charTokenizer, MASK, PAD, testModel } from './scripted';
+import { buildTraceView } from '../../../media/src/traceModel';
 
 const VOCAB = 40;
 const FIRST = 16 + 97; // 'a'
@@ -177,6 +178,17 @@ describe('draft-and-verify: lossless', () => {
       assert.ok(drafted < plain * 0.9, `forwards ${plain} → ${drafted}`);
     });
   }
+
+  it('the trace marks batched forwards and accepted drafts, and the visualizer reads them', async () => {
+    const t = await decode({ denoiser: new HashDenoiser(5), tokenizer: charTokenizer, model: testModel } as Decoder, request(12, 'sequential', 4));
+    const view = buildTraceView(t);
+    assert.ok(view.steps.some((s) => s.drafted));
+    assert.ok(view.steps.some((s) => s.batch > 1));
+    assert.deepEqual(
+      view.steps.map((s) => s.drafted),
+      t.steps.map((s) => s.drafted === true),
+    );
+  });
 
   it('drafts stop before a stop and before the next block', () => {
     const candidates = [0, 1, 2, 3, 4, 5].map((slot) => ({ slot, token: FIRST + slot, p: 0.5 + slot / 100, entropy: 0.1 }));
