@@ -1,15 +1,20 @@
 // No request may hang. A stopped server (SIGSTOP) is found by the client's liveness check,
 // killed and restarted; the request says why. Before the fix the client had no deadline: these hung (mocha's
-// timeout). The bounds on time here are the client's own settings (1 s), asserted with a wide margin.
+// timeout). The bounds on time here are the client's own settings (LIVENESS_MS), asserted with a wide margin.
 import * as assert from 'node:assert/strict';
 import { LOAD, newClient, slow } from './helpers';
+
+// 3 s, not 1: the restarted server starts through tsx and loads while the liveness clock runs, and since loads read
+// their slow probes' verdict from the load cache (src/model/loadCache.ts), the limit no longer grows to 3x a slow first
+// load; under scripts/busy.sh plus other work, 1 s failed once in three runs on the restart, never on the hang itself
+const LIVENESS_MS = 3000;
 
 describe('fault: a server that stops answering', function () {
   this.timeout(60_000);
 
   it('SIGSTOP mid-decode: the request fails naming the hang within seconds, the next one is served by a new server', async () => {
     const logs: string[] = [];
-    const client = newClient({ livenessIntervalMs: 200, livenessTimeoutMs: 1000 }, logs);
+    const client = newClient({ livenessIntervalMs: 200, livenessTimeoutMs: LIVENESS_MS }, logs);
     try {
       await client.load(LOAD);
       const pid = client.pid!;
@@ -30,7 +35,7 @@ describe('fault: a server that stops answering', function () {
   });
 
   it('SIGSTOP during a load: the load fails naming the hang, and the next load works', async () => {
-    const client = newClient({ livenessIntervalMs: 200, livenessTimeoutMs: 1000 });
+    const client = newClient({ livenessIntervalMs: 200, livenessTimeoutMs: LIVENESS_MS });
     try {
       await client.load(LOAD);
       const loading = client.load(LOAD);
