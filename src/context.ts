@@ -29,7 +29,7 @@ export class Context implements vscode.Disposable {
         this.log.level = current.logLevel;
       }),
     );
-    this.model = this.pushCleanup(new ModelSession(extension.extensionPath, this.config, this.log));
+    this.model = this.pushCleanup(new ModelSession(extension.extensionPath, this.config, this.log, () => extension.secrets.get('unmask.serverToken')));
     this.history = this.pushCleanup(
       new History(process.env.UNMASK_TRACE_LOG || undefined, (median) => {
         const info = this.model.info;

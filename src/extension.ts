@@ -5,6 +5,7 @@ import { CompletionProvider, completionSelector } from './completionProvider';
 import { Context } from './context';
 import { fillSelection } from './fillSelection';
 import { getModelCommand, manageModelsCommand, showDemonstratorNotice } from './hub/editorCommands';
+import { setServerTokenCommand } from './remote/editorCommands';
 import { StatusBar } from './statusBar';
 
 let ctx: Context | undefined;
@@ -21,6 +22,7 @@ export function activate(extension: vscode.ExtensionContext): void {
   ctx.registerCommand('unmask.chooseModelFolder', commands.chooseModelFolder(ctx));
   ctx.registerCommand('unmask.getModel', getModelCommand(ctx));
   ctx.registerCommand('unmask.manageModels', manageModelsCommand(ctx));
+  ctx.registerCommand('unmask.setServerToken', setServerTokenCommand(ctx));
   ctx.registerCommand('unmask.openVisualizer', commands.openVisualizer(ctx));
   ctx.registerCommand('unmask.compareDecoding', commands.compareDecoding(ctx));
   ctx.registerCommand('unmask.copyDebugInfo', commands.copyDebugInfo(ctx));

@@ -30,6 +30,7 @@ export class ModelSession implements vscode.Disposable {
     private readonly extensionPath: string,
     private readonly config: Config,
     private readonly log: Log,
+    private readonly serverToken?: () => Thenable<string | undefined>,
   ) {
     this.client = new ModelClient({
       serverModule: path.join(extensionPath, 'dist', 'server.js'),
@@ -70,7 +71,12 @@ export class ModelSession implements vscode.Disposable {
    */
   load(): Promise<ModelInfo | undefined> {
     const settings = this.config.current;
-    return this.lifecycle.load({ modelDir: this.folderFor(settings), executionProvider: settings.executionProvider, threads: settings.threads });
+    const target = { modelDir: this.folderFor(settings), executionProvider: settings.executionProvider, threads: settings.threads };
+    if (!settings.serverUrl) return this.lifecycle.load(target);
+    // the team server (unmask.serverUrl) with the token from secret storage; the forked process talks to it
+    return Promise.resolve(this.serverToken?.()).then((token) =>
+      this.lifecycle.load({ ...target, server: { url: settings.serverUrl, ...(token ? { token } : {}) } }),
+    );
   }
 
   /** The model in use, waiting for a load in progress; while failed, a new try only after the back-off. */

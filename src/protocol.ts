@@ -43,6 +43,8 @@ export interface LoadRequest {
   executionProvider: ExecutionProviderSetting;
   /** Intra-op threads; 0 means half the cores, 1 to 4 (engine/bounds.ts resolveThreads). */
   threads: number;
+  /** Run every forward on this team server (unmask.serverUrl, serve/README.md) instead of the folder's graph. */
+  server?: { url: string; token?: string };
 }
 
 export interface ModelInfo {

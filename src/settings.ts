@@ -12,6 +12,8 @@ export interface Settings {
   enabledLanguages: Record<string, boolean>;
   logLevel: LogLevel;
   modelFolder: string;
+  /** A team server (serve/README.md) that runs every forward instead of the local model; empty: the local model. */
+  serverUrl: string;
   executionProvider: ExecutionProviderSetting;
   threads: number;
   policy: PolicySpec;
@@ -32,6 +34,7 @@ export const defaultSettings: Settings = {
   enabledLanguages: { '*': true, plaintext: false, markdown: false, scminput: false },
   logLevel: 'info',
   modelFolder: '',
+  serverUrl: '',
   executionProvider: 'auto',
   threads: 0,
   policy: { name: DEFAULT_POLICY.name },
@@ -111,6 +114,11 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
       enabledLanguages,
       logLevel: pick('logLevel', oneOf(logLevels), logLevels.join(', ')),
       modelFolder: modelFolder.trim(),
+      serverUrl: pick(
+        'serverUrl',
+        (v): v is string => typeof v === 'string' && (v.trim() === '' || /^https?:\/\/[^\s]+$/.test(v.trim())),
+        'an http:// or https:// URL, or empty for the local model',
+      ).trim(),
       executionProvider: pick('executionProvider', oneOf(executionProviders), executionProviders.join(', ')),
       threads: threadsFor(num('threads'), cores, notes),
       policy,

@@ -22,6 +22,7 @@ import {
 import { DEFAULT_SLOTS } from '../engine/canvas';
 import { readTasks } from '../bench/tasks';
 import { defaultModelDir, loadModel } from '../model';
+import { openRemote } from '../remote/complete';
 import { runMain } from './runMain';
 
 function progressBar(): (p: BenchProgress) => void {
@@ -110,6 +111,7 @@ Decodes every held-out infill task with every policy and writes DIR/results.json
                     (default: ${DEFAULT_BENCH_POLICIES.join(',')})
   --out DIR         where to write (default bench/results)
   --model DIR       model folder (default: the bundled model)
+  --server-url URL  each forward on a team server (npm run serve; the token in UNMASK_SERVER_TOKEN)
   --threads N       onnxruntime threads (default: as the editor and complete, half the cores, 1 to 4; the recorded figures used 2)`;
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
@@ -122,6 +124,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       out: { type: 'string', default: 'bench/results' },
       model: { type: 'string' },
       threads: { type: 'string', default: '0' },
+      'server-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -136,7 +139,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const files = readTasks(values.tasks, limit);
   for (const f of files) for (const line of f.skipped) console.error(line);
   const modelDir = values.model ?? defaultModelDir();
-  const loaded = await loadModel(modelDir, { executionProvider: 'cpu', threads: Number(values.threads) });
+  // --server-url: every forward on a team server (serve/README.md), the decode here as with a local folder
+  const loaded = values['server-url']
+    ? await openRemote({ serverUrl: values['server-url'], ...(values.model ? { modelDir: values.model } : {}) })
+    : await loadModel(modelDir, { executionProvider: 'cpu', threads: Number(values.threads) });
   const out = path.resolve(values.out!);
   fs.mkdirSync(out, { recursive: true });
 

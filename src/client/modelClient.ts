@@ -34,9 +34,19 @@ export class ModelClient {
    * Loads a model folder in the server (starting it if needed). Rejects with the folder's problem; the
    * model loaded before, if any, stays in use.
    */
-  load(options: { modelDir: string; executionProvider: ExecutionProviderSetting; threads: number }): Promise<ModelInfo> {
+  load(options: {
+    modelDir: string;
+    executionProvider: ExecutionProviderSetting;
+    threads: number;
+    server?: { url: string; token?: string };
+  }): Promise<ModelInfo> {
     this.assertAlive();
-    return this.server.load({ modelDir: options.modelDir, executionProvider: options.executionProvider, threads: options.threads });
+    return this.server.load({
+      modelDir: options.modelDir,
+      executionProvider: options.executionProvider,
+      threads: options.threads,
+      ...(options.server ? { server: options.server } : {}),
+    });
   }
 
   /**

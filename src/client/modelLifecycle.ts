@@ -17,6 +17,8 @@ export interface LoadTarget {
   modelDir: string;
   executionProvider: ExecutionProviderSetting;
   threads: number;
+  /** The team server instead of the folder's graph (unmask.serverUrl). */
+  server?: { url: string; token?: string };
 }
 
 export type LifecycleState =

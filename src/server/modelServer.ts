@@ -10,6 +10,7 @@ import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
 import { CancelledError, decode, type Denoiser } from '../engine';
 import { checkCompleteRequest, checkLoadRequest, clampThreads } from '../engine/bounds';
 import { loadModel, type LoadedModel } from '../model';
+import { connectRemote, RemoteDenoiser } from '../remote/remoteModel';
 import {
   ErrorCodes,
   Notifications,
@@ -96,7 +97,9 @@ export class ModelServer {
       await previous.catch(() => undefined);
       let next: LoadedModel;
       try {
-        next = await this.load(params.modelDir, { executionProvider: params.executionProvider, threads });
+        next = params.server
+          ? ((await connectRemote({ url: params.server.url, ...(params.server.token ? { token: params.server.token } : {}) })) as unknown as LoadedModel)
+          : await this.load(params.modelDir, { executionProvider: params.executionProvider, threads });
       } catch (e) {
         this.log(`load failed: ${(e as Error).message}`);
         throw new UnmaskError(ErrorCodes.modelLoad, (e as Error).message);
@@ -135,6 +138,7 @@ export class ModelServer {
       if (controller.signal.aborted) throw new CancelledError();
       const model = this.model;
       if (!model) throw new UnmaskError(ErrorCodes.noModel, 'no model is loaded');
+      if (model.denoiser instanceof RemoteDenoiser) model.denoiser.signal = controller.signal; // aborts the forward in flight
       const denoiser = this.gated(model.denoiser, controller.signal, () => {
         if (!started) this.counts.decodesStarted++;
         started = true;
