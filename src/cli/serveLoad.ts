@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { buildRequest, decode, DEFAULT_POLICY } from '../engine';
 import { percentile } from '../bench/metrics';
 import { readTasks } from '../bench/tasks';
-import { defaultModelDir } from '../model';
+import { defaultModelDir, loadModel } from '../model';
 import { KServeClient } from '../remote/kserve';
 import { launchServer, type LaunchedServer } from '../remote/launch';
 import { openRemote } from '../remote/complete';
@@ -36,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       tasks: { type: 'string', default: 'bench/tasks/python-single-line.jsonl' },
       model: { type: 'string' },
       out: { type: 'string' },
+      'no-local': { type: 'boolean' },
     },
   });
   let server: LaunchedServer | undefined;
@@ -103,6 +104,25 @@ export async function main(argv: string[]): Promise<number> {
       const r = rows.at(-1)!;
       process.stderr.write(`${editors} editors: ${r.perSecond.toFixed(2)} completions/s, p50 ${Math.round(r.p50Ms)} ms, p95 ${Math.round(r.p95Ms)} ms\n`);
     }
+    // the same completions one after another in this process with the local folder (one thread): the server's overhead
+    let localLine = '';
+    if (!v['no-local']) {
+      const local = await loadModel(v.model ?? defaultModelDir(), { executionProvider: 'cpu', threads: 1 });
+      try {
+        await decode(local, requests[0]);
+        const t0 = performance.now();
+        const ms: number[] = [];
+        for (const r of requests) {
+          const t = performance.now();
+          await decode(local, r);
+          ms.push(performance.now() - t);
+        }
+        const wallS = (performance.now() - t0) / 1000;
+        localLine = `| local folder, in process (1 thread) | ${requests.length} | | ${wallS.toFixed(1)} | ${(requests.length / wallS).toFixed(2)} | | ${Math.round(percentile(ms, 50))} | ${Math.round(percentile(ms, 95))} | | |`;
+      } finally {
+        await local.dispose();
+      }
+    }
     const base = rows.find((r) => r.editors === 1)?.perSecond;
     const table = [
       '| editors | completions | forwards | wall s | completions/s | vs 1 editor | p50 ms | p95 ms | batches formed (size×count) | mean batch |',
@@ -114,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
             .map(([s, c]) => `${s}×${c}`)
             .join(', ')} | ${r.meanBatch.toFixed(2)} |`,
       ),
+      ...(localLine ? [localLine] : []),
     ].join('\n');
     process.stdout.write(`${table}\n`);
     if (v.out) fs.writeFileSync(v.out, JSON.stringify({ url: server ? 'started here (bundled model)' : url, tasks: v.tasks, rows }, null, 1) + '\n');

@@ -40,19 +40,21 @@ export class RemoteDenoiser implements Denoiser {
     readonly client: KServeClient,
     readonly model: string,
     readonly topK: number,
-    /** past_kv's sizes: [layers, 2, batch, kvHeads, rows, headDim] with batch and rows left as 0. */
-    private readonly kvShape: number[],
+    /** past_kv's sizes: [layers, 2, batch, kvHeads, rows, headDim]; absent: the server's graph takes no start and
+     * past_kv (the full-forward wrapper of serve/triton.py). */
+    private readonly kvShape: number[] | undefined,
   ) {}
 
   async forward(canvas: readonly number[], positions: readonly number[], signal = this.signal): Promise<Prediction[]> {
     if (signal?.aborted) throw new CancelledError();
-    const past = [...this.kvShape];
-    past[2] = 1;
-    past[4] = 0;
+    const past = this.kvShape ? [...this.kvShape] : undefined;
+    if (past) [past[2], past[4]] = [1, 0];
     const inputs =
       `[{"name":"${GRAPH.inputs.ids}","datatype":"INT64","shape":[1,${canvas.length}],"data":[${canvas.join(',')}]},` +
-      `{"name":"${GRAPH.inputs.start}","datatype":"INT64","shape":[1],"data":[0]},` +
-      `{"name":"${GRAPH.inputs.pastKv}","datatype":"FP32","shape":[${past.join(',')}],"data":[]},` +
+      (past
+        ? `{"name":"${GRAPH.inputs.start}","datatype":"INT64","shape":[1],"data":[0]},` +
+          `{"name":"${GRAPH.inputs.pastKv}","datatype":"FP32","shape":[${past.join(',')}],"data":[]},`
+        : '') +
       `{"name":"${GRAPH.inputs.positions}","datatype":"INT64","shape":[1,${positions.length}],"data":[${positions.join(',')}]}]`;
     const out = await this.client.infer(this.model, inputs, [GRAPH.outputs.topIds, GRAPH.outputs.topProbs, GRAPH.outputs.entropy], signal);
     this.forwards++;
@@ -111,10 +113,12 @@ export async function connectRemote(o: RemoteOptions): Promise<RemoteModel> {
     );
   }
   const inputs = new Map((meta.inputs ?? []).map((i) => [i.name, i.shape]));
-  const missing = Object.values(GRAPH.inputs).filter((n) => !inputs.has(n));
+  // the whole graph, or its full-forward wrapper (serve/triton.py: input_ids and positions only)
+  const missing = [GRAPH.inputs.ids, GRAPH.inputs.positions].filter((n) => !inputs.has(n));
   if (missing.length) throw new UnmaskError(ErrorCodes.modelLoad, `${where} is not an Unmask graph: it has no input ${missing.join(', ')}`);
-  const kvShape = inputs.get(GRAPH.inputs.pastKv)!;
-  if (kvShape.length !== 6) throw new UnmaskError(ErrorCodes.modelLoad, `${where}: ${GRAPH.inputs.pastKv} is [${kvShape.join(', ')}], expected 6 sizes`);
+  const kvShape = inputs.get(GRAPH.inputs.pastKv);
+  if (kvShape && kvShape.length !== 6)
+    throw new UnmaskError(ErrorCodes.modelLoad, `${where}: ${GRAPH.inputs.pastKv} is [${kvShape.join(', ')}], expected 6 sizes`);
 
   let tokenizerText: string;
   let tokenizerFrom: string;
