@@ -43,7 +43,11 @@ export interface ServerProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** Restart delays after successive crashes; one more crash than there are delays gives up. */
   restartDelaysMs?: number[];
-  /** Deadline of a load, from sending it to its answer (default 60 s). */
+  /**
+   * Deadline of a load, from sending it to its answer (default 5 min: a hang is found by the liveness check within
+   * seconds; the first load of a 0.5B folder on a machine measures its cost and runs every load-time probe once,
+   * 44 s on a quiet 2-core machine and minutes on a busy one, and must not be killed for it).
+   */
   loadTimeoutMs?: number;
   /** Deadline of a completion, from sending it to the server to its answer (default 60 s). */
   completeTimeoutMs?: number;
@@ -86,7 +90,7 @@ export class ServerProcess {
   constructor(private readonly options: ServerProcessOptions) {
     this.restartDelays = options.restartDelaysMs ?? [250, 1000, 4000, 10000, 30000];
     this.timeouts = {
-      load: options.loadTimeoutMs ?? 60_000,
+      load: options.loadTimeoutMs ?? 300_000,
       complete: options.completeTimeoutMs ?? 60_000,
       interval: options.livenessIntervalMs ?? 2_000,
       liveness: options.livenessTimeoutMs ?? 10_000,

@@ -130,11 +130,11 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   let cost: CostMeasurement;
   try {
     // the cost of this thread count, and (threads: auto, on the CPU) of the other one worth trying: the faster stays
-    cost = await costOf(graph, choice.threads, manifest, loadCache);
+    cost = await costOf(graph, choice.threads, manifest, loadCache, dir);
     const other = choice.executionProvider === 'cpu' && !options.threads ? otherThreads(choice.threads) : undefined;
     if (other) {
       const alt = await open(other);
-      const altCost = await costOf(alt.graph, other, manifest, loadCache).catch(async (e) => {
+      const altCost = await costOf(alt.graph, other, manifest, loadCache, dir).catch(async (e) => {
         await alt.graph.release().catch(() => undefined);
         throw e;
       });
@@ -380,13 +380,19 @@ function firstLine(e: unknown): string {
     .slice(0, 300);
 }
 
-/** The cost of `graph` at `threads`: from the load cache, or measured now (and put in it). */
-async function costOf(graph: ModelGraph, threads: number, m: Manifest, cache: LoadCache | undefined): Promise<CostMeasurement> {
+/**
+ * The cost of `graph` at `threads`: from the load cache, or measured now and written to it at once, so that a first
+ * load cut short (a deadline, a crash) keeps what it measured for the next try.
+ */
+async function costOf(graph: ModelGraph, threads: number, m: Manifest, cache: LoadCache | undefined, dir: string): Promise<CostMeasurement> {
   const key = costKey(cpuKey(), threads);
   const known = cache?.costs[key];
   if (known) return known;
   const measured = await measureCost(graph, threads, m.tokens.pad, m.maxSequence);
-  if (cache) cache.costs[key] = measured;
+  if (cache) {
+    cache.costs[key] = measured;
+    writeLoadCache(dir, cache);
+  }
   return measured;
 }
 
