@@ -1,13 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Python side (serve/requirements.txt). Where pip's configuration names local package indexes
-# (file://, as on this project's offline machines), only those are asked: PyPI itself, unreachable there, would
-# cost minutes of retries before pip fell back to them. Elsewhere it is a plain `pip install -r`.
+# Installs the team server's Python side (serve/requirements.txt) the way training/install.sh installs the training
+# side: only the machine's local package indexes where pip names them.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")"
-read -r -a local_indexes <<< "$( (python3 -m pip config get global.extra-index-url 2>/dev/null || true) | tr ' ' '\n' | grep '^file://' | tr '\n' ' ')"
-args=()
-if ((${#local_indexes[@]})); then
-  args=(--index-url "${local_indexes[0]}")
-  for index in "${local_indexes[@]:1}"; do args+=(--extra-index-url "$index"); done
-fi
-exec python3 -m pip install --disable-pip-version-check "${args[@]}" -r requirements.txt
+here="$(dirname "${BASH_SOURCE[0]}")"
+exec bash "$here/../training/install.sh" "$here/requirements.txt"

@@ -6,7 +6,7 @@ import { GRAPH } from '../convert/spec';
 import { FILE_LIMITS } from '../engine/bounds';
 import type { ModelSpec } from '../engine/types';
 import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
-import { MANIFEST_FILE, ModelFolderError, parseManifest, type Manifest } from './manifest';
+import { MANIFEST_FILE, ModelFolderError, modelSpecOf, parseManifest, type Manifest } from './manifest';
 import { createSession, OnnxDenoiser } from './onnxDenoiser';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, GraphContractError, kvShapeOf, ModelGraph } from './modelGraph';
 import { CodeTokenizer } from './tokenizer';
@@ -179,13 +179,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     if (loadCache) loadCache.probes = { warnings };
   }
   if (loadCache) writeLoadCache(dir, loadCache);
-  const model: ModelSpec = {
-    name: manifest.name,
-    maxSequence: manifest.maxSequence,
-    logitsShift: manifest.logitsShift,
-    tokens: manifest.tokens,
-    ...(manifest.slots ? { slots: manifest.slots } : {}),
-  };
+  const model: ModelSpec = modelSpecOf(manifest);
   const info: ModelInfo = {
     name: manifest.name,
     modelDir: dir,

@@ -1,6 +1,6 @@
 // unmask.json, format 2 (docs/model-contract.md): parsing and the checks that need neither the graph nor the tokenizer.
 import { BOUNDS, type BoundName } from '../engine/bounds';
-import type { SpecialTokens } from '../engine/types';
+import type { ModelSpec, SpecialTokens } from '../engine/types';
 
 /** The manifest format this version reads: 2, the one graph with its weights beside it (format 1 had a second graph). */
 export const MANIFEST_FORMAT = 2;
@@ -63,6 +63,17 @@ export class ModelFolderError extends Error {
 }
 
 /** Parses and checks the manifest's own fields; `file` names it in errors. */
+/** The manifest facts the engine needs (a local folder's and a team server's model alike). */
+export function modelSpecOf(m: Manifest): ModelSpec {
+  return {
+    name: m.name,
+    maxSequence: m.maxSequence,
+    logitsShift: m.logitsShift,
+    tokens: m.tokens,
+    ...(m.slots ? { slots: m.slots } : {}),
+  };
+}
+
 export function parseManifest(text: string, file: string): Manifest {
   let raw: unknown;
   try {

@@ -13,7 +13,7 @@ import { GRAPH } from '../convert/spec';
 import { FILE_LIMITS } from '../engine/bounds';
 import { CancelledError, type Denoiser, type ModelSpec, type Prediction } from '../engine/types';
 import { ErrorCodes, UnmaskError, type ModelInfo } from '../protocol';
-import { MANIFEST_FILE, parseManifest, type Manifest } from '../model/manifest';
+import { MANIFEST_FILE, modelSpecOf, parseManifest, type Manifest } from '../model/manifest';
 import { CodeTokenizer } from '../model/tokenizer';
 import { withinJsonBudget, TOKENIZER_BUDGET } from '../model/jsonBudget';
 import { KServeClient, type ServerOptions, type Tensor } from './kserve';
@@ -138,13 +138,7 @@ export async function connectRemote(o: RemoteOptions): Promise<RemoteModel> {
     );
   }
   const denoiser = new RemoteDenoiser(client, name, manifest.topK, kvShape);
-  const model: ModelSpec = {
-    name: manifest.name,
-    maxSequence: manifest.maxSequence,
-    logitsShift: manifest.logitsShift,
-    tokens: manifest.tokens,
-    ...(manifest.slots ? { slots: manifest.slots } : {}),
-  };
+  const model: ModelSpec = modelSpecOf(manifest);
   const warnings = manifest.cache
     ? [`${where}: the server runs full forwards, so this model's dual cache (unmask.json "cache") is not used; its text may differ from the local folder's`]
     : [];

@@ -7,17 +7,16 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { getModel, type GetModelOptions, type InstallJob, type Installer } from '../../../src/hub/getModel';
 import { downloadFiles, HubError, listFiles, PART_SUFFIX, selectFiles } from '../../../src/hub/hubClient';
 import { findLeftovers, lockPath } from '../../../src/hub/leftovers';
-import { FakeHub, writePlainCheckpoint } from '../hub/fakeHub';
+import { FakeHub, ROOMY, servePlainCheckpoint } from '../hub/fakeHub';
 
 const REPO = 'tiny-org/tiny-coder';
 const COMMIT = 'c'.repeat(40);
 const SHARD = 'model-00001-of-00002.safetensors';
-const roomy = { freeBytes: async () => 1e12, totalMemory: () => 64e9 };
+const roomy = ROOMY;
 
 /** The id of a process that has exited. */
 function deadPid(): number {
@@ -42,21 +41,13 @@ describe('fault: a hostile Hub and a careless --out (issue 27)', function () {
   const get = (over: Partial<GetModelOptions> = {}) => getModel({ source: REPO, storageDir, endpoint, machine: roomy, install: writesFolder, ...over });
   const resolves = () => hub.log.filter((l) => l.path.includes('/resolve/') || l.path.startsWith('/cdn/')).length;
 
+  let close: () => Promise<void>;
   beforeEach(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-fault-hub-'));
+    ({ tmp, hub, endpoint, close } = await servePlainCheckpoint('unmask-fault-hub-', REPO, COMMIT));
     storageDir = path.join(tmp, 'storage');
-    writePlainCheckpoint(path.join(tmp, 'hub'));
-    hub = new FakeHub();
-    hub.repos.set(REPO, { dir: path.join(tmp, 'hub'), commit: COMMIT });
-    endpoint = await hub.start();
     jobs.length = 0;
-    process.env.HF_HUB_CACHE = path.join(tmp, 'hf-hub'); // a Hugging Face cache of this test's own
   });
-  afterEach(async () => {
-    delete process.env.HF_HUB_CACHE;
-    await hub.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  afterEach(() => close());
 
   describe('--out (1)', () => {
     it("refuses a non-empty folder of the user's and a file, --force or not, touching nothing and downloading nothing", async () => {

@@ -229,3 +229,33 @@ export function writePlainCheckpoint(dir: string, shardBytes = 300_000): void {
   fs.writeFileSync(path.join(dir, 'README.md'), '# not needed\n');
   fs.writeFileSync(path.join(dir, 'generation_config.json'), '{}');
 }
+
+/** A machine with room for anything: Get Model's disk and memory checks pass. */
+export const ROOMY = { freeBytes: async () => 1e12, totalMemory: () => 64e9 };
+
+/**
+ * A fake Hub serving writePlainCheckpoint's checkpoint as `repo` at `commit`, from a temporary folder that also holds
+ * a Hugging Face cache of the test's own (HF_HUB_CACHE); `close()` stops the Hub and removes both.
+ */
+export async function servePlainCheckpoint(
+  prefix: string,
+  repo: string,
+  commit: string,
+): Promise<{ tmp: string; hub: FakeHub; endpoint: string; close(): Promise<void> }> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  writePlainCheckpoint(path.join(tmp, 'hub'));
+  const hub = new FakeHub();
+  hub.repos.set(repo, { dir: path.join(tmp, 'hub'), commit });
+  const endpoint = await hub.start();
+  process.env.HF_HUB_CACHE = path.join(tmp, 'hf-hub');
+  return {
+    tmp,
+    hub,
+    endpoint,
+    close: async () => {
+      delete process.env.HF_HUB_CACHE;
+      await hub.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}

@@ -3,16 +3,15 @@
 // cases do not wait on a conversion; getModelEndToEnd.test.ts runs the real converter.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { getModel, type InstallJob, type Installer } from '../../../src/hub/getModel';
 import { hubCacheDir, INCOMPLETE_SUFFIX } from '../../../src/hub/hfCache';
 import { installedModels } from '../../../src/hub/installed';
-import { FakeHub, writePlainCheckpoint } from './fakeHub';
+import { FakeHub, ROOMY, servePlainCheckpoint } from './fakeHub';
 
 const REPO = 'tiny-org/tiny-coder';
 const COMMIT = 'b'.repeat(40);
-const roomy = { freeBytes: async () => 1e12, totalMemory: () => 64e9 };
+const roomy = ROOMY;
 
 describe('get model', () => {
   let tmp: string;
@@ -27,20 +26,12 @@ describe('get model', () => {
     fs.renameSync(job.stagingDir, job.finalDir);
   };
 
+  let close: () => Promise<void>;
   beforeEach(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-getmodel-'));
-    writePlainCheckpoint(path.join(tmp, 'hub'));
-    hub = new FakeHub();
-    hub.repos.set(REPO, { dir: path.join(tmp, 'hub'), commit: COMMIT });
-    endpoint = await hub.start();
+    ({ tmp, hub, endpoint, close } = await servePlainCheckpoint('unmask-getmodel-', REPO, COMMIT));
     jobs.length = 0;
-    process.env.HF_HUB_CACHE = path.join(tmp, 'hf-hub'); // a Hugging Face cache of this test's own
   });
-  afterEach(async () => {
-    delete process.env.HF_HUB_CACHE;
-    await hub.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  afterEach(() => close());
 
   it('downloads by the pinned commit into the Hugging Face cache, installs into storage/models/NAME-PRECISION and keeps the download there', async () => {
     const storageDir = path.join(tmp, 'storage');

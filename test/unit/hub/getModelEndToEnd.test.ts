@@ -10,12 +10,12 @@ import * as path from 'node:path';
 import { getModel, type GetModelProgress } from '../../../src/hub/getModel';
 import { hubCacheDir } from '../../../src/hub/hfCache';
 import { forkInstaller } from '../../../src/hub/installer';
-import { FakeHub } from './fakeHub';
+import { FakeHub, ROOMY } from './fakeHub';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const REPO = 'tiny-org/tiny-qwen2';
 const COMMIT = 'c'.repeat(40);
-const roomy = { freeBytes: async () => 1e12, totalMemory: () => 64e9 };
+const roomy = ROOMY;
 
 /** A command run without blocking this process's event loop, which serves the fake Hub. */
 function run(command: string, args: string[], options: SpawnOptions): Promise<{ status: number | null; stdout: string; stderr: string }> {

@@ -12,13 +12,13 @@ import { convert } from '../../../src/convert';
 import { getModel, type GetModelOptions, type Installer } from '../../../src/hub/getModel';
 import { deleteSnapshot, hubCacheDir, repoCacheDir } from '../../../src/hub/hfCache';
 import { installCheckpoint, precheckCheckpoint } from '../../../src/hub/install';
-import { FakeHub } from './fakeHub';
+import { FakeHub, ROOMY } from './fakeHub';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const REPO = 'tiny-org/tiny-qwen2';
 const NOMASK = 'plain-org/left-to-right';
 const WORDLEVEL = 'plain-org/word-level';
-const roomy = { freeBytes: async () => 1e12, totalMemory: () => 64e9 };
+const roomy = ROOMY;
 
 /** A command run without blocking this process's event loop, which serves the fake Hub. */
 function run(command: string, args: string[], options: SpawnOptions): Promise<{ status: number | null; stdout: string; stderr: string }> {
