@@ -94,6 +94,10 @@ describe('complete CLI: on the shipped model', function () {
   it('a broken model folder: one clear line and exit code 1', () => {
     const r = cli('--file', FIB, '--line', '5', '--col', '12', '--model', path.join(ROOT, 'examples'));
     assert.equal(r.status, 1);
-    assert.equal(r.stderr.trim(), `unmask complete: ${path.join(ROOT, 'examples', 'unmask.json')}: missing`);
+    // one line: what is missing, and the next step (src/hub/nextStep.ts)
+    const line = r.stderr.trim();
+    assert.ok(!line.includes('\n'), line);
+    assert.ok(line.startsWith(`unmask complete: ${path.join(ROOT, 'examples', 'unmask.json')}: missing; `), line);
+    assert.match(line, /npm run get-model -- open-dcoder-0\.5b .*or convert a checkpoint with npm run convert$/);
   });
 });
