@@ -130,13 +130,14 @@ describe('inline completions from the bundled model', () => {
     await wb.page.keyboard.press('Escape');
   });
 
-  it("the status bar shows the last completion's latency, forwards and tokens per forward", async () => {
+  it("the status bar shows the last completion's latency against its plan, forwards and tokens per forward", async () => {
     const wb = bench();
     const all = traces();
     const last = all[all.length - 1];
     await waitFor(async () => (await wb.statusText()).includes(`${last.stats.forwards} fwd`), `"${last.stats.forwards} fwd" in the status bar`);
     const text = await wb.statusText();
-    assert.match(text, /\d+ ms · \d+ fwd · \d+\.\d tok\/fwd/);
+    // the editor's budget is 'auto', so every request is planned (src/engine/plan.ts) and the plan is shown beside the cost
+    assert.match(text, /\d+ ms \(planned \d+ ms(, context cut to \d+ tokens)?\) · \d+ fwd · \d+\.\d tok\/fwd/);
     assert.ok(text.includes(`${Math.round(last.latencyMs)} ms`), `status bar "${text}" lacks the latency ${Math.round(last.latencyMs)} ms`);
   });
 
