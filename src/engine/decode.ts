@@ -82,7 +82,7 @@ export async function decode(
   let window = model;
   let plan: TracePlan | undefined;
   if (cost && Number.isFinite(timeBudget) && request.plan !== false) {
-    const p = planRequest(cost, {
+    plan = planRequest(cost, {
       budgetMs: timeBudget,
       prefixTokens: prefixIds.length,
       suffixTokens: suffixIds.length,
@@ -90,10 +90,8 @@ export async function decode(
       cached,
       maxSequence: model.maxSequence,
     });
-    const contextAvailable = Math.min(prefixIds.length + suffixIds.length, Math.max(0, model.maxSequence - slots));
-    plan = { ...p, contextAvailable };
-    slots = p.slots;
-    window = { ...model, maxSequence: Math.min(model.maxSequence, p.contextTokens + slots + model.logitsShift) };
+    slots = plan.slots;
+    window = { ...model, maxSequence: Math.min(model.maxSequence, plan.contextTokens + slots + model.logitsShift) };
   }
   const blockSize = request.blockSize && request.blockSize > 0 ? Math.floor(request.blockSize) : slots;
   const canvas = buildCanvas(prefixIds, suffixIds, slots, window);
@@ -282,7 +280,7 @@ export async function decode(
 
   // what the forwards cost against what the fits say: the next plan adapts to a machine busier (or quieter) than measured
   if (cost && steps.length) {
-    const fitted = decodeMs({ ...cost, slowdown: 1 }, canvas.prefixIds.length + canvas.suffixIds.length, canvas.slots, cached, steps.length);
+    const fitted = decodeMs({ ...cost, slowdown: 1 }, canvas.prefixIds.length + canvas.suffixIds.length, canvas.slots, cached, forwards);
     observeForwards(cost, fitted.total - cost.overheadMs, msModel);
   }
   const realSlots = slotTokens.map((_, i) => i).filter((i) => slotTokens[i] !== MASKED && !isEnd(slotTokens[i]));

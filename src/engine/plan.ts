@@ -3,6 +3,7 @@
 // slots it opens, so that the whole decode fits the budget even at one token per forward. Context is given up
 // before slots, and slots only down to a floor; a first forward that cannot finish inside the budget is never
 // started on a larger canvas than the floor's. Pure: the engine reads the cost, it does not measure it.
+import type { TracePlan } from '../protocol';
 
 /** Milliseconds of one forward, fitted to measurements (costModel.ts): a + b·rows + c·rows·(rows + past). */
 export interface ForwardCostFit {
@@ -59,19 +60,6 @@ export interface PlanInput {
   maxSequence: number;
 }
 
-export interface Plan {
-  /** Tokens of context the canvas keeps (prefix and suffix together). */
-  contextTokens: number;
-  slots: number;
-  /** What the plan expects: the first forward, and the whole decode at one token per forward. */
-  firstForwardMs: number;
-  expectedMs: number;
-  /** The budget it was planned to. */
-  budgetMs: number;
-  /** Whether it had to give up context or slots to fit. */
-  shrunk: boolean;
-}
-
 /** The decode's cost at one token per forward: one full forward, then `slots − 1` steps. */
 export function decodeMs(cost: ForwardCost, contextTokens: number, slots: number, cached: boolean, steps = slots): { first: number; total: number } {
   const k = cost.slowdown ?? 1;
@@ -80,10 +68,11 @@ export function decodeMs(cost: ForwardCost, contextTokens: number, slots: number
   return { first, total: cost.overheadMs + first + Math.max(0, steps - 1) * step };
 }
 
-export function planRequest(cost: ForwardCost, input: PlanInput): Plan {
+/** The plan, as the trace carries it (TracePlan: context kept of available, slots, expected ms, budget). */
+export function planRequest(cost: ForwardCost, input: PlanInput): TracePlan {
   const available = Math.min(input.prefixTokens + input.suffixTokens, Math.max(0, input.maxSequence - input.slots));
   const fits = (context: number, slots: number) => decodeMs(cost, context, slots, input.cached).total <= input.budgetMs;
-  const result = (contextTokens: number, slots: number): Plan => {
+  const result = (contextTokens: number, slots: number): TracePlan => {
     const { first, total } = decodeMs(cost, contextTokens, slots, input.cached);
     return {
       contextTokens,
@@ -91,6 +80,7 @@ export function planRequest(cost: ForwardCost, input: PlanInput): Plan {
       firstForwardMs: Math.round(first),
       expectedMs: Math.round(total),
       budgetMs: input.budgetMs,
+      contextAvailable: available,
       shrunk: contextTokens < available || slots < input.slots,
     };
   };

@@ -7,7 +7,7 @@ import { FILE_LIMITS } from '../engine/bounds';
 import type { ModelSpec } from '../engine/types';
 import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
 import { MANIFEST_FILE, ModelFolderError, modelSpecOf, parseManifest, type Manifest } from './manifest';
-import { createSession, OnnxDenoiser } from './onnxDenoiser';
+import { createSession, OnnxDenoiser, threadsFor } from './onnxDenoiser';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, GraphContractError, kvShapeOf, ModelGraph } from './modelGraph';
 import { CodeTokenizer } from './tokenizer';
 import { CachedDenoiser } from './cachedDenoiser';
@@ -112,7 +112,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   ];
   const loadCache = useCache ? readLoadCache(dir, folderFingerprint(dir, files)) : undefined;
   const probed = loadCache?.probes !== undefined;
-  const open = async (threads: number) => {
+  const open = async (threads: number, slowProbes: boolean) => {
     let choice;
     try {
       choice = await createSession(modelFile, options.executionProvider ?? 'auto', threads);
@@ -120,25 +120,33 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
       throw new ModelFolderError(modelFile, `is not a loadable ONNX graph (truncated or corrupt?): ${firstLine(e)}`);
     }
     try {
-      return { choice, graph: await checkGraph(choice.session, manifest, modelFile, manifestFile, !probed) };
+      return { choice, graph: await checkGraph(choice.session, manifest, modelFile, manifestFile, slowProbes) };
     } catch (e) {
       await choice.session.release().catch(() => undefined);
       throw e;
     }
   };
-  let { choice, graph } = await open(options.threads ?? 0);
+  // threads on auto: half the cores or all of them (up to 4), whichever this model runs faster here. Both costs in the
+  // load cache decide before any session opens; otherwise both sessions are measured (the second skips the slow probes,
+  // which check the folder, not the session) and the slower is released.
+  const typical = (c: ForwardCost) => decodeMs(c, 512, manifest.slots?.singleLine ?? 24, cached).total;
+  const costFor = (threads: number) => loadCache?.costs[costKey(cpuKey(), threads)];
+  let threads = options.threads ?? 0;
+  const other = threads ? undefined : otherThreads(threadsFor(0));
+  if (other !== undefined) {
+    const [mine, theirs] = [costFor(threadsFor(0)), costFor(other)];
+    if (mine && theirs) threads = typical(theirs) < typical(mine) ? other : threadsFor(0);
+  }
+  let { choice, graph } = await open(threads, !probed);
   let cost: CostMeasurement;
   try {
-    // the cost of this thread count, and (threads: auto, on the CPU) of the other one worth trying: the faster stays
     cost = await costOf(graph, choice.threads, manifest, loadCache, dir);
-    const other = choice.executionProvider === 'cpu' && !options.threads ? otherThreads(choice.threads) : undefined;
-    if (other) {
-      const alt = await open(other);
+    if (other !== undefined && !threads && choice.executionProvider === 'cpu') {
+      const alt = await open(other, false);
       const altCost = await costOf(alt.graph, other, manifest, loadCache, dir).catch(async (e) => {
         await alt.graph.release().catch(() => undefined);
         throw e;
       });
-      const typical = (c: ForwardCost) => decodeMs(c, 512, manifest.slots?.singleLine ?? 24, cached).total;
       const [keep, drop] = typical(altCost) < typical(cost) ? [{ ...alt, cost: altCost }, graph] : [{ choice, graph, cost }, alt.graph];
       await drop.release().catch(() => undefined);
       ({ choice, graph, cost } = keep);
@@ -176,9 +184,11 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     } catch (e) {
       warnings = [`the load-time probes of ${dir} failed: ${firstLine(e)}`];
     }
-    if (loadCache) loadCache.probes = { warnings };
+    if (loadCache) {
+      loadCache.probes = { warnings };
+      writeLoadCache(dir, loadCache); // the costs were written as they were measured (costOf)
+    }
   }
-  if (loadCache) writeLoadCache(dir, loadCache);
   const model: ModelSpec = modelSpecOf(manifest);
   const info: ModelInfo = {
     name: manifest.name,
