@@ -2,13 +2,14 @@
 // anything is written; the folder is built beside the destination under a temporary name and renamed into place only
 // when complete, so a failed or cancelled conversion never leaves something that looks like a model. No console
 // output: progress goes to onProgress (the command line and the Get Model feature print it their own way).
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import defaults from '../engine/defaults.json';
 import { BOUNDS, CHECKPOINT_FILE_LIMITS } from '../engine/bounds';
 import { readBoundedBytes } from '../model/boundedFile';
 import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, type Manifest } from '../model/manifest';
 import { openCheckpoint, type Checkpoint } from './checkpoint';
+import { isInside, realish } from './paths';
 import { buildGraph, PRECISION_NOTE } from './graph';
 import { CheckpointError } from './safetensors';
 import { GRAPH, type Precision, type TensorSource } from './spec';
@@ -208,29 +209,11 @@ const isFile = (p: string) => {
   }
 };
 
-/** `p` with every link of its existing part resolved (the part that does not exist yet appended as it is). */
-function realOf(p: string): string {
-  const rest: string[] = [];
-  for (let at = p; ; at = dirname(at)) {
-    try {
-      return join(realpathSync(at), ...rest.reverse());
-    } catch {
-      if (dirname(at) === at) return p;
-      rest.push(basename(at));
-    }
-  }
-}
-
-const inside = (child: string, parent: string) => {
-  const r = relative(parent, child);
-  return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !isAbsolute(r));
-};
-
 /** The model folder may not be the checkpoint, inside it or hold it: replacing it would delete the checkpoint. */
 function checkApart(checkpoint: string, out: string): void {
-  const [c, o] = [realOf(checkpoint), realOf(out)];
+  const [c, o] = [realish(checkpoint), realish(out)];
   const why =
-    c === o ? 'is the checkpoint folder' : inside(o, c) ? 'is inside the checkpoint folder' : inside(c, o) ? 'holds the checkpoint folder' : undefined;
+    c === o ? 'is the checkpoint folder' : isInside(o, c) ? 'is inside the checkpoint folder' : isInside(c, o) ? 'holds the checkpoint folder' : undefined;
   if (why) throw new CheckpointError(out, `${why} ${checkpoint}; the model folder must be written elsewhere (--out)`, 'out');
 }
 

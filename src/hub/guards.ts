@@ -4,29 +4,8 @@
 // and HF_ENDPOINT's credentials are checked in hubClient.ts, where the Hub's names are.) No `vscode` import.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isInside, realish } from '../convert/paths';
 import { HubError } from './hubClient';
-
-/** `child` is `parent` or lies under it (both resolved). */
-export function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(path.resolve(parent), path.resolve(child));
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-/** The real path of `p`'s nearest existing ancestor with the rest appended (links resolved where they exist). */
-export function realish(p: string): string {
-  let at = path.resolve(p);
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync(at), ...rest.reverse());
-    } catch {
-      const up = path.dirname(at);
-      if (up === at) return path.resolve(p);
-      rest.push(path.basename(at));
-      at = up;
-    }
-  }
-}
 
 /** Two paths overlap when one is inside the other, compared as given and with links resolved. */
 export function overlaps(a: string, b: string): boolean {

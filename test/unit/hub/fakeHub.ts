@@ -3,6 +3,7 @@
 // `/REPO/resolve/REV/FILE`, which redirects LFS files (302) to a second path that honours Range (206) and sends an
 // ETag, with `X-Repo-Commit`. Repositories are folders on disk in the Hub's layout. It can gate a repository behind a
 // token, cut the connection once mid-file, and lie about a hash; it logs every request and the body bytes it sent.
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -258,4 +259,35 @@ export async function servePlainCheckpoint(
       fs.rmSync(tmp, { recursive: true, force: true });
     },
   };
+}
+
+/** A command run without blocking this process's event loop, which serves the fake Hub. */
+export function run(command: string, args: string[], options: SpawnOptions): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += String(d)));
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Whether python3 imports `modules` (comma-separated); where it does not, prints `skipped` (the caller then skips). */
+export function pythonHas(modules: string, skipped: string): boolean {
+  if (spawnSync('python3', ['-c', `import ${modules}`], { encoding: 'utf8' }).status === 0) return true;
+  console.log(`      skipped: ${skipped}`);
+  return false;
+}
+
+/** training/tiny_checkpoints.py's tiny random Qwen2 checkpoint, in the Hub's layout, written under `dir`: its folder. */
+export function writeTinyQwen2(dir: string): string {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const made = spawnSync('python3', [path.join(root, 'training', 'tiny_checkpoints.py'), dir, '--family', 'qwen2'], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
+  return path.join(dir, 'qwen2');
 }

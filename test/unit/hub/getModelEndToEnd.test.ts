@@ -3,36 +3,18 @@
 // converted by src/convert and checked; `npm run get-model` prints the folder and `npm run complete --model` uses it.
 // The extension's path, the install step in a child process, is run here too. Skips without Python and torch.
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getModel, type GetModelProgress } from '../../../src/hub/getModel';
 import { hubCacheDir } from '../../../src/hub/hfCache';
 import { forkInstaller } from '../../../src/hub/installer';
-import { FakeHub, ROOMY } from './fakeHub';
+import { FakeHub, pythonHas, ROOMY, run, writeTinyQwen2 } from './fakeHub';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const REPO = 'tiny-org/tiny-qwen2';
 const COMMIT = 'c'.repeat(40);
 const roomy = ROOMY;
-
-/** A command run without blocking this process's event loop, which serves the fake Hub. */
-function run(command: string, args: string[], options: SpawnOptions): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => {
-      stdout += String(d);
-    });
-    child.stderr!.on('data', (d) => {
-      stderr += String(d);
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe('get model end to end (real converter)', function () {
   this.timeout(300_000);
@@ -41,19 +23,17 @@ describe('get model end to end (real converter)', function () {
   let endpoint = '';
 
   before(async function () {
-    const probe = spawnSync('python3', ['-c', 'import torch, transformers, safetensors, tokenizers'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      console.log('      skipped: python3 with torch, transformers, safetensors and tokenizers makes the tiny checkpoint (bash training/install.sh)');
+    if (
+      !pythonHas(
+        'torch, transformers, safetensors, tokenizers',
+        'python3 with torch, transformers, safetensors and tokenizers makes the tiny checkpoint (bash training/install.sh)',
+      )
+    )
       this.skip();
-    }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-getmodel-e2e-'));
-    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(tmp, 'hub'), '--family', 'qwen2'], {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-    });
-    if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
+    const qwen2 = writeTinyQwen2(path.join(tmp, 'hub'));
     hub = new FakeHub();
-    hub.repos.set(REPO, { dir: path.join(tmp, 'hub', 'qwen2'), commit: COMMIT });
+    hub.repos.set(REPO, { dir: qwen2, commit: COMMIT });
     endpoint = await hub.start();
   });
   after(async () => {

@@ -4,7 +4,6 @@
 // with a tokenizer the runtime cannot run, is refused before its weights are downloaded. Every test has an HF_HOME of
 // its own (never ~/.cache/huggingface). Skips without Python's huggingface_hub and torch (bash training/install.sh).
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,26 +11,13 @@ import { convert } from '../../../src/convert';
 import { getModel, type GetModelOptions, type Installer } from '../../../src/hub/getModel';
 import { deleteSnapshot, hubCacheDir, repoCacheDir } from '../../../src/hub/hfCache';
 import { installCheckpoint, precheckCheckpoint } from '../../../src/hub/install';
-import { FakeHub, ROOMY } from './fakeHub';
+import { FakeHub, pythonHas, ROOMY, run, writeTinyQwen2 } from './fakeHub';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const REPO = 'tiny-org/tiny-qwen2';
 const NOMASK = 'plain-org/left-to-right';
 const WORDLEVEL = 'plain-org/word-level';
 const roomy = ROOMY;
-
-/** A command run without blocking this process's event loop, which serves the fake Hub. */
-function run(command: string, args: string[], options: SpawnOptions): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += String(d)));
-    child.stderr!.on('data', (d) => (stderr += String(d)));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 /** A safetensors file of one F32 tensor of `floats` zeros: weights past the 1 MB a refused repository may cost. */
 function paddingSafetensors(file: string, floats: number): void {
@@ -68,18 +54,15 @@ describe('the Hugging Face cache, shared with huggingface_hub, and refusals befo
     });
 
   before(async function () {
-    const probe = spawnSync('python3', ['-c', 'import huggingface_hub, torch, transformers, safetensors, tokenizers'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      console.log('      skipped: python3 with huggingface_hub, torch, transformers, safetensors and tokenizers is needed (bash training/install.sh)');
+    if (
+      !pythonHas(
+        'huggingface_hub, torch, transformers, safetensors, tokenizers',
+        'python3 with huggingface_hub, torch, transformers, safetensors and tokenizers is needed (bash training/install.sh)',
+      )
+    )
       this.skip();
-    }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-hfcache-'));
-    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(tmp, 'hub'), '--family', 'qwen2'], {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-    });
-    if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
-    const qwen2 = path.join(tmp, 'hub', 'qwen2');
+    const qwen2 = writeTinyQwen2(path.join(tmp, 'hub'));
     const tokenizer = JSON.parse(fs.readFileSync(path.join(qwen2, 'tokenizer.json'), 'utf8'));
     // an ordinary model: the same checkpoint with its mask token renamed away, and 4 MB more weights
     const nomask = path.join(tmp, 'hub', 'nomask');
