@@ -204,7 +204,7 @@ export async function decode(
         predictions = answered[0];
         batchRows = answered.length;
       } else {
-        predictions = await denoiser.forward(canvas.ids, positions);
+        predictions = await denoiser.forward(canvas.ids, positions, signal);
       }
       forwards++;
     }

@@ -13,7 +13,8 @@ export interface Denoiser {
    * One forward pass over `canvas` (token ids); returns the predictions at `positions`, in order.
    * The canvas array is reused by the caller between calls: copy what you keep.
    */
-  forward(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]>;
+  /** `signal`, when given, may abort the forward in flight (a remote one); local forwards finish and are checked between steps. */
+  forward(canvas: readonly number[], positions: readonly number[], signal?: AbortSignal): Promise<Prediction[]>;
   /**
    * Optional: the decode loop announces each newly opened block of slots, as the canvas rows [start, end) that its
    * tokens and its predictions occupy. A denoiser with a cache (the dual cache, src/model/cachedDenoiser.ts)

@@ -27,6 +27,5 @@ export function openRemote(t: RemoteTarget, signal?: AbortSignal): Promise<Remot
 /** One completion through the server, cancelled by `signal` (the forward in flight too). */
 export async function completeRemote(t: RemoteTarget, request: CompleteRequest, options: DecodeOptions = {}): Promise<Trace> {
   const model = await openRemote(t, options.signal);
-  model.denoiser.signal = options.signal;
-  return decode(model, request, options);
+  return decode(model, request, options); // decode hands its signal to every forward
 }

@@ -32,8 +32,6 @@ interface Metadata {
 
 /** One forward is one infer: the canvas as input_ids [1, L], no past rows, the wanted positions. */
 export class RemoteDenoiser implements Denoiser {
-  /** Aborts the forward in flight as well as the next ones (a decode's signal; the model server sets it per decode). */
-  signal?: AbortSignal;
   forwards = 0;
 
   constructor(
@@ -45,7 +43,7 @@ export class RemoteDenoiser implements Denoiser {
     private readonly kvShape: number[] | undefined,
   ) {}
 
-  async forward(canvas: readonly number[], positions: readonly number[], signal = this.signal): Promise<Prediction[]> {
+  async forward(canvas: readonly number[], positions: readonly number[], signal?: AbortSignal): Promise<Prediction[]> {
     if (signal?.aborted) throw new CancelledError();
     const past = this.kvShape ? [...this.kvShape] : undefined;
     if (past) [past[2], past[4]] = [1, 0];

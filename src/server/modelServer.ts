@@ -10,7 +10,7 @@ import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
 import { CancelledError, decode, type Denoiser } from '../engine';
 import { checkCompleteRequest, checkLoadRequest, clampThreads } from '../engine/bounds';
 import { loadModel, type LoadedModel } from '../model';
-import { connectRemote, RemoteDenoiser } from '../remote/remoteModel';
+import { connectRemote, type RemoteModel } from '../remote/remoteModel';
 import {
   ErrorCodes,
   Notifications,
@@ -38,7 +38,8 @@ const twoTurns: Drain = async () => {
 };
 
 export class ModelServer {
-  private model?: LoadedModel;
+  /** A local folder's model, or a team server's (its forwards go over the network). */
+  private model?: LoadedModel | RemoteModel;
   private running?: Running;
   private loading: Promise<unknown> = Promise.resolve();
   private readonly counts = { requests: 0, decodesStarted: 0, forwards: 0, cancelledBeforeStart: 0 };
@@ -95,10 +96,10 @@ export class ModelServer {
     const runningAtArrival = this.running;
     const loading = (async () => {
       await previous.catch(() => undefined);
-      let next: LoadedModel;
+      let next: LoadedModel | RemoteModel;
       try {
         next = params.server
-          ? ((await connectRemote({ url: params.server.url, ...(params.server.token ? { token: params.server.token } : {}) })) as unknown as LoadedModel)
+          ? await connectRemote({ url: params.server.url, ...(params.server.token ? { token: params.server.token } : {}) })
           : await this.load(params.modelDir, { executionProvider: params.executionProvider, threads });
       } catch (e) {
         this.log(`load failed: ${(e as Error).message}`);
@@ -138,7 +139,6 @@ export class ModelServer {
       if (controller.signal.aborted) throw new CancelledError();
       const model = this.model;
       if (!model) throw new UnmaskError(ErrorCodes.noModel, 'no model is loaded');
-      if (model.denoiser instanceof RemoteDenoiser) model.denoiser.signal = controller.signal; // aborts the forward in flight
       const denoiser = this.gated(model.denoiser, controller.signal, () => {
         if (!started) this.counts.decodesStarted++;
         started = true;
@@ -175,7 +175,7 @@ export class ModelServer {
         if (signal.aborted) throw new CancelledError();
         onForward();
         this.counts.forwards++;
-        return denoiser.forward(canvas, positions);
+        return denoiser.forward(canvas, positions, signal);
       },
       ...(denoiser.beginBlock ? { beginBlock: (start: number, end: number) => denoiser.beginBlock!(start, end) } : {}),
     };

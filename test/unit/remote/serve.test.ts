@@ -96,11 +96,9 @@ describe('team server (serve/, KServe v2 on Ray Serve)', function () {
     assert.equal(steps, 2);
     // aborted while a forward is in flight: the fetch itself is aborted
     const inFlight = new AbortController();
-    remote.denoiser.signal = inFlight.signal;
-    const forward = remote.denoiser.forward([5, 6, 3, 3], [2, 3]);
+    const forward = remote.denoiser.forward([5, 6, 3, 3], [2, 3], inFlight.signal);
     inFlight.abort();
     await assert.rejects(forward, (e: unknown) => e instanceof CancelledError);
-    remote.denoiser.signal = undefined;
     assert.ok(performance.now() - t0 < 30_000);
   });
 
