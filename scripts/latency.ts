@@ -129,7 +129,7 @@ async function main(): Promise<void> {
           totals[mode].push(trace.stats.msTotal);
           if (trace.stats.tokens === 0 && trace.result.stoppedBy === 'timeBudget') zero[mode]++;
           process.stdout.write(
-            `| ${gap.task_id} (${gap.single_line ? 'line' : 'lines'}) | ${trace.prefixTokens + trace.suffixTokens} | ${trace.slots} | ${mode === 'on' ? `${trace.plan?.expectedMs ?? '-'} of ${trace.plan?.budgetMs ?? '-'} ms` : 'off'} | ${Math.round(first)} | ${Math.round(steps)} | ${Math.round(trace.stats.msTotal - trace.stats.msModel)} | ${Math.round(trace.stats.msTotal)} | ${trace.stats.forwards} | ${trace.result.stoppedBy} |\n`,
+            `| ${gap.task_id} (${gap.single_line ? 'line' : 'lines'}) | ${trace.prefixTokens + trace.suffixTokens} | ${trace.slots} | ${mode === 'on' ? `${trace.plan?.expectedMs ?? '-'} of ${trace.plan?.budgetMs ?? '-'} ms` : 'off'} | ${Math.round(first)} | ${Math.round(steps)} | ${Math.round(trace.stats.msTotal - trace.stats.msModel)} | ${Math.round(trace.stats.msTotal)} | ${trace.stats.forwards} | ${trace.result.stoppedBy}${trace.result.stoppedBy === 'timeBudget' ? ` (the last forward filled ${trace.steps.at(-1)?.unmasked.length ?? 0} slots)` : ''} |\n`,
           );
         }
       }

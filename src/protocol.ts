@@ -28,7 +28,8 @@ export interface CompleteRequest {
   /** Hard cap on forward passes; the slots still masked then take their current top-1. */
   maxForwards?: number;
   /**
-   * Stop decoding after this many milliseconds; the result is then what was settled (stop reason timeBudget). 'auto':
+   * Finish decoding inside this many milliseconds: the last forward that fits fills every slot still masked, as
+   * maxForwards does (stop reason timeBudget). 'auto':
    * the budget the model's measured cost gives (engine/plan.ts autoBudgetMs).
    */
   timeBudgetMs?: number | 'auto';

@@ -11,7 +11,7 @@ import { makePolicy, type Policy } from './policies';
 import { resolvePolicy } from './policyTable';
 import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
 import { SignalTracker } from './signals';
-import { autoBudgetMs, decodeMs, observeForwards, planRequest, type ForwardCost } from './plan';
+import { autoBudgetMs, decodeMs, fitMs, observeForwards, planRequest, type ForwardCost } from './plan';
 import { draftSteps, draftWidth, sameStep, type DraftStep } from './draft';
 import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type SlotFilter, type TokenizerLike } from './types';
 
@@ -118,6 +118,15 @@ export async function decode(
   let verified: { rows: Prediction[][]; positions: Map<number, number>; drafts: DraftStep[]; next: number } | undefined;
   let lastCandidates: Candidate[] | undefined;
   let forwards = 0;
+  // what the next forward will take: the last cached step as measured, or before one ran the cost's fit of a step
+  // (the first forward is a full one and costs more than every step after it)
+  let lastStepMs: number | undefined;
+  const nextForwardMs = (forwardMs: number): number => {
+    if (forwards > 1 && forwardMs > 0) lastStepMs = forwardMs;
+    if (lastStepMs !== undefined) return lastStepMs;
+    if (cost) return (cost.slowdown ?? 1) * fitMs(cached ? cost.step : cost.full, canvas.slots, cached ? canvas.prefixIds.length + canvas.suffixIds.length : 0);
+    return forwardMs;
+  };
   const decideStep = (
     candidates: readonly Candidate[],
     tokens: readonly number[],
@@ -148,13 +157,6 @@ export async function decode(
   while (slotTokens.includes(MASKED)) {
     throwIfCancelled();
     const stepStart = now();
-    if (steps.length && stepStart - t0 >= timeBudget) {
-      // out of time: keep what is settled, the committed slots before the first masked one
-      const firstMasked = slotTokens.indexOf(MASKED);
-      slotTokens.fill(model.tokens.pad, firstMasked);
-      stoppedBy = 'timeBudget';
-      break;
-    }
     const masked = indicesOf(slotTokens, MASKED);
     const block = Math.floor(masked[0] / blockSize);
     if (block !== openBlock) {
@@ -168,6 +170,7 @@ export async function decode(
     const positions = masked.map((s) => canvas.slotStart + s - model.logitsShift);
     let predictions: Prediction[];
     let batchRows = 0;
+    let ran = false;
     if (verified) {
       // the drafted step before this canvas was the policy's own: its row of the batched forward is this forward
       const row = verified.rows[verified.next];
@@ -207,6 +210,7 @@ export async function decode(
         predictions = await denoiser.forward(canvas.ids, positions, signal);
       }
       forwards++;
+      ran = true;
     }
     const forwardMs = now() - stepStart;
     msModel += forwardMs;
@@ -236,7 +240,12 @@ export async function decode(
       }
     }
 
-    const decision = decideStep(candidates, slotTokens, steps.length, bySlot, previousTop1);
+    let decision = decideStep(candidates, slotTokens, steps.length, bySlot, previousTop1);
+    // the budget, like maxForwards: when the next forward would end past it, this one is the last and its predictions
+    // fill every slot still masked (the gate then decides whether the text is worth showing)
+    if (!decision.stop && now() - t0 + nextForwardMs(ran ? forwardMs : 0) > timeBudget) {
+      decision = { unmask: candidates.map((c) => c.slot), stop: 'timeBudget' };
+    }
     previousTop1 = new Map(candidates.map((c) => [c.slot, c.token]));
     const drafted = verified !== undefined && verified.next > 0;
     if (verified) {

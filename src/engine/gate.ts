@@ -6,7 +6,7 @@ export const DEFAULT_GATE = {
   /** Completions whose confidence is below this are not shown. */
   minConfidence: 0.5,
   /**
-   * A decode stops after this long and keeps only what is settled (see decode's stop reason timeBudget); 'auto': what
+   * A decode ends inside this: the last forward that fits fills the slots still masked (decode's stop reason timeBudget); 'auto': what
    * the model's measured cost gives, within engine/plan.ts AUTO_BUDGET's floor and cap, and every request is planned to it.
    */
   timeBudgetMs: 'auto' as number | 'auto',

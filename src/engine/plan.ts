@@ -114,12 +114,13 @@ function largestFitting(lo: number, hi: number, ok: (n: number) => boolean): num
 
 /**
  * The `auto` time budget: what a completion costs this model at twice the floors' context, with room, within a floor
- * and a cap; a block of lines gets half as much again. The cap is 2 s, the editor's budget before plans: on this
- * project's 2-core CPU the 0.5B model's line at the floors (256 context tokens, 16 slots, one token per forward) costs
- * 1.9–2.0 s (prefill at the CPU's int8 limit, steps near its memory bandwidth: docs/benchmarks.md, "Latency"), and a
- * 1.5 s cap stopped 3 of 8 such lines with nothing settled.
+ * and a cap; a block of lines gets half as much again. The cap is 1.5 s a line: on this project's 2-core CPU the 0.5B
+ * model's line at the floors (256 context tokens, 16 slots) costs 1.9–2.4 s at one token per forward (prefill at the
+ * CPU's int8 limit, each step bound by reading the weights: docs/benchmarks.md, "Latency"), so a decode that has not
+ * finished by then has its last forward that fits fill the slots left (decode.ts), and the gate decides whether that
+ * is worth showing; a trained model commits more than one token per forward and mostly finishes before.
  */
-export const AUTO_BUDGET = { floorMs: 1000, capMs: 2000, margin: 1.25, multiLineFactor: 1.5 } as const;
+export const AUTO_BUDGET = { floorMs: 1000, capMs: 1500, margin: 1.25, multiLineFactor: 1.5 } as const;
 
 export function autoBudgetMs(cost: ForwardCost | undefined, slots: number, cached: boolean, singleLine = true): number {
   const scale = singleLine ? 1 : AUTO_BUDGET.multiLineFactor;

@@ -166,22 +166,34 @@ describe('decode: the infill loop', () => {
     assert.equal(trace.result.text, Array(8).fill('a').join('\n'));
   });
 
-  it('a time budget stops the decode before its next forward and keeps only the settled start', async () => {
+  it('a time budget makes the last forward that fits it fill every slot still masked, as maxForwards does', async () => {
     let clock = 0;
     const { denoiser, run } = setup(plan('abcdef', 6, [0.5, 0.6, 0.1, 0.4, 0.2, 0.3], 0.99), { policy: { name: 'sequential' }, timeBudgetMs: 25 });
     denoiser.onForward = () => {
       clock += 10;
     };
     const trace = await run({ now: () => clock });
-    // forwards at 0, 10, 20 ms commit slots 1, 0 and 3; at 30 ms the budget is spent. Slot 2 is still masked,
-    // so "d" in slot 3 is not settled text: only "ab" is kept
+    // the forward at 0 ms commits slot 1 and ends at 10 ms: one more (10 ms, as the last took) ends at 20 ms, inside
+    // the budget. The one at 10 ms ends at 20 ms, and a third would end at 30 ms, past 25: the second forward's
+    // predictions fill the five slots left, and the third is never started
     assert.equal(trace.result.stoppedBy, 'timeBudget');
-    assert.equal(denoiser.forwards, 3);
-    assert.deepEqual(
-      trace.steps.map((s) => s.at),
-      [0, 10, 20],
-    );
-    assert.equal(trace.result.text, 'ab');
+    assert.equal(denoiser.forwards, 2);
+    assert.deepEqual(perStep(trace), [[1], [0, 2, 3, 4, 5]]);
+    assert.equal(trace.result.text, 'abcdef');
+    assertConsistent(trace, 2);
+    assert.ok(trace.stats.msTotal <= 25, `${trace.stats.msTotal} ms`);
+  });
+
+  it('a time budget too short for any step still shows the first forward, filled', async () => {
+    let clock = 0;
+    const { denoiser, run } = setup(plan('abc', 3, [0.5, 0.6, 0.4], 0.99), { policy: { name: 'sequential' }, timeBudgetMs: 5 });
+    denoiser.onForward = () => {
+      clock += 10;
+    };
+    const trace = await run({ now: () => clock });
+    assert.equal(denoiser.forwards, 1);
+    assert.equal(trace.result.stoppedBy, 'timeBudget');
+    assert.equal(trace.result.text, 'abc');
   });
 
   it("a completion's confidence is the geometric mean of the probabilities its kept tokens were unmasked with", async () => {
