@@ -13,7 +13,8 @@ import { openCheckpoint } from '../src/convert/checkpoint';
 import { buildGraph } from '../src/convert/graph';
 import { MS_DOMAIN, OnnxWriter } from '../src/convert/onnx/writer';
 import { quantizeBlocks } from '../src/convert/quantize';
-import { GRAPH, type Precision } from '../src/convert/spec';
+import { GRAPH } from '../src/contract/graph';
+import type { Precision } from '../src/contract/precision';
 import { kvRows, kvShapeOf } from '../src/model/modelGraph';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

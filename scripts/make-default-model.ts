@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { convert, PRECISIONS } from '../src/convert';
-import type { Precision } from '../src/convert/spec';
-import { MANIFEST_FILE, parseManifest } from '../src/model/manifest';
+import { convert } from '../src/convert';
+import { PRECISIONS, type Precision } from '../src/contract/precision';
+import { MANIFEST_FILE, parseManifest } from '../src/contract/manifest';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Manifest fields of the bundled folder that come from training, not from the checkpoint. */

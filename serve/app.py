@@ -22,7 +22,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from ray import serve
 
-from graph import Graph, RequestError, Rows
+from graph import IN, OUTPUTS, Graph, RequestError, Rows
 
 api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -120,20 +120,21 @@ class UnmaskModel:
         try:
             body = await request.json()
             inputs = {i.get("name"): i for i in body.get("inputs", [])}
-            missing = [n for n in ("input_ids", "positions") if n not in inputs]
+            missing = [n for n in (IN["ids"], IN["positions"]) if n not in inputs]
             if missing:
                 raise RequestError(f"missing input {', '.join(missing)}")
-            rows = Rows(tensor_of(inputs["input_ids"]).astype(np.int64), tensor_of(inputs["positions"]).astype(np.int64))
-            if "start" in inputs and int(tensor_of(inputs["start"]).ravel()[0]) != 0:
-                raise RequestError("this server runs full forwards only: start must be 0")
-            if "past_kv" in inputs and (len(inputs["past_kv"].get("shape", [])) != 6 or inputs["past_kv"]["shape"][4] != 0):
-                raise RequestError("this server runs full forwards only: past_kv must have 0 rows")
+            rows = Rows(tensor_of(inputs[IN["ids"]]).astype(np.int64), tensor_of(inputs[IN["positions"]]).astype(np.int64))
+            if IN["start"] in inputs and int(tensor_of(inputs[IN["start"]]).ravel()[0]) != 0:
+                raise RequestError(f"this server runs full forwards only: {IN['start']} must be 0")
+            past = inputs.get(IN["pastKv"])
+            if past is not None and (len(past.get("shape", [])) != 6 or past["shape"][4] != 0):
+                raise RequestError(f"this server runs full forwards only: {IN['pastKv']} must have 0 rows")
             self.graph.check(rows)
         except (RequestError, ValueError, TypeError, AttributeError) as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         top_ids, top_probs, entropy = await self.rows(rows)
-        wanted = [o.get("name") for o in body.get("outputs", [])] or ["top_ids", "top_probs", "entropy"]
-        out = {"top_ids": top_ids, "top_probs": top_probs, "entropy": entropy}
+        wanted = [o.get("name") for o in body.get("outputs", [])] or list(OUTPUTS)
+        out = dict(zip(OUTPUTS, (top_ids, top_probs, entropy)))
         return {
             "model_name": self.graph.name,
             "model_version": "1",

@@ -23,9 +23,12 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
 from ort_quiet import ort  # noqa: E402  (telemetry off before the import, training/ort_quiet.py)
 
-INPUTS = ("input_ids", "start", "past_kv", "positions")
-OUTPUTS = ("top_ids", "top_probs", "entropy")  # kv is computed by the graph but not sent: full forwards keep no state
-MANIFEST = "unmask.json"
+from rules import CONTRACT, GRAPH_INPUTS, PREDICTIONS  # noqa: E402  (the model contract, src/contract/contract.json)
+
+IN = GRAPH_INPUTS
+INPUTS = tuple(GRAPH_INPUTS.values())
+OUTPUTS = tuple(PREDICTIONS)  # kv is computed by the graph but not sent: full forwards keep no state
+MANIFEST = CONTRACT["manifest"]["file"]
 
 
 class RequestError(ValueError):
@@ -68,7 +71,7 @@ class Graph:
         missing = [n for n in INPUTS if n not in names]
         if missing:
             raise SystemExit(f"{self.folder}: the graph has no input {', '.join(missing)} (docs/model-contract.md)")
-        self.kv_shape = next(i.shape for i in self.session.get_inputs() if i.name == "past_kv")
+        self.kv_shape = next(i.shape for i in self.session.get_inputs() if i.name == GRAPH_INPUTS["pastKv"])
         self.threads = max(1, threads)
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="unmask-rows")
         self.exact = self._batch_exact()
@@ -110,7 +113,7 @@ class Graph:
     def run(self, ids: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b = ids.shape[0]
         past = np.zeros((self.kv_shape[0], 2, b, self.kv_shape[3], 0, self.kv_shape[5]), np.float32)
-        out = self.session.run(list(OUTPUTS), {"input_ids": ids, "start": np.zeros(1, np.int64), "past_kv": past, "positions": positions})
+        out = self.session.run(list(OUTPUTS), {IN["ids"]: ids, IN["start"]: np.zeros(1, np.int64), IN["pastKv"]: past, IN["positions"]: positions})
         return out[0], out[1], out[2]
 
     def run_many(self, items: list[Rows]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -26,19 +26,21 @@ import onnx
 from onnx import TensorProto, helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
+from rules import GRAPH_INPUTS as IN, PREDICTIONS as OUTPUTS  # noqa: E402  (the graph's names: src/contract/contract.json)
 
 
 def wrap(model: onnx.ModelProto) -> onnx.ModelProto:
     g = model.graph
-    kv = next(i for i in g.input if i.name == "past_kv")
+    kv = next(i for i in g.input if i.name == IN["pastKv"])
     dims = [d.dim_value for d in kv.type.tensor_type.shape.dim]  # [layers, 2, batch, kvHeads, p, headDim]
-    keep_inputs = [i for i in g.input if i.name in ("input_ids", "positions")]
+    keep_inputs = [i for i in g.input if i.name in (IN["ids"], IN["positions"])]
     nodes = [
-        helper.make_node("Constant", [], ["start"], value=helper.make_tensor("start_value", TensorProto.INT64, [1], [0])),
-        helper.make_node("Shape", ["input_ids"], ["unmask_ids_shape"]),
+        helper.make_node("Constant", [], [IN["start"]], value=helper.make_tensor("start_value", TensorProto.INT64, [1], [0])),
+        helper.make_node("Shape", [IN["ids"]], ["unmask_ids_shape"]),
         helper.make_node("Slice", ["unmask_ids_shape", "unmask_zero", "unmask_one"], ["unmask_batch"]),
         helper.make_node("Concat", ["unmask_kv_head", "unmask_batch", "unmask_kv_tail"], ["unmask_kv_shape"], axis=0),
-        helper.make_node("ConstantOfShape", ["unmask_kv_shape"], ["past_kv"], value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])),
+        helper.make_node("ConstantOfShape", ["unmask_kv_shape"], [IN["pastKv"]], value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])),
     ]
     inits = [
         helper.make_tensor("unmask_zero", TensorProto.INT64, [1], [0]),
@@ -46,7 +48,7 @@ def wrap(model: onnx.ModelProto) -> onnx.ModelProto:
         helper.make_tensor("unmask_kv_head", TensorProto.INT64, [2], dims[:2]),
         helper.make_tensor("unmask_kv_tail", TensorProto.INT64, [3], [dims[3], 0, dims[5]]),
     ]
-    outputs = [o for o in g.output if o.name in ("top_ids", "top_probs", "entropy")]
+    outputs = [o for o in g.output if o.name in OUTPUTS]
     del g.input[:]
     g.input.extend(keep_inputs)
     del g.output[:]
@@ -67,11 +69,11 @@ def config(name: str, top_k: int, batching: bool, max_batch: int) -> str:
     def io(kind, n, dtype, dims):
         return f'{kind} [{{ name: "{n}" data_type: {dtype} dims: [ {", ".join(str(d) for d in b + dims)} ] }}]'
     lines += [
-        io("input", "input_ids", "TYPE_INT64", [-1]),
-        io("input", "positions", "TYPE_INT64", [-1]),
-        io("output", "top_ids", "TYPE_INT64", [-1, top_k]),
-        io("output", "top_probs", "TYPE_FP32", [-1, top_k]),
-        io("output", "entropy", "TYPE_FP32", [-1]),
+        io("input", IN["ids"], "TYPE_INT64", [-1]),
+        io("input", IN["positions"], "TYPE_INT64", [-1]),
+        io("output", OUTPUTS[0], "TYPE_INT64", [-1, top_k]),
+        io("output", OUTPUTS[1], "TYPE_FP32", [-1, top_k]),
+        io("output", OUTPUTS[2], "TYPE_FP32", [-1]),
         "instance_group [{ kind: KIND_GPU count: 1 }]",
     ]
     if batching:

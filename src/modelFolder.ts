@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FILE_LIMITS } from './engine/bounds';
-import { GRAPH } from './convert/spec';
+import { GRAPH } from './contract/graph';
 import { withinJsonBudget } from './model/jsonBudget';
-import { parseManifest } from './model/manifest';
+import { parseManifest } from './contract/manifest';
 
 /** The most unmask.json may hold. */
 const MANIFEST_LIMIT = FILE_LIMITS.manifest;

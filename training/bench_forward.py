@@ -9,22 +9,27 @@ import time
 
 import numpy as np
 from ort_quiet import ort
-
+from rules import GRAPH_INPUTS, PREDICTIONS
 
 # the full forward of the model graph (docs/model-contract.md): no past rows, the predictions only (as OnnxDenoiser)
-WANTED = ["top_ids", "top_probs", "entropy"]
+WANTED = PREDICTIONS
 
 
 def empty_past(sess: ort.InferenceSession) -> np.ndarray:
     """past_kv [layers, 2, batch 1, kvHeads, 0 rows, headDim], its sizes read from the graph."""
-    shape = next(i.shape for i in sess.get_inputs() if i.name == "past_kv")
+    shape = next(i.shape for i in sess.get_inputs() if i.name == GRAPH_INPUTS["pastKv"])
     return np.zeros([1 if k == 2 else 0 if k == 4 else d for k, d in enumerate(shape)], np.float32)
+
+
+def full_feeds(sess: ort.InferenceSession, ids: np.ndarray, positions: np.ndarray) -> dict:
+    """The full forward's inputs for canvases `ids` [batch, seq] at `positions` [batch, n]: start 0, no past rows."""
+    return {GRAPH_INPUTS["ids"]: ids, GRAPH_INPUTS["start"]: np.zeros(1, np.int64), GRAPH_INPUTS["pastKv"]: empty_past(sess),
+            GRAPH_INPUTS["positions"]: positions.astype(np.int64)}
 
 
 def full_forward(sess: ort.InferenceSession, ids: np.ndarray, positions: np.ndarray):
     """top_ids, top_probs, entropy of one canvas [seq] at `positions` [n], batch 1."""
-    feeds = {"input_ids": ids[None], "start": np.zeros(1, np.int64), "past_kv": empty_past(sess), "positions": positions[None].astype(np.int64)}
-    return sess.run(WANTED, feeds)
+    return sess.run(WANTED, full_feeds(sess, ids[None], positions[None]))
 
 
 def main() -> None:
@@ -45,7 +50,7 @@ def main() -> None:
                 ids = (4 + (np.arange(seq) * 7919) % 8000).astype(np.int64)[None]
                 n = min(args.wanted, seq)
                 pos = (np.arange(n) + seq // 2 - n // 2).astype(np.int64)[None]
-                feeds = {"input_ids": ids, "start": np.zeros(1, np.int64), "past_kv": empty_past(sess), "positions": pos}
+                feeds = full_feeds(sess, ids, pos)
                 for _ in range(5):
                     sess.run(WANTED, feeds)
                 times = []

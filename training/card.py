@@ -25,7 +25,7 @@ from tokenizers import Tokenizer
 from bench_forward import full_forward
 from infill import Sampler, load_stream
 from model import SHIPPED_MODEL, is_shipped, load_model
-from rules import EOS, MASK, PAD, SLOTS
+from rules import BOS, EOS, GRAPH_INPUTS, GRAPH_OUTPUTS, MASK, PAD, SLOTS
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -259,9 +259,9 @@ Bidirectional transformer (no causal mask), pre-LayerNorm, rotary positions, tie
 embeddings: d_model {c['d_model']}, {c['layers']} layers, {c['heads']} heads, FFN {c['ffn']}, vocabulary {c['vocab']}
 (byte-level BPE), up to {m['maxSequence']} tokens. **{m['parameters']:,} parameters.** Converted by `npm run convert` to `{m['files']['model']}`
 with its weights in `{m['files']['model']}.data` ({m['precision']}, {sum(f.stat().st_size for f in model_dir.glob('model.onnx*')) / 2**20:.1f} MiB):
-the one graph of `docs/model-contract.md`, with the gathered head of the design: inputs `input_ids`, `start`, `past_kv`,
-`positions`; outputs `top_ids`, `top_probs` (top-{m['topK']}), `entropy`, `kv`.
-Special tokens: pad 0, eos 1, bos 2 (unused), mask 3.
+the one graph of `docs/model-contract.md`, with the gathered head of the design: inputs `{GRAPH_INPUTS['ids']}`, `{GRAPH_INPUTS['start']}`, `{GRAPH_INPUTS['pastKv']}`,
+`{GRAPH_INPUTS['positions']}`; outputs `{GRAPH_OUTPUTS['topIds']}`, `{GRAPH_OUTPUTS['topProbs']}` (top-{m['topK']}), `{GRAPH_OUTPUTS['entropy']}`, `{GRAPH_OUTPUTS['kv']}`.
+Special tokens: pad {PAD}, eos {EOS}, bos {BOS} (unused), mask {MASK}.
 
 ## Training
 Objective: masked diffusion (each token masked with probability t ~ U(0,1], cross-entropy on

@@ -4,6 +4,8 @@
 //   node training/parity-node.cjs CANVASES.json MODEL.onnx
 const fs = require('fs');
 const ort = require('onnxruntime-node');
+// the graph's names: the model contract (src/contract/contract.json), as the extension reads them
+const { inputs: IN, outputs: OUT } = require('../src/contract/contract.json').graph;
 
 async function main() {
   const [canvasFile, modelPath] = process.argv.slice(2);
@@ -15,19 +17,19 @@ async function main() {
   });
   const tensor = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
   // the full forward of the model graph (docs/model-contract.md): start 0, no past rows (past_kv sized from the graph)
-  const past = session.inputMetadata.find((m) => m.name === 'past_kv').shape.map((d, i) => (i === 2 ? 1 : i === 4 ? 0 : d));
-  const full = { start: new ort.Tensor('int64', BigInt64Array.from([0n]), [1]), past_kv: new ort.Tensor('float32', new Float32Array(0), past) };
-  const wanted = ['top_ids', 'top_probs', 'entropy'];
+  const past = session.inputMetadata.find((m) => m.name === IN.pastKv).shape.map((d, i) => (i === 2 ? 1 : i === 4 ? 0 : d));
+  const full = { [IN.start]: new ort.Tensor('int64', BigInt64Array.from([0n]), [1]), [IN.pastKv]: new ort.Tensor('float32', new Float32Array(0), past) };
+  const wanted = [OUT.topIds, OUT.topProbs, OUT.entropy];
 
   let agree = 0,
     total = 0,
     maxDiff = 0;
   for (const c of data.canvases) {
-    const out = await session.run({ input_ids: tensor([c.ids]), positions: tensor([c.positions]), ...full }, wanted);
-    const k = out.top_ids.dims[2];
+    const out = await session.run({ [IN.ids]: tensor([c.ids]), [IN.positions]: tensor([c.positions]), ...full }, wanted);
+    const k = out[OUT.topIds].dims[2];
     for (let i = 0; i < c.positions.length; i++) {
-      const id = Number(out.top_ids.data[i * k]);
-      const p = out.top_probs.data[i * k];
+      const id = Number(out[OUT.topIds].data[i * k]);
+      const p = out[OUT.topProbs].data[i * k];
       agree += id === c.torchTop1[i] ? 1 : 0;
       maxDiff = Math.max(maxDiff, Math.abs(p - c.torchP[i]));
       total++;
@@ -38,7 +40,7 @@ async function main() {
   for (const seq of data.latencyLengths) {
     const ids = [Array.from({ length: seq }, (_, i) => 4 + ((i * 7919) % 8000))];
     const positions = [Array.from({ length: Math.min(24, seq) }, (_, i) => Math.floor(seq / 2) + i - 12)];
-    const feeds = { input_ids: tensor(ids), positions: tensor(positions), ...full };
+    const feeds = { [IN.ids]: tensor(ids), [IN.positions]: tensor(positions), ...full };
     for (let i = 0; i < 5; i++) await session.run(feeds, wanted);
     const times = [];
     for (let i = 0; i < 30; i++) {

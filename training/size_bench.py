@@ -21,7 +21,7 @@ import numpy as np
 from ort_quiet import ort
 import torch
 
-from bench_forward import WANTED, empty_past
+from bench_forward import WANTED, full_feeds
 from model import SIZES, Config, Denoiser
 from to_safetensors import write_checkpoint
 
@@ -62,7 +62,7 @@ def main() -> None:
     seq, n = args.seq, 24
     ids = (4 + (np.arange(seq) * 7919) % 8000).astype(np.int64)[None]
     pos = (np.arange(n) + seq // 2 - n // 2).astype(np.int64)[None]
-    feeds = lambda sess: {"input_ids": ids, "start": np.zeros(1, np.int64), "past_kv": empty_past(sess), "positions": pos}
+    feeds = lambda sess: full_feeds(sess, ids, pos)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         sessions = {}

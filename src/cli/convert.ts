@@ -3,8 +3,8 @@
 // Progress goes to stderr, the folder alone to stdout.
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { convert, DEFAULT_MAX_SEQUENCE, PRECISIONS } from '../convert';
-import type { Precision } from '../convert/spec';
+import { convert, DEFAULT_MAX_SEQUENCE } from '../convert';
+import { PRECISIONS, type Precision } from '../contract/precision';
 import { runMain } from './runMain';
 
 const USAGE = `usage: npm run convert -- CHECKPOINT_DIR --out MODEL_DIR [options]

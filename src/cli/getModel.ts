@@ -3,9 +3,8 @@
 // after the converter's checks passed on its config, tokenizer and safetensors headers; converts it to a model
 // folder, checks it with a smoke forward and prints the folder. Progress goes to stderr, the folder alone to stdout.
 import { parseArgs } from 'node:util';
-import type { Precision } from '../convert/spec';
+import { PRECISIONS, type Precision } from '../contract/precision';
 import { CATALOG, formatBytes } from '../hub/catalog';
-import { PRECISIONS } from '../convert';
 import { defaultStorageDir, getModel, type GetModelProgress } from '../hub/getModel';
 import { hubCacheDir } from '../hub/hfCache';
 import { DEFAULT_ENDPOINT } from '../hub/hubClient';

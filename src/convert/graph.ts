@@ -1,7 +1,9 @@
 // Builds the one graph of spec.ts GRAPH from an ArchSpec and a TensorSource, streaming: each weight is read,
 // converted to the precision, appended to model.onnx.data and dropped before the next is read.
 import * as fs from 'node:fs';
-import { CANONICAL, GRAPH, type ArchSpec, type Precision, type TensorSource } from './spec';
+import { CANONICAL, type ArchSpec, type TensorSource } from './spec';
+import { GRAPH } from '../contract/graph';
+import type { Precision } from '../contract/precision';
 import { float, MS_DOMAIN, OnnxWriter } from './onnx/writer';
 import { quantizeBlocks, quantizeChannels, toFloat16 } from './quantize';
 
@@ -248,7 +250,7 @@ export async function buildGraph(spec: ArchSpec, tensors: TensorSource, options:
     w.output(O.topProbs, topProbs, 'float', ['batch', 'n', topK]);
     w.output(O.entropy, entropy, 'float', ['batch', 'n']);
     w.output(O.kv, w.node('Concat', kvs, { axis: 0 }), 'float', [L, 2, 'batch', KV, 'q', D]);
-    return w.finish(`${spec.modelType} (${spec.family}), ${precision}`, 'Unmask denoiser: src/convert/spec.ts GRAPH');
+    return w.finish(`${spec.modelType} (${spec.family}), ${precision}`, 'Unmask denoiser: src/contract/graph.ts GRAPH');
   } catch (e) {
     w.abort();
     fs.rmSync(dataFile, { force: true });

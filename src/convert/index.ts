@@ -7,16 +7,17 @@ import { basename, dirname, join, resolve } from 'node:path';
 import defaults from '../engine/defaults.json';
 import { BOUNDS, CHECKPOINT_FILE_LIMITS } from '../engine/bounds';
 import { readBoundedBytes } from '../model/boundedFile';
-import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, type Manifest } from '../model/manifest';
+import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, TOKENIZER_FILE, type Manifest } from '../contract/manifest';
+import { GRAPH } from '../contract/graph';
+import { DEFAULT_PRECISION, PRECISIONS, type Precision } from '../contract/precision';
 import { openCheckpoint, type Checkpoint } from './checkpoint';
 import { isInside, realish } from './paths';
 import { buildGraph, PRECISION_NOTE } from './graph';
 import { CheckpointError } from './safetensors';
-import { GRAPH, type Precision, type TensorSource } from './spec';
-import { checkpointError, TOKENIZER_FILE } from './tokenizerPrep';
+import type { TensorSource } from './spec';
+import { checkpointError } from './tokenizerPrep';
 
-export const PRECISIONS: readonly Precision[] = ['int8', 'int8nbits', 'int4', 'fp16', 'fp32'];
-export const GRAPH_FILE = 'model.onnx';
+const GRAPH_FILE = GRAPH.file;
 /** The longest canvas written into a manifest unless asked otherwise (the checkpoint's own may be far longer). */
 export const DEFAULT_MAX_SEQUENCE = 2048;
 
@@ -50,7 +51,7 @@ export interface ConvertResult {
 }
 
 export async function convert(checkpointDir: string, outDir: string, options: ConvertOptions = {}): Promise<ConvertResult> {
-  const precision = options.precision ?? 'int8';
+  const precision = options.precision ?? DEFAULT_PRECISION;
   if (!PRECISIONS.includes(precision)) {
     throw new CheckpointError('--precision', `is ${JSON.stringify(precision)}; expected one of ${PRECISIONS.join(', ')}`, 'precision');
   }

@@ -61,27 +61,3 @@ export interface TensorSource {
   /** The tensor as float32, read from disk now; the caller drops it when done (nothing is cached). */
   read(name: string): Promise<Float32Array>;
 }
-
-export type Precision = 'int8' | 'int8nbits' | 'int4' | 'fp16' | 'fp32';
-
-/**
- * The graph every converted folder holds (docs/model-contract.md is the user-facing statement; this is the agreed
- * shape while it is being built). One graph, `model.onnx` with its weights as external data in `model.onnx.data`,
- * answers both the full forward and the cached step:
- *   input  input_ids  int64 [batch, q]        tokens of the canvas rows [start, start + q) that are computed now
- *   input  start      int64 [1]               canvas position of the first computed row (rotary positions)
- *   input  past_kv    float32 [layers, 2, batch, kvHeads, p, headDim]  keys (after rotary) and values of the
- *                                             other canvas rows, in any order; p may be 0 (the full forward)
- *   input  positions  int64 [batch, n]        canvas positions (inside [start, start + q)) whose predictions are wanted
- *   output top_ids    int64 [batch, n, K]     output top_probs float32 [batch, n, K]   output entropy float32 [batch, n]
- *   output kv         float32 [layers, 2, batch, kvHeads, q, headDim]  keys and values of the computed rows
- * Every computed row attends to all p past rows and all q computed rows (no mask: bidirectional).
- * Full forward: start 0, q = the whole canvas, p = 0; its `kv` is the cache. Step: q = the window, past_kv = the
- * cache without the window's rows.
- */
-export const GRAPH = {
-  inputs: { ids: 'input_ids', start: 'start', pastKv: 'past_kv', positions: 'positions' },
-  outputs: { topIds: 'top_ids', topProbs: 'top_probs', entropy: 'entropy', kv: 'kv' },
-  topK: 8,
-  weightsFile: (graphFile: string) => `${graphFile}.data`,
-} as const;

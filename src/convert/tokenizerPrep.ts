@@ -9,8 +9,8 @@ import { CheckpointError } from './safetensors';
 import { JSON_BUDGET, TOKENIZER_BUDGET, type JsonBudget } from '../model/jsonBudget';
 import { readBoundedText, readBoundedJson, type FileErrorFactory } from '../model/boundedFile';
 import { CHECKPOINT_FILE_LIMITS } from '../engine/bounds';
+import { TOKENIZER_FILE } from '../contract/manifest';
 
-export const TOKENIZER_FILE = 'tokenizer.json';
 /** Mask tokens of the published checkpoints, tried in this order when config.json names no mask_token_id. */
 export const MASK_NAMES = ['<|mask|>', '<M>', '<|mdm_mask|>', '<mask>', '[MASK]'];
 /** DiffuCoder pads its slots with its own pad token; others pad with pad_token_id or end-of-text. */

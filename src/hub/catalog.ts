@@ -1,6 +1,6 @@
 // The catalog of code diffusion models (catalog.json, the one place their facts live) and what Get Model needs to
 // know of a repository that is not in it.
-import type { Precision } from '../convert/spec';
+import type { Precision } from '../contract/precision';
 import data from './catalog.json';
 
 export interface CatalogEntry {

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Precision } from '../convert/spec';
+import type { Precision } from '../contract/precision';
 import { checkRoom, thisMachine, type Machine } from './preflight';
 import { CATALOG, findEntry, needsOf, type CatalogEntry } from './catalog';
 import { checkOutDir } from './guards';

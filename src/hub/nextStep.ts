@@ -3,7 +3,7 @@
 // checkpoint (config.json and weights, no unmask.json) → convert it. No `vscode` import.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MANIFEST_FILE } from '../model/manifest';
+import { MANIFEST_FILE } from '../contract/manifest';
 
 export type Where = 'cli' | 'editor';
 

@@ -7,7 +7,7 @@
 // whatever file the link named.
 import * as fs from 'node:fs';
 import { JSON_BUDGET, jsonBudgetProblem, type JsonBudget } from './jsonBudget';
-import { ModelFolderError } from './manifest';
+import { ModelFolderError } from '../contract/manifest';
 
 /** Makes the error thrown for `file` (ModelFolderError by default; the converter passes its CheckpointError). */
 export type FileErrorFactory = (file: string, message: string, field?: string) => Error;

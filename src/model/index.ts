@@ -1,4 +1,3 @@
-export * from './manifest';
 export * from './tokenizer';
 export * from './onnxDenoiser';
 export * from './loadModel';

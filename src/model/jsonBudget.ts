@@ -3,7 +3,7 @@
 // first: 62 MB of nested brackets (under the tokenizer's size limit) grew the server to 1.7 GB and blocked it until
 // the liveness check killed it, with a message that named no file. A scan that counts nesting and containers costs
 // a fraction of a second at the size limit and allocates nothing.
-import { ModelFolderError } from './manifest';
+import { ModelFolderError } from '../contract/manifest';
 
 export interface JsonBudget {
   /** Deepest nesting of arrays and objects. Real tokenizer.json files nest 4–10 levels (normalizer sequences). */

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CostMeasurement } from './costModel';
 import { readBoundedJson } from './boundedFile';
-import { ModelFolderError } from './manifest';
+import { ModelFolderError } from '../contract/manifest';
 
 export const LOAD_CACHE_FILE = '.unmask-cache.json';
 const LIMIT = 1 << 20;

@@ -2,11 +2,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ort } from './ort';
-import { GRAPH } from '../convert/spec';
+import { GRAPH } from '../contract/graph';
 import { FILE_LIMITS } from '../engine/bounds';
 import type { ModelSpec } from '../engine/types';
 import type { ExecutionProviderSetting, ModelInfo } from '../protocol';
-import { MANIFEST_FILE, ModelFolderError, modelSpecOf, parseManifest, type Manifest } from './manifest';
+import { MANIFEST_FILE, ModelFolderError, modelSpecOf, parseManifest, type Manifest } from '../contract/manifest';
 import { createSession, OnnxDenoiser, threadsFor } from './onnxDenoiser';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, GraphContractError, kvShapeOf, ModelGraph } from './modelGraph';
 import { CodeTokenizer } from './tokenizer';

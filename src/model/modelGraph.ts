@@ -1,8 +1,8 @@
-// The one graph of a model folder (docs/model-contract.md, "Graph"; src/convert/spec.ts GRAPH) over one onnxruntime
+// The one graph of a model folder (docs/model-contract.md, "Graph"; src/contract/graph.ts) over one onnxruntime
 // session: the full forward and the cached step are the same graph run with other inputs, so every weight is loaded
 // once. This is the only place that builds its feeds and reads its outputs.
 import { ort } from './ort';
-import { GRAPH } from '../convert/spec';
+import { GRAPH } from '../contract/graph';
 import type { Prediction } from '../engine/types';
 
 /** The sizes of `past_kv` and `kv` besides batch and rows: [layers, 2, batch, kvHeads, rows, headDim]. */

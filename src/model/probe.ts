@@ -9,8 +9,8 @@
 // (the projection's rows, tied or not) is covered by every row read.
 import type { Denoiser, Prediction, TokenizerLike } from '../engine/types';
 import { nonFiniteRows } from '../engine/finite';
-import type { Manifest } from './manifest';
-import { ModelFolderError } from './manifest';
+import type { Manifest } from '../contract/manifest';
+import { ModelFolderError } from '../contract/manifest';
 
 /**
  * The most (rows read) × (vocabulary) the finiteness probe computes in the output projection: every id of a

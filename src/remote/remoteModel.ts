@@ -9,11 +9,11 @@
 // the Unmask parameters (Triton) needs the local folder for the manifest too.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GRAPH } from '../convert/spec';
+import { GRAPH } from '../contract/graph';
 import { FILE_LIMITS } from '../engine/bounds';
 import { CancelledError, type Denoiser, type ModelSpec, type Prediction } from '../engine/types';
 import { ErrorCodes, UnmaskError, type ModelInfo } from '../protocol';
-import { MANIFEST_FILE, modelSpecOf, parseManifest, type Manifest } from '../model/manifest';
+import { MANIFEST_FILE, modelSpecOf, parseManifest, type Manifest } from '../contract/manifest';
 import { CodeTokenizer } from '../model/tokenizer';
 import { withinJsonBudget, TOKENIZER_BUDGET } from '../model/jsonBudget';
 import { KServeClient, type ServerOptions, type Tensor } from './kserve';

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { convert } from '../../../src/convert';
-import { MANIFEST_FILE, parseManifest } from '../../../src/model/manifest';
+import { MANIFEST_FILE, parseManifest } from '../../../src/contract/manifest';
 import { CodeTokenizer } from '../../../src/model/tokenizer';
 import { loadModel } from '../../../src/model';
 import { writeCheckpoint, type FixtureFamily, type FixtureOptions } from './checkpointFixtures';

@@ -9,7 +9,9 @@ import { ort } from '../../../src/model/ort';
 import { buildGraph } from '../../../src/convert/graph';
 import { OnnxWriter } from '../../../src/convert/onnx/writer';
 import { dequantizeBlocks, quantizeBlocks, quantizeChannels, toFloat16 } from '../../../src/convert/quantize';
-import { CANONICAL, GRAPH, type ArchSpec, type Precision, type TensorSource } from '../../../src/convert/spec';
+import { CANONICAL, type ArchSpec, type TensorSource } from '../../../src/convert/spec';
+import { GRAPH } from '../../../src/contract/graph';
+import type { Precision } from '../../../src/contract/precision';
 import { normal, runGraph } from './parityFixtures';
 
 const SPEC: ArchSpec = {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { ort } from '../../../src/model/ort';
 import { openCheckpoint, type Checkpoint } from '../../../src/convert/checkpoint';
 import { buildGraph } from '../../../src/convert/graph';
-import type { Precision } from '../../../src/convert/spec';
+import type { Precision } from '../../../src/contract/precision';
 import { distribution, normal, python, referenceLogits, ROOT, runGraph, selectRows } from './parityFixtures';
 
 const FAMILIES = ['qwen2', 'dream', 'llama', 'llada', 'unmask'] as const;

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ort } from '../../../src/model/ort';
 import { kvRows } from '../../../src/model/modelGraph';
-import { GRAPH, type ArchSpec } from '../../../src/convert/spec';
+import type { ArchSpec } from '../../../src/convert/spec';
+import { GRAPH } from '../../../src/contract/graph';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const PYTHON = process.env.PYTHON ?? 'python3';

@@ -1,9 +1,11 @@
-// unmask.json, format 2 (docs/model-contract.md): parsing and the checks that need neither the graph nor the tokenizer.
+// unmask.json, format 2 (docs/model-contract.md): the manifest's type, parsing and the checks that need neither the graph
+// nor the tokenizer. Part of the contract: the converter writes it, the loader and the team server's client read it.
 import { BOUNDS, type BoundName } from '../engine/bounds';
 import type { ModelSpec, SpecialTokens } from '../engine/types';
+import contract from './contract.json';
 
 /** The manifest format this version reads: 2, the one graph with its weights beside it (format 1 had a second graph). */
-export const MANIFEST_FORMAT = 2;
+export const MANIFEST_FORMAT = contract.manifest.format as 2;
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
@@ -48,7 +50,9 @@ export interface Manifest {
   training?: unknown;
 }
 
-export const MANIFEST_FILE = 'unmask.json';
+export const MANIFEST_FILE = contract.manifest.file;
+/** The tokenizer's file name in a folder the converter writes (a manifest may name another). */
+export const TOKENIZER_FILE = contract.tokenizerFile;
 
 /** A model folder that cannot be used; the message names the file and the field. */
 export class ModelFolderError extends Error {
@@ -62,7 +66,6 @@ export class ModelFolderError extends Error {
   }
 }
 
-/** Parses and checks the manifest's own fields; `file` names it in errors. */
 /** The manifest facts the engine needs (a local folder's and a team server's model alike). */
 export function modelSpecOf(m: Manifest): ModelSpec {
   return {
@@ -74,6 +77,7 @@ export function modelSpecOf(m: Manifest): ModelSpec {
   };
 }
 
+/** Parses and checks the manifest's own fields; `file` names it in errors. */
 export function parseManifest(text: string, file: string): Manifest {
   let raw: unknown;
   try {
