@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { LOAD, newClient, slow } from './helpers';
 
-// 3 s, not 1: the restarted server starts through tsx and loads while the liveness clock runs, and since loads read
+// 3 s, not 1: the restarted server starts (node, dist/server.js) and loads while the liveness clock runs, and since loads read
 // their slow probes' verdict from the load cache (src/model/loadCache.ts), the limit no longer grows to 3x a slow first
 // load; under scripts/busy.sh plus other work, 1 s failed once in three runs on the restart, never on the hang itself
 const LIVENESS_MS = 3000;

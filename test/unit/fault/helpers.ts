@@ -1,4 +1,5 @@
-// Shared by the fault suite: the real server (from source, through tsx, as test/unit/server does), the real
+// Shared by the fault suite: the real server (dist/server.js, the bundle the extension forks, built once per run by
+// test/unit/setup.ts), the real
 // bundled model, and copies of its folder made hostile.
 import { fork, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,7 +11,7 @@ import type { CompleteRequest } from '../../../src/protocol';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const MODEL_DIR = path.join(ROOT, 'models', 'default');
-export const SERVER = path.join(ROOT, 'src', 'server', 'main.ts');
+export const SERVER = path.join(ROOT, 'dist', 'server.js');
 /** `npm run complete` at examples/fibonacci.py 9:20 with `args` added, in a child process, as a user runs it. */
 export function cliAtFibonacci(args: string[], timeout: number): SpawnSyncReturns<string> {
   const at = ['--file', path.join(ROOT, 'examples', 'fibonacci.py'), '--line', '9', '--col', '20'];
@@ -34,7 +35,6 @@ export const slow = (slots = 24) => request({ slots, singleLine: false, policy: 
 export function newClient(over: Partial<ModelClientOptions> = {}, logs: string[] = []): ModelClient {
   return new ModelClient({
     serverModule: SERVER,
-    execArgv: ['--import', 'tsx'],
     restartDelaysMs: [50, 50, 50],
     log: (level, msg) => logs.push(`${level}: ${msg}`),
     ...over,
@@ -43,7 +43,7 @@ export function newClient(over: Partial<ModelClientOptions> = {}, logs: string[]
 
 /** The server without ModelClient: what any client could send it. */
 export function rawServer(): { child: ChildProcess; connection: MessageConnection; dispose(): void } {
-  const child = fork(SERVER, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: ['--import', 'tsx'] });
+  const child = fork(SERVER, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
   const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
   connection.listen();
   return {

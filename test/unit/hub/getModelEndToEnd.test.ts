@@ -69,7 +69,7 @@ describe('get model end to end (real converter)', function () {
 
   it("the extension's way: the install step in a child process, and a cancel during conversion leaves no model folder", async () => {
     const storage = path.join(tmp, 'fork-storage');
-    const install = forkInstaller(path.join(ROOT, 'src', 'hub', 'installWorker.ts'), () => undefined, ['--import', 'tsx']);
+    const install = forkInstaller(path.join(ROOT, 'dist', 'installWorker.js'));
     const controller = new AbortController();
     const phases: string[] = [];
     await assert.rejects(

@@ -14,6 +14,7 @@ import { ErrorCodes, UnmaskError } from '../../../src/protocol';
 import { completeRemote, openRemote } from '../../../src/remote/complete';
 import { launchServer, type LaunchedServer } from '../../../src/remote/launch';
 import type { RemoteModel } from '../../../src/remote/remoteModel';
+import { SERVER } from '../fault/helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const MODEL = path.join(ROOT, 'models', 'default');
@@ -103,7 +104,7 @@ describe('team server (serve/, KServe v2 on Ray Serve)', function () {
   });
 
   it("the editor's model process completes through the server (LoadRequest.server); killed mid-request, a named error, and the editor goes on", async () => {
-    const client = new ModelClient({ serverModule: path.join(ROOT, 'src', 'server', 'main.ts'), execArgv: ['--import', 'tsx'] });
+    const client = new ModelClient({ serverModule: SERVER });
     try {
       const request = buildRequest({ before: 'def f(x):\n    return ', after: '\n' }, { policy: DEFAULT_POLICY, endOfTextPrediction: true });
       const info = await client.load({ modelDir: MODEL, executionProvider: 'cpu', threads: 1, server: { url: server.url, token: TOKEN } });

@@ -1,4 +1,4 @@
-// The client forks the real server (from source, through tsx) on the shipped model.
+// The client forks the real server (dist/server.js, built by test/unit/setup.ts) on the shipped model.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,7 +20,6 @@ describe('model client and server process', function () {
   before(async () => {
     client = new ModelClient({
       serverModule: SERVER,
-      execArgv: ['--import', 'tsx'],
       restartDelaysMs: [50, 50, 50],
       log: (level, msg) => logs.push(`${level}: ${msg}`),
     });
