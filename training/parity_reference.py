@@ -22,15 +22,18 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-# LLaDA's weight names (its published modelling code) -> Llama's
-LLADA_NAMES = {
-    "model.transformer.wte.weight": "model.embed_tokens.weight",
-    "model.transformer.ln_f.weight": "model.norm.weight",
-    "model.transformer.ff_out.weight": "lm_head.weight",
-}
-LLADA_BLOCK = {"attn_norm": "input_layernorm", "ff_norm": "post_attention_layernorm", "q_proj": "self_attn.q_proj",
-               "k_proj": "self_attn.k_proj", "v_proj": "self_attn.v_proj", "attn_out": "self_attn.o_proj",
-               "ff_proj": "mlp.gate_proj", "up_proj": "mlp.up_proj", "ff_out": "mlp.down_proj"}
+# the converter's family registry (src/convert/familyTable.json): model types, and each family's weight names
+REGISTRY = {k: v for k, v in json.loads((Path(__file__).resolve().parent.parent / "src" / "convert" / "familyTable.json").read_text()).items()
+            if k != "//"}
+FAMILIES = {t: family for family, f in REGISTRY.items() for t in f["modelTypes"]}
+
+
+def renaming(source: str, target: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Weight names of family `source` -> those of `target`, through the registry's canonical parts: the whole
+    tensors (embedding, final norm, head) and each layer's parts (after the layer's prefix)."""
+    s, t = REGISTRY[source]["weights"], REGISTRY[target]["weights"]
+    whole = {s["embed"]: t["embed"], f"{s['final_norm']}.weight": f"{t['final_norm']}.weight", s["lm_head"]: t["lm_head"]}
+    return whole, {s["parts"][p]: t["parts"][p] for p in s["parts"]}
 
 
 def weights(ckpt: Path) -> dict[str, torch.Tensor]:
@@ -43,13 +46,17 @@ def weights(ckpt: Path) -> dict[str, torch.Tensor]:
 
 
 def llada_to_llama(w: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    whole, parts = renaming("llada", "llama")
+    source, target = REGISTRY["llada"]["weights"]["layer"], REGISTRY["llama"]["weights"]["layer"]
+    head, tail = source.split("{i}")
     out = {}
     for name, t in w.items():
-        if name in LLADA_NAMES:
-            out[LLADA_NAMES[name]] = t
+        if name in whole:
+            out[whole[name]] = t
             continue
-        parts = name.split(".")  # model.transformer.blocks.N.PART.weight
-        out[f"model.layers.{parts[3]}.{LLADA_BLOCK[parts[4]]}.{parts[5]}"] = t
+        layer, rest = name[len(head):].split(tail, 1) if name.startswith(head) else (None, name)  # N, PART.weight
+        part, kind = rest.rsplit(".", 1)
+        out[f"{target.replace('{i}', layer)}{parts[part]}.{kind}"] = t
     return out
 
 
@@ -99,9 +106,6 @@ def unmask_model(config: dict, w: dict[str, torch.Tensor]):
     model.load_state_dict(w)
     model.eval()
     return lambda ids: model(ids)[0]
-
-
-FAMILIES = {"qwen2": "qwen2", "dream": "qwen2", "llama": "llama", "llada": "llada", "unmask": "unmask"}
 
 
 def main() -> None:

@@ -4,14 +4,15 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convert, DEFAULT_MAX_SEQUENCE } from '../convert';
-import { PRECISIONS, type Precision } from '../contract/precision';
+import { DEFAULT_PRECISION, PRECISIONS, type Precision } from '../contract/precision';
+import { familyList } from '../convert/familyList';
 import { runMain } from './runMain';
 
 const USAGE = `usage: npm run convert -- CHECKPOINT_DIR --out MODEL_DIR [options]
-Converts a checkpoint folder (config.json, *.safetensors single or sharded, tokenizer.json) of the Qwen2/Dream, Llama,
-LLaDA or bundled-model family into a Unmask model folder and prints the folder.
+Converts a checkpoint folder (config.json, *.safetensors single or sharded, tokenizer.json) of the ${familyList('or')}
+family into a Unmask model folder and prints the folder.
   --out DIR           the model folder to write (required)
-  --precision P       ${PRECISIONS.join(', ')} (default int8)
+  --precision P       ${PRECISIONS.join(', ')} (default ${DEFAULT_PRECISION})
   --mask-token TEXT   the mask token, when the checkpoint names none (added to the tokenizer when it lacks it)
   --name NAME         the model's name in unmask.json (default: the checkpoint's)
   --max-sequence N    the longest canvas, at most the checkpoint's (default ${DEFAULT_MAX_SEQUENCE})

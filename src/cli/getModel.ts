@@ -3,7 +3,7 @@
 // after the converter's checks passed on its config, tokenizer and safetensors headers; converts it to a model
 // folder, checks it with a smoke forward and prints the folder. Progress goes to stderr, the folder alone to stdout.
 import { parseArgs } from 'node:util';
-import { PRECISIONS, type Precision } from '../contract/precision';
+import { DEFAULT_PRECISION, PRECISIONS, type Precision } from '../contract/precision';
 import { CATALOG, formatBytes } from '../hub/catalog';
 import { defaultStorageDir, getModel, type GetModelProgress } from '../hub/getModel';
 import { hubCacheDir } from '../hub/hfCache';
@@ -22,7 +22,7 @@ ${CATALOG.map(
 ).join('\n')}
 Options:
   --revision REV    branch, tag or commit (default: the catalog's, else main)
-  --precision P     ${PRECISIONS.join(', ')} (default int8)
+  --precision P     ${PRECISIONS.join(', ')} (default ${DEFAULT_PRECISION})
   --out DIR         the model folder to write (default: ${defaultStorageDir()}/models/NAME-PRECISION); a new or
                     empty folder, or a model folder Unmask wrote (anything else is refused, --force included)
   --mask-token TEXT the mask token, when the checkpoint names none (added to the tokenizer when it lacks it)

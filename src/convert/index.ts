@@ -11,6 +11,7 @@ import { MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, TOKENIZER_FILE, type Man
 import { GRAPH } from '../contract/graph';
 import { DEFAULT_PRECISION, PRECISIONS, type Precision } from '../contract/precision';
 import { openCheckpoint, type Checkpoint } from './checkpoint';
+import { FAMILIES } from './families';
 import { isInside, realish } from './paths';
 import { buildGraph, PRECISION_NOTE } from './graph';
 import { CheckpointError } from './safetensors';
@@ -129,9 +130,10 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
       slots,
       logitsShift: spec.logitsShift,
       files: { model: GRAPH_FILE, tokenizer: TOKENIZER_FILE },
-      // pretrained models decode with the dual cache, Fast-dLLM's setting for them (refreshed once per block); the bundled
-      // model's near-tie predictions need the uncached forward (docs/benchmarks.md), and scripts/make-default-model.ts keeps its manifest's choice
-      ...(spec.family === 'unmask' ? {} : { cache: {} }),
+      // the family's default (familyTable.json): pretrained models decode with the dual cache, Fast-dLLM's setting for them
+      // (refreshed once per block); the bundled model's near-tie predictions need the uncached forward (docs/benchmarks.md),
+      // and scripts/make-default-model.ts keeps its manifest's choice
+      ...(FAMILIES[spec.family].cache ? { cache: {} } : {}),
       vocabDigest: ckpt.tokenizer.vocabDigest(),
       license: typeof config.license === 'string' ? config.license : "see the checkpoint's own licence",
       training: config.training ?? { tokens: 0, corpus: 'pretrained checkpoint (see its own model card)' },

@@ -2,8 +2,8 @@
 // tokenizer.json) hands to building the graph (graph.ts). The reader normalizes every family's config and tensor
 // names to this one shape, so the graph builder knows no family's spelling and the reader knows no ONNX.
 
-/** Families the converter reads. `unmask` is the bundled model's own architecture (training/model.py). */
-export type Family = 'qwen2' | 'llama' | 'llada' | 'unmask';
+/** Families the converter reads (familyTable.json). `unmask` is the bundled model's own architecture (training/model.py). */
+export type Family = Exclude<keyof typeof import('./familyTable.json'), '//'>;
 
 /** One bidirectional transformer, described by what changes its forward. */
 export interface ArchSpec {

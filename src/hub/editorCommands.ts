@@ -13,6 +13,7 @@ import { HubError } from './hubClient';
 import { installedModels } from './installed';
 import { findLeftovers, type Leftover } from './leftovers';
 import { forkInstaller, forkPrechecker } from './installer';
+import { familyList } from '../convert/familyList';
 
 /** SecretStorage key of the user's Hugging Face token. */
 const TOKEN_SECRET = 'unmask.huggingFaceToken';
@@ -37,7 +38,7 @@ async function pickSource(): Promise<string | undefined> {
   const picked = await vscode.window.showQuickPick(
     [
       ...CATALOG.map((e) => ({ label: e.title, description: `${e.repo} · ${e.parameters}B`, detail: describeEntry(e), source: e.repo })),
-      { label: TYPE, description: 'OWNER/NAME of a Qwen2-, Llama- or LLaDA-family diffusion checkpoint with safetensors', detail: '', source: '' },
+      { label: TYPE, description: `OWNER/NAME of a diffusion checkpoint with safetensors: ${familyList('or')}`, detail: '', source: '' },
     ],
     { title: 'Unmask: get a model from the Hugging Face Hub', placeHolder: 'Converted on this machine; the smallest runs on a CPU', matchOnDescription: true },
   );

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Precision } from '../contract/precision';
+import { DEFAULT_PRECISION, type Precision } from '../contract/precision';
 import { checkRoom, thisMachine, type Machine } from './preflight';
 import { CATALOG, findEntry, needsOf, type CatalogEntry } from './catalog';
 import { checkOutDir } from './guards';
@@ -160,7 +160,7 @@ function listNames(): string {
 }
 
 export async function getModel(o: GetModelOptions): Promise<GotModel> {
-  const precision = o.precision ?? 'int8';
+  const precision = o.precision ?? DEFAULT_PRECISION;
   const { repo, revision, name, entry } = resolveSource(o.source, o.revision);
   const finalDir = path.resolve(o.outDir ?? path.join(modelsDir(o.storageDir), `${name}-${precision}`));
   const downloadsDir = path.resolve(o.storageDir, 'downloads');
