@@ -1,4 +1,5 @@
-// The lifecycle's races (reliability round 2, C and E), over the real client and server.
+// The lifecycle's races (reliability round 2, C and E). A crash during a load runs over the real client and server;
+// the pre-check race and the twice-crashing folder run in process over a fake client (fakeClient.ts).
 // C: load(A) with a slow pre-check, then load(default): the lifecycle said default while the server ran A.
 // E: a crash while a new folder loaded ended ready on the old model with no problem: the folder the user chose was
 //    never loaded nor retried, and nothing said so.
@@ -7,6 +8,7 @@
 import * as assert from 'node:assert/strict';
 import { ModelLifecycle, type LoadTarget } from '../../../src/client/modelLifecycle';
 import type { ModelClient } from '../../../src/client/modelClient';
+import { FakeClient } from './fakeClient';
 import { hostileCopy, LOAD, newClient, slow } from './helpers';
 
 /**
@@ -49,18 +51,18 @@ describe('fault: the lifecycle under races and crashes', function () {
   this.timeout(90_000);
 
   it('a pre-check result that is no longer wanted is dropped: load(A) slow, then load(default) → the server runs default', async () => {
-    const client = newClient();
-    const a = hostileCopy(() => undefined);
+    const client = new FakeClient();
+    const a = '/models/a';
     let releaseA!: () => void;
     const aChecked = new Promise<void>((r) => (releaseA = r));
     const lifecycle = new ModelLifecycle(client, {
       precheck: async (folder) => {
-        if (folder === a.dir) await aChecked;
+        if (folder === a) await aChecked;
         return undefined;
       },
     });
     try {
-      const loadingA = lifecycle.load({ ...LOAD, modelDir: a.dir });
+      const loadingA = lifecycle.load({ ...LOAD, modelDir: a });
       const info = await lifecycle.load(LOAD);
       assert.equal(info?.modelDir, LOAD.modelDir);
       releaseA(); // A's pre-check answers only now
@@ -68,10 +70,9 @@ describe('fault: the lifecycle under races and crashes', function () {
       assert.equal(client.modelInfo?.modelDir, LOAD.modelDir, 'the server runs the folder the lifecycle reports');
       assert.ok(lifecycle.state.kind === 'ready' && lifecycle.state.info.modelDir === LOAD.modelDir, JSON.stringify(lifecycle.state));
       assert.equal(lifecycle.loadsRequested, 1, 'A was never sent');
+      assert.deepEqual(client.loads, [LOAD.modelDir]);
     } finally {
       lifecycle.dispose();
-      client.dispose();
-      a.remove();
     }
   });
 
@@ -97,23 +98,21 @@ describe('fault: the lifecycle under races and crashes', function () {
   });
 
   it('a folder whose loads crash twice is reported by name, and stays reported after the old model is restored', async () => {
-    const client = newClient();
-    const b = hostileCopy(() => undefined);
-    const crashing = crashingOn(client, b.dir, 2);
-    const lifecycle = new ModelLifecycle(crashing);
+    const client = new FakeClient();
+    const b = '/models/b';
+    client.crashDuringLoads(b, 2);
+    const lifecycle = new ModelLifecycle(client);
     try {
       await lifecycle.load(LOAD);
-      await lifecycle.load({ ...LOAD, modelDir: b.dir });
-      assert.equal(crashing.crashes, 2);
-      // the client restores the old model after the second crash; a completion waits for that
-      assert.equal((await client.complete(slow(2))).stats.forwards, 2);
+      await lifecycle.load({ ...LOAD, modelDir: b });
+      assert.deepEqual(client.loads, [LOAD.modelDir, b, b]);
+      await client.restored(); // the client restores the old model after the second crash
       const state = lifecycle.state;
       assert.ok(state.kind === 'ready' && state.info.modelDir === LOAD.modelDir, JSON.stringify(state));
-      assert.match(state.kind === 'ready' ? (state.problem ?? '') : '', new RegExp(`loading ${b.dir} failed twice, the model server stopping each time`));
+      assert.equal(client.modelInfo?.modelDir, LOAD.modelDir);
+      assert.match(state.kind === 'ready' ? (state.problem ?? '') : '', new RegExp(`loading ${b} failed twice, the model server stopping each time`));
     } finally {
       lifecycle.dispose();
-      client.dispose();
-      b.remove();
     }
   });
 });
