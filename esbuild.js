@@ -19,7 +19,7 @@ const common = { bundle: true, minify: production, sourcemap: !production, logLe
 const builds = [
   {
     ...common,
-    entryPoints: ['src/extension.ts'],
+    entryPoints: ['src/editor/extension.ts'],
     outfile: 'dist/extension.js',
     platform: 'node',
     format: 'cjs',

@@ -102,15 +102,15 @@ function registeredCommands(): string[] {
   return ids;
 }
 
-/** The [command, label] pairs of the status-bar menu: the string pairs in src/commands.ts's showMenu. */
+/** The [command, label] pairs of the status-bar menu: the string pairs in src/editor/commands.ts's showMenu. */
 function menuItems(): [string, string][] {
-  const file = sourceFiles().find((f) => f.fileName === path.join(ROOT, 'src', 'commands.ts'));
-  assert.ok(file, 'src/commands.ts not found');
+  const file = sourceFiles().find((f) => f.fileName === path.join(ROOT, 'src', 'editor', 'commands.ts'));
+  assert.ok(file, 'src/editor/commands.ts not found');
   let menu: ts.FunctionDeclaration | undefined;
   visit(file, (n) => {
     if (ts.isFunctionDeclaration(n) && n.name?.text === 'showMenu') menu = n;
   });
-  assert.ok(menu, 'src/commands.ts has no function showMenu');
+  assert.ok(menu, 'src/editor/commands.ts has no function showMenu');
   const items: [string, string][] = [];
   visit(menu, (n) => {
     if (ts.isArrayLiteralExpression(n) && n.elements.length === 2 && n.elements.every(ts.isStringLiteral)) {

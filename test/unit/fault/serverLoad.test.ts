@@ -7,7 +7,7 @@
 import { editorState, fakeEditor, shown } from './vscodeStub';
 import * as assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
-import { fillSelection } from '../../../src/fillSelection';
+import { fillSelection } from '../../../src/editor/fillSelection';
 import { CancelledError } from '../../../src/engine';
 import { defaultSettings, readSettings } from '../../../src/settings';
 import { editManifest, hostileCopy, LOAD, newClient, sleep, slow } from './helpers';

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { Context } from './context';
 import { noModelMessage } from './fillSelection';
-import { DEFAULT_POLICY, describeParameter, POLICY_NAMES, POLICY_TABLE } from './engine/policyTable';
-import { checkModelFolderAsync } from './modelFolder';
+import { DEFAULT_POLICY, describeParameter, POLICY_NAMES, POLICY_TABLE } from '../engine/policyTable';
+import { checkModelFolderAsync } from '../modelFolder';
 import { isCancelled } from './modelSession';
 import { compareLast, showVisualizer } from './visualizerBridge';
 

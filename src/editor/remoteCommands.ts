@@ -1,6 +1,6 @@
 // The editor's side of the team server (serve/README.md): the token in VS Code's secret storage, set by a command.
 import * as vscode from 'vscode';
-import type { Context } from '../context';
+import type { Context } from './context';
 
 export const SERVER_TOKEN_SECRET = 'unmask.serverToken';
 

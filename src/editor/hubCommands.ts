@@ -5,14 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Context } from '../context';
-import { CATALOG, formatBytes, type CatalogEntry } from './catalog';
-import { getModel, modelsDir, type GetModelProgress } from './getModel';
-import { deleteSnapshot, hubCacheDir, repoCacheDir, snapshotDir } from './hfCache';
-import { HubError } from './hubClient';
-import { installedModels } from './installed';
-import { findLeftovers, type Leftover } from './leftovers';
-import { forkInstaller, forkPrechecker } from './installer';
+import type { Context } from './context';
+import { CATALOG, formatBytes, type CatalogEntry } from '../hub/catalog';
+import { getModel, modelsDir, type GetModelProgress } from '../hub/getModel';
+import { deleteSnapshot, hubCacheDir, repoCacheDir, snapshotDir } from '../hub/hfCache';
+import { HubError } from '../hub/hubClient';
+import { installedModels } from '../hub/installed';
+import { findLeftovers, type Leftover } from '../hub/leftovers';
+import { forkInstaller, forkPrechecker } from '../hub/installer';
 import { familyList } from '../convert/familyList';
 
 /** SecretStorage key of the user's Hugging Face token. */

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { Context } from './context';
 import { textAround } from './completionProvider';
-import { buildRequest } from './engine/request';
+import { buildRequest } from '../engine/request';
 import { errorMessage, isCancelled } from './modelSession';
 
 export async function fillSelection(ctx: Context): Promise<void> {

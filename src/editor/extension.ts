@@ -4,8 +4,8 @@ import * as commands from './commands';
 import { CompletionProvider, completionSelector } from './completionProvider';
 import { Context } from './context';
 import { fillSelection } from './fillSelection';
-import { getModelCommand, manageModelsCommand, showDemonstratorNotice } from './hub/editorCommands';
-import { setServerTokenCommand } from './remote/editorCommands';
+import { getModelCommand, manageModelsCommand, showDemonstratorNotice } from './hubCommands';
+import { setServerTokenCommand } from './remoteCommands';
 import { StatusBar } from './statusBar';
 
 let ctx: Context | undefined;

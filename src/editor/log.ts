@@ -1,6 +1,6 @@
 // The "Unmask" output channel, filtered by the `unmask.logLevel` setting.
 import * as vscode from 'vscode';
-import type { LogLevel } from './settings';
+import type { LogLevel } from '../settings';
 
 const rank: Record<LogLevel, number> = { error: 0, info: 1, debug: 2 };
 

@@ -2,7 +2,7 @@
 // and the one-time notice when completions are consistently slow.
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import type { Trace } from './protocol';
+import type { Trace } from '../protocol';
 
 export interface Completion {
   id: string;

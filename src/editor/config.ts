@@ -1,6 +1,6 @@
 // The live `unmask.*` settings: validated on every change, with the last good value kept for each invalid one.
 import * as vscode from 'vscode';
-import { defaultSettings, readSettings, type Settings } from './settings';
+import { defaultSettings, readSettings, type Settings } from '../settings';
 
 export class Config implements vscode.Disposable {
   private settings: Settings = defaultSettings;

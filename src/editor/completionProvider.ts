@@ -2,15 +2,15 @@
 // completion the model is not sure of is not shown (docs/architecture.md, "The gate").
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CompletionCache } from './completionCache';
+import { CompletionCache } from '../completionCache';
 import type { Context } from './context';
-import { AdaptiveDebounce, sleep } from './debounce';
-import { BOUNDS } from './engine/bounds';
-import { contextChars } from './engine/canvas';
-import { formatConfidence, passesGate } from './engine/gate';
-import { buildRequest, type CursorText } from './engine/request';
+import { AdaptiveDebounce, sleep } from '../debounce';
+import { BOUNDS } from '../engine/bounds';
+import { contextChars } from '../engine/canvas';
+import { formatConfidence, passesGate } from '../engine/gate';
+import { buildRequest, type CursorText } from '../engine/request';
 import { errorMessage, isCancelled } from './modelSession';
-import { isLanguageEnabled } from './settings';
+import { isLanguageEnabled } from '../settings';
 
 /** Only real documents: never chat inputs, output panes or the SCM input box. */
 export const completionSelector: vscode.DocumentSelector = [{ scheme: 'file' }, { scheme: 'untitled' }];

@@ -3,8 +3,8 @@
 import * as vscode from 'vscode';
 import type { Trace } from '../protocol';
 import type { Comparison, HistoryEntry, HostMessage, WebviewMessage } from '../shared/visualizerMessages';
-import { describeText } from './describe';
-import { makeNonce, visualizerDocument } from './html';
+import { describeText } from '../visualizer/describe';
+import { makeNonce, visualizerDocument } from '../visualizer/html';
 
 /** The recent completions the panel lets the user pick from (the extension's history fits as is). */
 export interface TraceSource {

@@ -3,14 +3,14 @@
 // busy count the status bar turns into a spinner.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ModelClient } from './client/modelClient';
-import { ModelLifecycle, type LifecycleState } from './client/modelLifecycle';
+import { ModelClient } from '../client/modelClient';
+import { ModelLifecycle, type LifecycleState } from '../client/modelLifecycle';
 import type { Config } from './config';
 import type { Log } from './log';
-import { checkModelFolderAsync, expandHome } from './modelFolder';
-import type { CompleteRequest, ModelInfo, Trace } from './protocol';
-import type { Settings } from './settings';
-import { modelFolderNextStep } from './hub/nextStep';
+import { checkModelFolderAsync, expandHome } from '../modelFolder';
+import type { CompleteRequest, ModelInfo, Trace } from '../protocol';
+import type { Settings } from '../settings';
+import { modelFolderNextStep } from '../hub/nextStep';
 
 export type ModelState = LifecycleState;
 

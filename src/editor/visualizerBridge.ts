@@ -1,9 +1,9 @@
 // Opens the decoding visualizer panel (src/visualizer) on the completions so far, with policy comparison
 // decoded by the loaded model.
-import { decodeWithPolicies } from './visualizer/compare';
-import { VisualizerPanel } from './visualizer/panel';
+import { decodeWithPolicies } from '../visualizer/compare';
+import { VisualizerPanel } from './visualizerPanel';
 import type { Context } from './context';
-import type { Trace } from './protocol';
+import type { Trace } from '../protocol';
 
 export function showVisualizer(ctx: Context): VisualizerPanel {
   return VisualizerPanel.show(ctx.extension, { history: ctx.history, compare: (trace) => compareAll(ctx, trace) });
