@@ -11,6 +11,7 @@ import { openCheckpoint, type Checkpoint } from '../../../src/convert/checkpoint
 import { buildGraph } from '../../../src/convert/graph';
 import type { Precision } from '../../../src/contract/precision';
 import { distribution, normal, python, referenceLogits, ROOT, runGraph, selectRows } from './parityFixtures';
+import { copyTinyCheckpoints } from '../tinyCheckpoints';
 
 const FAMILIES = ['qwen2', 'dream', 'llama', 'llada', 'unmask'] as const;
 type Family = (typeof FAMILIES)[number];
@@ -36,7 +37,7 @@ describe('converter graph: parity with transformers and model.py (tiny checkpoin
 
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-parity-'));
-    python('tiny_checkpoints.py', [work]);
+    copyTinyCheckpoints(work);
     const rand = normal(11);
     for (const family of FAMILIES) {
       const ckpt = await openCheckpoint(path.join(work, family));

@@ -3,13 +3,14 @@
 // `/REPO/resolve/REV/FILE`, which redirects LFS files (302) to a second path that honours Range (206) and sends an
 // ETag, with `X-Repo-Commit`. Repositories are folders on disk in the Hub's layout. It can gate a repository behind a
 // token, cut the connection once mid-file, and lie about a hash; it logs every request and the body bytes it sent.
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { copyTinyCheckpoints } from '../tinyCheckpoints';
 
 /**
  * Every test process that talks to the fake Hub gets a Hugging Face home of its own (HF_HOME, a temporary folder, and
@@ -274,20 +275,7 @@ export function run(command: string, args: string[], options: SpawnOptions): Pro
   });
 }
 
-/** Whether python3 imports `modules` (comma-separated); where it does not, prints `skipped` (the caller then skips). */
-export function pythonHas(modules: string, skipped: string): boolean {
-  if (spawnSync('python3', ['-c', `import ${modules}`], { encoding: 'utf8' }).status === 0) return true;
-  console.log(`      skipped: ${skipped}`);
-  return false;
-}
-
-/** training/tiny_checkpoints.py's tiny random Qwen2 checkpoint, in the Hub's layout, written under `dir`: its folder. */
+/** training/tiny_checkpoints.py's tiny random Qwen2 checkpoint, in the Hub's layout, copied under `dir`: its folder. */
 export function writeTinyQwen2(dir: string): string {
-  const root = path.resolve(__dirname, '..', '..', '..');
-  const made = spawnSync('python3', [path.join(root, 'training', 'tiny_checkpoints.py'), dir, '--family', 'qwen2'], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-  });
-  if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
-  return path.join(dir, 'qwen2');
+  return path.join(copyTinyCheckpoints(dir, ['qwen2']), 'qwen2');
 }
