@@ -1,6 +1,7 @@
 // The converter's reader: config.json of each family to an ArchSpec, safetensors read tensor by tensor into float32,
 // and every refusal naming the file and the field, on checkpoints the tests write themselves.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../../src/convert/checkpoint';
@@ -33,6 +34,24 @@ async function refused(dir: string, pattern: RegExp, options?: { maskToken?: str
     return message;
   }
   assert.fail(`${dir} was read without complaint; expected ${pattern}`);
+}
+
+/** transformers' token ids of `texts` for the tokenizer it loads from `dir` (Python's side: bash training/install.sh). */
+function transformersEncode(dir: string, texts: string[]): number[][] {
+  const code = [
+    'import json, sys',
+    'from transformers import AutoTokenizer',
+    'tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])',
+    'print(json.dumps([tokenizer.encode(t, add_special_tokens=False, split_special_tokens=True) for t in json.loads(sys.stdin.read())]))',
+  ].join('\n');
+  const run = spawnSync('python3', ['-c', code, dir], {
+    input: JSON.stringify(texts),
+    encoding: 'utf8',
+    env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_VERBOSITY: 'error', OMP_NUM_THREADS: '1' },
+  });
+  if (run.status !== 0)
+    throw new Error(`transformers could not load the slow tokenizer (bash training/install.sh):\n${(run.stderr || run.error?.message || '').slice(-3000)}`);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as number[][];
 }
 
 before(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -424,9 +443,19 @@ describe('convert: refusals name the file and the field', () => {
     assert.equal(slow.tokenizerConverted, true);
     assert.deepEqual(slow.tokens, fast.tokens);
     assert.equal(slow.tokenizer.vocabDigest(), fast.tokenizer.vocabDigest());
-    const text = "def f(x):\n    return tree['s'] + 'dé' <|mask|>\n";
-    assert.deepEqual(slow.tokenizer.encode(text), fast.tokenizer.encode(text));
     assert.ok(slow.tokenizer.encode(' tre').length === 1, 'the merges were read');
+    // the reference is transformers' own conversion of the same vocab.json + merges.txt (AutoTokenizer, as a user of
+    // the checkpoint loads it), not a tokenizer.json written by these tests; split_special_tokens: the runtime never
+    // reads a special token out of the user's text ("<|mask|>" typed in code stays text)
+    const texts = [
+      "def f(x):\n    return tree['s'] + 'dé' <|mask|>\n",
+      "It's they'll WE'RE you'VE I'M 1234567 x2 ½ ٣\r\n\r\n  \t\tend  ",
+      'naïve café 日本語 😀 — “quotes”\n\n\n    trailing   ',
+      'cafe\u0301 (NFC) a<|endoftext|>b <|mask|><|mask|> Ġ ĠĊ',
+      '    if (a) {\n\t\treturn b;  // tre tre\n    }\n',
+    ];
+    const reference = transformersEncode(dir, texts);
+    texts.forEach((text, i) => assert.deepEqual(slow.tokenizer.encode(text), reference[i], JSON.stringify(text)));
   });
 
   it('refuses a missing folder, a missing eos id and a mask id that is also eos', async () => {
