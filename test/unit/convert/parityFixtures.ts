@@ -35,6 +35,14 @@ export function python(script: string, args: string[]): string {
   return run.stdout;
 }
 
+/** Python code (`python3 -c`) with `args` (one thread), failing with its stderr. */
+export function pythonCode(code: string, args: string[]): string {
+  const run = spawnSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, maxBuffer: 16 << 20 });
+  if (run.status !== 0)
+    throw new Error(`python3 -c failed (its packages come from bash training/install.sh):\n${(run.stderr || run.error?.message || '').slice(-3000)}`);
+  return run.stdout;
+}
+
 /** transformers' (or model.py's) logits, [job][canvas][row], one Python run for all jobs. */
 export function referenceLogits(jobs: { dir: string; canvases: number[][] }[], work: string): Float32Array[][][] {
   const args: string[] = [];
