@@ -35,6 +35,11 @@ export interface CompleteRequest {
   timeBudgetMs?: number | 'auto';
   /** Plan the canvas to the budget from the model's cost (engine/plan.ts); false: the whole context, as before. Default true. */
   plan?: boolean;
+  /**
+   * Reuse across keystrokes: the first forward may take the rows this canvas shares with the model's last one from
+   * its cache (model/cachedDenoiser.ts REUSE). Default false: the editor asks for it (unmask.reuse), a benchmark does not.
+   */
+  reuse?: boolean;
 }
 
 export type ExecutionProviderSetting = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
@@ -104,6 +109,8 @@ export interface TraceStats {
   tokensPerForward: number;
   msTotal: number;
   msModel: number;
+  /** Rows of the canvas the first forward took from the last request's cache (reuse across keystrokes); absent: none. */
+  reusedRows?: number;
 }
 
 export type StopReason = 'complete' | 'eotp' | 'stable' | 'maxForwards' | 'lineEnd' | 'lineCap' | 'timeBudget';

@@ -27,6 +27,8 @@ export interface Settings {
   timeBudgetMs: number | 'auto';
   /** Lossless draft-and-verify (engine/draft.ts): canvases per batched forward; 1: off. */
   draft: number;
+  /** Reuse across keystrokes (model/cachedDenoiser.ts REUSE): a request takes the rows it shares with the last one from the cache. */
+  reuse: boolean;
 }
 
 export const defaultSettings: Settings = {
@@ -45,6 +47,7 @@ export const defaultSettings: Settings = {
   minConfidence: DEFAULT_GATE.minConfidence,
   timeBudgetMs: DEFAULT_GATE.timeBudgetMs,
   draft: 1,
+  reuse: true,
 };
 
 /** The numeric settings' ranges, from the one table of bounds: read by validation below and checked against
@@ -129,6 +132,7 @@ export function readSettings(get: (key: string) => unknown, previous: Settings =
       minConfidence: num('minConfidence'),
       timeBudgetMs: get('timeBudgetMs') === 'auto' ? 'auto' : num('timeBudgetMs'),
       draft: num('draft'),
+      reuse: pick('reuse', isBool, 'true or false'),
     },
     problems,
     notes,

@@ -298,6 +298,7 @@ export class App {
       h("span", {}, `${t.stats.tokens} tokens in ${t.stats.forwards} forwards (${t.stats.tokensPerForward.toFixed(2)} per forward)`),
       h("span", {}, `${t.stats.msTotal.toFixed(0)} ms`),
       t.plan ? h("span", {}, `planned ${t.plan.expectedMs} ms of ${t.plan.budgetMs}`) : null,
+      t.stats.reusedRows ? h("span", {}, `${t.stats.reusedRows} rows reused from the last completion`) : null,
       h("span", {}, `stopped by ${t.result.stoppedBy}`),
       view.matchesResult ? null : h("span", { class: "warn" }, "the tokens do not spell the shaped result exactly"),
     );
@@ -551,6 +552,12 @@ export class App {
       ["ms total", t.stats.msTotal.toFixed(1)],
       ["ms in the model", t.stats.msModel.toFixed(1)],
       ["context tokens", `${t.prefixTokens} before, ${t.suffixTokens} after`],
+      [
+        "rows reused",
+        t.stats.reusedRows
+          ? `${t.stats.reusedRows} of ${t.prefixTokens + t.suffixTokens + t.slots}: the first forward took them from the last completion's cache`
+          : "none (the first forward computed the whole canvas)",
+      ],
       ...(t.plan
         ? ([
             ["plan", `${t.plan.contextTokens} of ${t.plan.contextAvailable} context tokens, ${t.plan.slots} slots, budget ${t.plan.budgetMs} ms`],

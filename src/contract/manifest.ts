@@ -48,6 +48,11 @@ export interface Manifest {
   vocabDigest?: string;
   license?: string;
   training?: unknown;
+  /**
+   * The rotary base the graph was built with, read from the converter's record `source.spec.ropeTheta`; absent: not
+   * known, so a cache reuses keys only at their own positions (model/kvReuse.ts moves the others by rotating them).
+   */
+  ropeTheta?: number;
 }
 
 export const MANIFEST_FILE = contract.manifest.file;
@@ -180,8 +185,13 @@ export function parseManifest(text: string, file: string): Manifest {
     for (const [k, v] of Object.entries(slots)) if (v >= maxSequence) fail(`slots.${k}`, `fewer than maxSequence (${maxSequence})`, v);
   }
 
+  const source = isObject(raw.source) ? (raw.source as Record<string, unknown>) : {};
+  const theta = isObject(source.spec) ? (source.spec as Record<string, unknown>).ropeTheta : undefined;
+  const ropeTheta = typeof theta === 'number' && Number.isFinite(theta) && theta > 1 ? theta : undefined;
+
   return {
     ...(raw as object),
+    ropeTheta,
     format: MANIFEST_FORMAT,
     name,
     ...(slots ? { slots } : {}),

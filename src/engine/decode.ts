@@ -115,9 +115,11 @@ export async function decode(
     }
     throwIfCancelled();
   }
+  denoiser.beginDecode?.({ reuse: request.reuse === true });
   let verified: { rows: Prediction[][]; positions: Map<number, number>; drafts: DraftStep[]; next: number } | undefined;
   let lastCandidates: Candidate[] | undefined;
   let forwards = 0;
+  let reusedRows: number | undefined;
   // what the next forward will take: the last cached step as measured, or before one ran the cost's fit of a step
   // (the first forward is a full one and costs more than every step after it)
   let lastStepMs: number | undefined;
@@ -211,6 +213,7 @@ export async function decode(
       }
       forwards++;
       ran = true;
+      if (forwards === 1) reusedRows = denoiser.reused?.()?.rows;
     }
     const forwardMs = now() - stepStart;
     msModel += forwardMs;
@@ -324,6 +327,7 @@ export async function decode(
       tokensPerForward: forwards ? round(realTokens.length / forwards, 3) : 0,
       msTotal: round(msTotal, 2),
       msModel: round(msModel, 2),
+      ...(reusedRows ? { reusedRows } : {}),
     },
     prefixText: tokenizer.decode(canvas.prefixIds),
     suffixText: tokenizer.decode(canvas.suffixIds),

@@ -20,6 +20,8 @@ export interface RequestOptions {
   timeBudgetMs?: number | 'auto';
   /** Draft-and-verify: canvases per batched forward (unmask.draft); absent or 1: off. */
   draft?: number;
+  /** Reuse across keystrokes (unmask.reuse): the first forward takes unchanged rows from the last request's cache. */
+  reuse?: boolean;
 }
 
 /** Single-line when there is code to the right of the cursor; multi-line at a line's end or on an empty line. */
@@ -40,5 +42,6 @@ export function buildRequest(text: CursorText, options: RequestOptions, singleLi
     ...(slots ? { slots } : {}),
     ...(options.timeBudgetMs ? { timeBudgetMs: options.timeBudgetMs } : {}),
     ...(options.draft && options.draft > 1 ? { draft: options.draft } : {}),
+    ...(options.reuse ? { reuse: true } : {}),
   };
 }

@@ -22,6 +22,12 @@ export interface Denoiser {
    */
   beginBlock?(start: number, end: number): void;
   /**
+   * Optional: a decode starts. With `reuse`, its first forward may take the rows its canvas shares with the last
+   * decode's from a cache (reuse across keystrokes, src/model/cachedDenoiser.ts); `reused` then says how many it took.
+   */
+  beginDecode?(options: { reuse: boolean }): void;
+  reused?(): { rows: number; of: number } | undefined;
+  /**
    * Optional: several forwards in one batched pass (draft-and-verify, src/engine/draft.ts). Row i answers what
    * `forward(canvases[i], positions)` would answer had `forward` been called on canvases[0..i−1] before it, exactly:
    * a denoiser that cannot keep that promise for every row (a cache refresh falls between) answers the first rows

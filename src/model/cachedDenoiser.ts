@@ -6,12 +6,29 @@ import { ort } from './ort';
 import type { Denoiser, Prediction } from '../engine/types';
 import type { ModelGraph } from './modelGraph';
 import { batchExact } from './onnxDenoiser';
+import { alignCanvases, joinRows, type RowSource } from './kvReuse';
+
+/**
+ * Reuse across keystrokes, the rule (measured: docs/benchmarks.md, "Reuse across keystrokes"): a decode's first
+ * forward takes the rows it shares with the last canvas from the cache when they are at least `minShare` of the canvas,
+ * recomputing `margin` reused rows on each side of what changed (the keys nearest an edit move most), and the whole
+ * canvas again after `refreshEvery` reusing forwards in a row (staleness would otherwise add up).
+ */
+export const REUSE = { minShare: 0.5, margin: 32, refreshEvery: 4 } as const;
+
+/** How a decode's first forward used the last canvas: rows taken from the cache, of the canvas's rows. */
+export interface ReuseReport {
+  rows: number;
+  of: number;
+}
 
 export interface CacheStats {
   /** Forwards over the whole canvas (a refresh of the cache). */
   refreshes: number;
   /** Forwards over the window only, against the cache. */
   steps: number;
+  /** First forwards of a decode that took rows from the last decode's canvas (reuse across keystrokes). */
+  reusing: number;
 }
 
 interface Rows {
@@ -20,7 +37,13 @@ interface Rows {
 }
 
 export class CachedDenoiser implements Denoiser {
-  readonly stats: CacheStats = { refreshes: 0, steps: 0 };
+  readonly stats: CacheStats = { refreshes: 0, steps: 0, reusing: 0 };
+  /** The last refresh's canvas and every row's keys and values, in canvas order: what the next decode may reuse. */
+  private full?: { canvas: number[]; kv: ort.Tensor; after: number };
+  /** Whether the next refresh is a decode's first, and may reuse (beginDecode). */
+  private reuseNext = false;
+  private reusedInARow = 0;
+  private report?: ReuseReport;
   /** The refresh's keys and values without the window's rows: the past of every step until the next refresh. */
   private past?: ort.Tensor;
   private cached: number[] = [];
@@ -43,13 +66,28 @@ export class CachedDenoiser implements Denoiser {
    *   bounds how stale the prefix and suffix keys get); 0 refreshes at every forward (the cache then changes nothing)
    * @param windowMargin rows of the prefix and of the suffix next to the block that each step recomputes with it
    *   (so the keys nearest a commit follow it); 0: the block's rows only
+   * @param invFreq the model's rotary frequencies (kvReuse.ts rotaryFrequencies): with them a reused row may move to
+   *   another position; without, only rows at the same position are reused
    */
   constructor(
     readonly graph: ModelGraph,
     readonly mask: number,
     readonly stepsPerRefresh = Infinity,
     readonly windowMargin = 0,
+    readonly invFreq?: Float64Array,
   ) {}
+
+  /** A new decode starts: its first forward may take rows from the last decode's canvas (`reuse`), or must not. */
+  beginDecode(options: { reuse: boolean }): void {
+    this.reuseNext = options.reuse;
+    this.report = undefined;
+    if (!options.reuse) this.full = undefined;
+  }
+
+  /** How the current decode's first forward used the last canvas (undefined: it computed every row). */
+  reused(): ReuseReport | undefined {
+    return this.report;
+  }
   private sinceRefresh = 0;
 
   beginBlock(start: number, end: number): void {
@@ -148,11 +186,39 @@ export class CachedDenoiser implements Denoiser {
   }
 
   private async refresh(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]> {
-    const { predictions, kv } = await this.graph.run({ ids: ids(canvas), start: 0, positions, withKv: true, copy: true });
-    this.cached = [...canvas];
     const spanEnd = positions.length ? Math.max(...positions) + 2 : canvas.length;
-    this.window = this.announced ?? { start: positions.length ? Math.min(...positions) : 0, end: spanEnd };
-    this.window = { start: Math.max(0, this.window.start - this.windowMargin), end: Math.min(canvas.length, this.window.end + this.windowMargin) };
+    const window = this.announced ?? { start: positions.length ? Math.min(...positions) : 0, end: spanEnd };
+    this.window = { start: Math.max(0, window.start - this.windowMargin), end: Math.min(canvas.length, window.end + this.windowMargin) };
+    const reuseHi = Math.max(this.window.end, ...positions.map((p) => p + 1));
+    const reuse = this.reuseNext ? this.reusePlan(canvas, Math.min(this.window.start, ...positions), reuseHi) : undefined;
+    this.reuseNext = false;
+    let predictions: Prediction[];
+    let kv: ort.Tensor;
+    if (reuse) {
+      // the rows that changed and the slots, against the reused rows' keys and values (moved to their new positions)
+      const { a, b, before, after } = reuse;
+      const out = await this.graph.run({
+        ids: ids(canvas.slice(a, b)),
+        start: a,
+        past: joinRows([before, after], this.invFreq ?? new Float64Array()),
+        positions,
+        withKv: true,
+        copy: true,
+      });
+      predictions = out.predictions;
+      kv = joinRows([before, { kv: out.kv!, from: 0, count: b - a, shift: 0 }, after], this.invFreq ?? new Float64Array());
+      this.report = { rows: before.count + after.count, of: canvas.length };
+      this.reusedInARow++;
+      this.stats.reusing++;
+    } else {
+      ({ predictions, kv } = (await this.graph.run({ ids: ids(canvas), start: 0, positions, withKv: true, copy: true })) as {
+        predictions: Prediction[];
+        kv: ort.Tensor;
+      });
+      this.reusedInARow = 0;
+    }
+    this.full = { canvas: [...canvas], kv, after: reuseHi };
+    this.cached = [...canvas];
     this.announced = undefined;
     // built once per refresh: the window is fixed until the next one, and so are the rows outside it
     this.past = this.graph.pastWithout(kv!, this.window.start, this.window.end);
@@ -161,6 +227,29 @@ export class CachedDenoiser implements Denoiser {
     this.stats.refreshes++;
     this.sinceRefresh = 0;
     return predictions;
+  }
+
+  /**
+   * Which rows of a decode's first forward the last canvas can give (REUSE's rule), given the rows [lo, hi) that must
+   * be computed (the window and the wanted positions); undefined: compute the whole canvas.
+   */
+  private reusePlan(canvas: readonly number[], lo: number, hi: number): { a: number; b: number; before: RowSource; after: RowSource } | undefined {
+    const full = this.full;
+    if (!full || this.reusedInARow >= REUSE.refreshEvery) return undefined;
+    const { head, slide, tail, tailFrom } = alignCanvases(full.canvas, canvas, { prev: full.after, next: hi });
+    const n = canvas.length;
+    const moves = (shift: number) => shift === 0 || this.invFreq !== undefined;
+    // new row n − tail + j is old row tailFrom + j: it moves by n − tail − tailFrom
+    const tailShift = n - tail - tailFrom;
+    const a = Math.max(0, Math.min(lo, moves(-slide) ? head - REUSE.margin : 0));
+    const b = Math.min(n, Math.max(hi, moves(tailShift) ? n - tail + REUSE.margin : n));
+    if (a + (n - b) < REUSE.minShare * n) return undefined;
+    return {
+      a,
+      b,
+      before: { kv: full.kv, from: slide, count: a, shift: -slide },
+      after: { kv: full.kv, from: tailFrom + (b - (n - tail)), count: n - b, shift: tailShift },
+    };
   }
 
   private async runStep(canvas: readonly number[], positions: readonly number[]): Promise<Prediction[]> {

@@ -11,6 +11,7 @@ import { createSession, OnnxDenoiser, threadsFor } from './onnxDenoiser';
 import { GRAPH_INPUTS, GRAPH_OUTPUTS, GraphContractError, kvShapeOf, ModelGraph } from './modelGraph';
 import { CodeTokenizer } from './tokenizer';
 import { CachedDenoiser } from './cachedDenoiser';
+import { rotaryFrequencies } from './kvReuse';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../engine/signals';
 import { OnnxSlotFilter } from './slotFilter';
 import { checkRegularFile, readBoundedJson, readBoundedText } from './boundedFile';
@@ -170,6 +171,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
         manifest.tokens.mask,
         options.stepsPerRefresh ?? manifest.cache?.stepsPerRefresh ?? Infinity,
         options.windowMargin ?? manifest.cache?.windowMargin ?? 0,
+        manifest.ropeTheta ? rotaryFrequencies(manifest.ropeTheta, graph.kv.headDim) : undefined,
       )
     : new OnnxDenoiser(graph);
   // every token id's answer must be finite (src/model/probe.ts: partly NaN weights passed the probes above); once per folder
