@@ -76,12 +76,21 @@ async function main(): Promise<void> {
   const fresh = await open(v['fresh-uncached'] ? false : v.cache);
   process.stdout.write(`model ${withReuse.info.name}, ${withReuse.info.threads} threads, budget ${budget || 'none'}\n`);
   process.stdout.write(
-    '| file | keystrokes | rows reused (median of canvas) | first forward ms, reuse / fresh (p50) | request ms, reuse / fresh (p50) | text equal |\n| --- | --- | --- | --- | --- | --- |\n',
+    '| file | keystrokes | rows reused (median of canvas) | first forward ms, reuse / fresh (p50) | request ms, reuse / fresh (p50) | forwards, reuse / fresh (mean) | text equal |\n| --- | --- | --- | --- | --- | --- | --- |\n',
   );
   const all = { reuseMs: [] as number[], freshMs: [] as number[], reuseFirst: [] as number[], freshFirst: [] as number[], equal: 0, n: 0 };
   for (const strokes of files) {
     const rows: string[] = [];
-    const f = { reuseMs: [] as number[], freshMs: [] as number[], reuseFirst: [] as number[], freshFirst: [] as number[], equal: 0, reused: [] as number[] };
+    const f = {
+      reuseMs: [] as number[],
+      freshMs: [] as number[],
+      reuseFirst: [] as number[],
+      freshFirst: [] as number[],
+      equal: 0,
+      reused: [] as number[],
+      reuseForwards: 0,
+      freshForwards: 0,
+    };
     for (const [j, k] of strokes.entries()) {
       // fresh first, then with reuse: the reuse session's last canvas is its own previous request's
       const a = await run(fresh, k, false);
@@ -91,13 +100,15 @@ async function main(): Promise<void> {
       f.reuseMs.push(b.stats.msTotal);
       f.freshFirst.push(a.steps[0]?.msModel ?? 0);
       f.reuseFirst.push(b.steps[0]?.msModel ?? 0);
+      f.reuseForwards += b.stats.forwards;
+      f.freshForwards += a.stats.forwards;
       f.reused.push((b.stats.reusedRows ?? 0) / (b.prefixTokens + b.suffixTokens + b.slots));
       if (a.result.text === b.result.text) f.equal++;
       else rows.push(`    differs at "${k.before.slice(-20)}": fresh ${JSON.stringify(a.result.text)} / reuse ${JSON.stringify(b.result.text)}`);
     }
     const n = f.reuseMs.length;
     process.stdout.write(
-      `| ${strokes[0].file} | ${n} | ${Math.round(100 * percentile(f.reused, 50))}% | ${Math.round(percentile(f.reuseFirst, 50))} / ${Math.round(percentile(f.freshFirst, 50))} | ${Math.round(percentile(f.reuseMs, 50))} / ${Math.round(percentile(f.freshMs, 50))} | ${f.equal} of ${n} |\n`,
+      `| ${strokes[0].file} | ${n} | ${Math.round(100 * percentile(f.reused, 50))}% | ${Math.round(percentile(f.reuseFirst, 50))} / ${Math.round(percentile(f.freshFirst, 50))} | ${Math.round(percentile(f.reuseMs, 50))} / ${Math.round(percentile(f.freshMs, 50))} | ${(f.reuseForwards / n).toFixed(1)} / ${(f.freshForwards / n).toFixed(1)} | ${f.equal} of ${n} |\n`,
     );
     if (rows.length) process.stderr.write(rows.join('\n') + '\n');
     all.reuseMs.push(...f.reuseMs);
