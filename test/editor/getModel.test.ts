@@ -1,17 +1,17 @@
 // Get Model in the real editor: the fake Hub (test/unit/hub/fakeHub.ts) serves a tiny random Qwen2 checkpoint on
 // 127.0.0.1; Unmask: Get Model… → "Type any Hub repository…" → the progress notification → the converted model is
-// loaded (the status bar names it) and answers a completion; Manage Models lists it and switches back. Skips without
-// Python and torch (the checkpoint's maker).
+// loaded (the status bar names it) and answers a completion; Manage Models lists it and switches back. The checkpoint
+// comes from test/unit/tinyCheckpoints.ts (built once per sources); without Python and torch this fails, it does not skip.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeHub } from '../unit/hub/fakeHub';
+import { copyTinyCheckpoints } from '../unit/tinyCheckpoints';
 import { bench, traces, typeOnNewLine, unmaskLog } from './hooks';
 import { waitFor } from './workbench';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const REPO = 'tiny-org/tiny-qwen2';
 const MODEL = 'tiny-qwen2-int8';
 
@@ -30,18 +30,9 @@ describe('Get Model', function () {
   let tmp = '';
   let hub: FakeHub | undefined;
 
-  before(async function () {
-    const probe = spawnSync('python3', ['-c', 'import torch, transformers, safetensors, tokenizers'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      console.log('      skipped: python3 with torch, transformers, safetensors and tokenizers makes the tiny checkpoint (bash training/install.sh)');
-      this.skip();
-    }
+  before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-editor-getmodel-'));
-    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), tmp, '--family', 'qwen2'], {
-      encoding: 'utf8',
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-    });
-    if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
+    copyTinyCheckpoints(tmp, ['qwen2']);
     hub = new FakeHub();
     hub.repos.set(REPO, { dir: path.join(tmp, 'qwen2'), commit: 'd'.repeat(40) });
     hub.delayMs = 1500; // each file body waits, so the download's progress notification is on screen a while

@@ -1,11 +1,13 @@
 // A converted pretrained-family checkpoint (a tiny random Qwen2 one made by training/tiny_checkpoints.py, converted by
 // `npm run convert`, decoding with the dual cache) loads as the model folder and completes. The point is that it loads
-// and decodes, not what it says (random weights). Skips without Python and its packages (only the checkpoint needs them).
+// and decodes, not what it says (random weights). The checkpoint comes from test/unit/tinyCheckpoints.ts (built once,
+// usually by the unit suite earlier in npm test); without Python and its packages this fails, it does not skip.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { copyTinyCheckpoints } from '../unit/tinyCheckpoints';
 import { bench, traces, typeOnNewLine } from './hooks';
 import { waitFor } from './workbench';
 
@@ -14,18 +16,9 @@ const ROOT = path.resolve(__dirname, '..', '..');
 describe('a converted pretrained checkpoint as the model folder', function () {
   this.timeout(600_000);
   let dir = '';
-  before(function () {
-    const probe = spawnSync('python3', ['-c', 'import torch, transformers, safetensors, tokenizers'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      console.log('      skipped: python3 with torch, transformers, safetensors and tokenizers is needed (bash training/install.sh)');
-      this.skip();
-    }
+  before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-editor-pretrained-'));
-    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), path.join(dir, 'checkpoints'), '--family', 'qwen2'], {
-      encoding: 'utf8',
-      maxBuffer: 64 << 20,
-    });
-    if (made.status !== 0) throw new Error(`training/tiny_checkpoints.py failed:\n${made.stderr.slice(-3000)}`);
+    copyTinyCheckpoints(path.join(dir, 'checkpoints'), ['qwen2']);
     const converted = spawnSync(
       process.execPath,
       [
