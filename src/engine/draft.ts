@@ -18,6 +18,20 @@ export function draftWidth(draft: number | 'auto' | undefined, modelChoice: numb
   return Number.isFinite(k) ? Math.max(1, Math.min(MAX_DRAFT, Math.floor(k))) : 1;
 }
 
+/**
+ * The model's K for `+draft` (auto), from its measured batched steps (costModel.ts): the widest batch that costs at
+ * most PAYS times one forward, 1 where none does. A batch of K saves forwards only as far as its drafts are accepted
+ * (the bundled model, fp32, sequential: 1.41× fewer forwards at K = 4, docs/benchmarks.md), so a batch that costs
+ * about as much as its rows (a CPU) never pays, and one that costs little more than a single forward (a GPU) does.
+ */
+export const DRAFT_PAYS = 1.25;
+export function chooseDraftWidth(batched: readonly { batch: number; ms: number }[]): number {
+  const one = batched.find((b) => b.batch === 1)?.ms;
+  if (!one || !(one > 0)) return 1;
+  const paying = batched.filter((b) => b.batch > 1 && b.ms <= DRAFT_PAYS * one).map((b) => b.batch);
+  return paying.length ? Math.min(MAX_DRAFT, Math.max(...paying)) : 1;
+}
+
 /** A drafted step: the slots it unmasks (ascending) with the tokens it puts there. */
 export interface DraftStep {
   unmask: number[];

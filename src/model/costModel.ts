@@ -63,7 +63,12 @@ async function timed(run: () => Promise<unknown>, times = 2): Promise<number> {
 export interface CostMeasurement extends ForwardCost {
   cpu: string;
   points: { full: { rows: number; ms: number }[]; step: { rows: number; past: number; ms: number }[] };
+  /** A cached step of BATCHED.rows rows against BATCHED.past, with a batch of 1, 2 and 4 canvases (draft-and-verify's cost). */
+  batched: { batch: number; ms: number }[];
 }
+
+/** The batched step measured for draft-and-verify: a line's slots against a short context. */
+const BATCHED = { rows: 16, past: 256, batches: [1, 2, 4] } as const;
 
 /** Measures `graph` (its session's thread count is `threads`) on canvases of token `fill`, within its `maxSequence`. */
 export async function measureCost(graph: ModelGraph, threads: number, fill: number, maxSequence: number): Promise<CostMeasurement> {
@@ -83,7 +88,16 @@ export async function measureCost(graph: ModelGraph, threads: number, fill: numb
       step.push({ rows, past, ms: await timed(() => graph.run({ ids: input, start: past, past: kv, positions: wanted(past, rows) })) });
     }
   }
+  const batched: { batch: number; ms: number }[] = [];
+  if (BATCHED.past + BATCHED.rows <= maxSequence) {
+    for (const batch of BATCHED.batches) {
+      const kv = graph.emptyPast(BATCHED.past, batch);
+      const input = new ort.Tensor('int64', new BigInt64Array(batch * BATCHED.rows).fill(BigInt(fill)), [batch, BATCHED.rows]);
+      batched.push({ batch, ms: await timed(() => graph.run({ ids: input, start: BATCHED.past, past: kv, positions: wanted(BATCHED.past, BATCHED.rows) })) });
+    }
+  }
   return {
+    batched,
     full: fitCost(full.map((p) => ({ ...p, past: 0 }))),
     step: step.length ? fitCost(step) : fitCost(full.map((p) => ({ ...p, past: 0 }))),
     overheadMs: OVERHEAD_MS,

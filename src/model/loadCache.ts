@@ -15,7 +15,7 @@ import { ModelFolderError } from '../contract/manifest';
 export const LOAD_CACHE_FILE = '.unmask-cache.json';
 const LIMIT = 1 << 20;
 // 2: sessions stopped spin-waiting (onnxDenoiser.ts), so costs measured before are not this session's
-const VERSION = 2;
+const VERSION = 3;
 
 export interface LoadCache {
   version: number;

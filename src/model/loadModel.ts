@@ -12,6 +12,7 @@ import { GRAPH_INPUTS, GRAPH_OUTPUTS, GraphContractError, kvShapeOf, ModelGraph 
 import { CodeTokenizer } from './tokenizer';
 import { CachedDenoiser } from './cachedDenoiser';
 import { rotaryFrequencies } from './kvReuse';
+import { chooseDraftWidth } from '../engine/draft';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../engine/signals';
 import { OnnxSlotFilter } from './slotFilter';
 import { checkRegularFile, readBoundedJson, readBoundedText } from './boundedFile';
@@ -49,6 +50,8 @@ export interface LoadedModel {
   warnings: string[];
   /** The model's cost on this machine at its thread count (the plan of every request reads it). */
   cost: ForwardCost;
+  /** `+draft`'s K on this machine, from the measured batched steps (engine/draft.ts chooseDraftWidth): 1 where a batch does not pay. */
+  draftWidth: number;
   dispose(): Promise<void>;
 }
 
@@ -212,6 +215,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
     ...(filter ? { filter } : {}),
     warnings,
     cost,
+    draftWidth: chooseDraftWidth(cost.batched ?? []),
     dispose: async () => {
       await denoiser.dispose();
       await filter?.dispose();

@@ -3,7 +3,7 @@
 // forwards change. The denoisers answer from a hash of the canvas, so drafts are sometimes right and sometimes wrong.
 import * as assert from 'node:assert/strict';
 import { decode, type Decoder } from '../../../src/engine';
-import { draftSteps, draftWidth } from '../../../src/engine/draft';
+import { chooseDraftWidth, draftSteps, draftWidth, DRAFT_PAYS } from '../../../src/engine/draft';
 import { parseBenchPolicy } from '../../../src/bench/policyArg';
 import { ort } from '../../../src/model/ort';
 import { CachedDenoiser } from '../../../src/model/cachedDenoiser';
@@ -221,5 +221,45 @@ describe('draft-and-verify: lossless', () => {
     assert.equal(t.policy.draft, 1);
     assert.match(String(t.policy.draftOff), /differ/);
     assert.ok(t.steps.every((s) => !s.drafted && !s.batch));
+  });
+
+  it("+draft's K is the widest batch that costs at most DRAFT_PAYS times one forward, 1 where none does (a CPU)", () => {
+    // this project's CPU: a batch costs about as much as its rows
+    assert.equal(
+      chooseDraftWidth([
+        { batch: 1, ms: 70 },
+        { batch: 2, ms: 135 },
+        { batch: 4, ms: 270 },
+      ]),
+      1,
+    );
+    // a GPU: the batch is nearly free
+    assert.equal(
+      chooseDraftWidth([
+        { batch: 1, ms: 10 },
+        { batch: 2, ms: 10.5 },
+        { batch: 4, ms: 11 },
+      ]),
+      4,
+    );
+    assert.equal(
+      chooseDraftWidth([
+        { batch: 1, ms: 10 },
+        { batch: 2, ms: 10 * DRAFT_PAYS },
+        { batch: 4, ms: 30 },
+      ]),
+      2,
+    );
+    assert.equal(chooseDraftWidth([]), 1, 'nothing measured: off');
+    assert.equal(
+      draftWidth(
+        'auto',
+        chooseDraftWidth([
+          { batch: 1, ms: 10 },
+          { batch: 4, ms: 11 },
+        ]),
+      ),
+      4,
+    );
   });
 });
