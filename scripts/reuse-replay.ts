@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildRequest, decode, DEFAULT_POLICY } from '../src/engine';
+import { percentile } from '../src/bench/metrics';
 import { loadModel, type LoadedModel } from '../src/model';
 import type { Trace } from '../src/protocol';
 
@@ -42,11 +43,6 @@ function keystrokes(chars: number): Keystroke[][] {
     }));
   });
 }
-
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
-};
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
