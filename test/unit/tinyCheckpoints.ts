@@ -32,42 +32,62 @@ function inputsHash(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** Runs training/tiny_checkpoints.py into a staging folder renamed to `dir`, and removes builds of other sources. */
+function build(dir: string): void {
+  const staging = fs.mkdtempSync(`${dir}.staging-`);
+  try {
+    const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), staging], {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+      maxBuffer: 16 << 20,
+    });
+    if (made.status !== 0) {
+      throw new Error(
+        `training/tiny_checkpoints.py failed (its Python packages come from bash training/install.sh):\n${(made.stderr || made.error?.message || '').slice(-3000)}`,
+      );
+    }
+    fs.renameSync(staging, dir);
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+  // builds of other sources (and leftovers of killed runs), an hour old: a run that started before the sources
+  // changed may still be copying its build
+  for (const old of fs.readdirSync(CACHE)) {
+    const p = path.join(CACHE, old);
+    try {
+      if (old.startsWith('tiny-checkpoints-') && p !== dir && Date.now() - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { recursive: true, force: true });
+    } catch {
+      // another run removed it first
+    }
+  }
+}
+
 let built: string | undefined;
 
 /** The folder holding one checkpoint folder per family (read-only: copy before changing anything). */
 function tinyCheckpoints(): string {
   if (built) return built;
   const dir = path.join(CACHE, `tiny-checkpoints-${inputsHash()}`);
-  if (!fs.existsSync(dir)) {
-    fs.mkdirSync(CACHE, { recursive: true });
-    const staging = fs.mkdtempSync(`${dir}.staging-`);
+  fs.mkdirSync(CACHE, { recursive: true });
+  // one builder at a time: mocha's parallel workers (and other runs) wait for the one holding the lock
+  const lock = `${dir}.lock`;
+  while (!fs.existsSync(dir)) {
     try {
-      const made = spawnSync('python3', [path.join(ROOT, 'training', 'tiny_checkpoints.py'), staging], {
-        encoding: 'utf8',
-        env: { ...process.env, OMP_NUM_THREADS: '1' },
-        maxBuffer: 16 << 20,
-      });
-      if (made.status !== 0) {
-        throw new Error(
-          `training/tiny_checkpoints.py failed (its Python packages come from bash training/install.sh):\n${(made.stderr || made.error?.message || '').slice(-3000)}`,
-        );
-      }
+      fs.mkdirSync(lock);
+    } catch {
+      // a lock left by a killed run is taken over after 2 minutes (a build takes ~10 s)
       try {
-        fs.renameSync(staging, dir);
-      } catch (e) {
-        if (!fs.existsSync(dir)) throw e; // another run put the same build there first
-      }
-    } finally {
-      fs.rmSync(staging, { recursive: true, force: true });
-    }
-    // builds of other sources, an hour old (a run started before the sources changed may still be copying a newer one)
-    for (const old of fs.readdirSync(CACHE)) {
-      const p = path.join(CACHE, old);
-      try {
-        if (old.startsWith('tiny-checkpoints-') && p !== dir && Date.now() - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { recursive: true, force: true });
+        if (Date.now() - fs.statSync(lock).mtimeMs > 120_000) fs.rmSync(lock, { recursive: true, force: true });
       } catch {
-        // another run removed it first
+        // released meanwhile
       }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      continue;
+    }
+    try {
+      if (!fs.existsSync(dir)) build(dir);
+    } finally {
+      fs.rmSync(lock, { recursive: true, force: true });
     }
   }
   return (built = dir);
