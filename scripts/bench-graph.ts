@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { ort } from '../src/model/ort';
 import { openCheckpoint } from '../src/convert/checkpoint';
 import { buildGraph } from '../src/convert/graph';
-import { MS_DOMAIN, OnnxWriter } from '../src/convert/onnx/writer';
+import { DType, MS_DOMAIN, OnnxWriter } from '../src/convert/onnx/writer';
 import { quantizeBlocks } from '../src/convert/quantize';
 import { GRAPH } from '../src/contract/graph';
 import type { Precision } from '../src/contract/precision';
@@ -148,7 +148,7 @@ async function kernels(threads: number, rowsList: number[]): Promise<void> {
       }
       const [xq, xs, xz] = w.nodeN('DynamicQuantizeLinear', [x], {}, { count: 3 });
       const acc = w.node('MatMulInteger', [xq, w.weight('w8', 'int8', [K, N], codes), xz, w.constant('int8', [], [0])]);
-      return w.node('Mul', [w.node('Cast', [acc], { to: 1 }), w.node('Mul', [xs, w.weight('ws', 'float', [N], scales)])]);
+      return w.node('Mul', [w.node('Cast', [acc], { to: DType.float }), w.node('Mul', [xs, w.weight('ws', 'float', [N], scales)])]);
     },
   };
   const results: Record<string, Record<string, number>> = {};

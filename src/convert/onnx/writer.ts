@@ -20,6 +20,19 @@ export interface FloatAttr {
 export const float = (value: number): FloatAttr => ({ float: value });
 export type Attr = number | FloatAttr | string | readonly number[];
 
+/** Options of one node: its output names (else numbered), its operator domain, its name (else numbered). */
+export interface NodeOptions {
+  outputs?: string[];
+  domain?: string;
+  name?: string;
+}
+
+/** Adds nodes (OnnxWriter.scope: all named in one scope). */
+export interface Nodes {
+  node(op: string, inputs: readonly string[], attrs?: Record<string, Attr>, opts?: Omit<NodeOptions, 'name'>): string;
+  nodeN(op: string, inputs: readonly string[], attrs: Record<string, Attr>, opts: Omit<NodeOptions, 'name'> & { count: number }): string[];
+}
+
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
 
@@ -54,6 +67,14 @@ export class OnnxWriter {
     return name;
   }
 
+  /** `name`, or `name_2`, `name_3` … when it is taken (node names: one scope may use an op more than once). */
+  private unique(name: string): string {
+    let candidate = name;
+    for (let k = 2; this.names.has(candidate); k++) candidate = `${name}_${k}`;
+    this.names.add(candidate);
+    return candidate;
+  }
+
   private claim(name: string): string {
     if (this.names.has(name)) throw new Error(`ONNX writer: the name "${name}" is used twice`);
     this.names.add(name);
@@ -67,7 +88,7 @@ export class OnnxWriter {
 
   /** Declares a graph output; `from` is renamed to `name` by an Identity when they differ. */
   output(name: string, from: string, dtype: DTypeName, dims: readonly Dim[]): void {
-    this.node('Identity', [from], {}, { outputs: [name] });
+    this.node('Identity', [from], {}, { outputs: [name], name: `${name}/Identity` });
     this.outputs.push(valueInfo(name, dtype, dims));
   }
 
@@ -113,22 +134,36 @@ export class OnnxWriter {
     return this.constant('float', [], [value]);
   }
 
-  /** Adds a node; returns its first output (or all, with `outputs`/`count`). */
-  node(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, opts: { outputs?: string[]; domain?: string } = {}): string {
+  /**
+   * Adds a node; returns its first output (or all, with `outputs`/`count`). `name` names the node (made unique with a
+   * suffix `_2`, `_3` …); without it the node is numbered.
+   */
+  node(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, opts: NodeOptions = {}): string {
     return this.nodeN(op, inputs, attrs, { ...opts, count: opts.outputs?.length ?? 1 })[0];
   }
 
-  nodeN(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, opts: { outputs?: string[]; domain?: string; count: number }): string[] {
+  nodeN(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, opts: NodeOptions & { count: number }): string[] {
     const outputs = opts.outputs?.map((o) => this.claim(o)) ?? Array.from({ length: opts.count }, () => this.fresh(`${op}_`));
     const n = new Message();
     for (const i of inputs) n.string(1, i);
     for (const o of outputs) n.string(2, o);
-    n.string(3, this.fresh('n'));
+    n.string(3, opts.name === undefined ? this.fresh('n') : this.unique(opts.name));
     n.string(4, op);
     for (const [key, value] of Object.entries(attrs)) n.message(5, attribute(key, value));
     if (opts.domain) n.string(7, opts.domain);
     this.nodes.push(n);
     return outputs;
+  }
+
+  /**
+   * The writer's node and nodeN with every node named `<scope>/<op>` (`<scope>/<op>_2` … for a repeated op), e.g.
+   * `layers.3.self_attn.o_proj/MatMul`, so an onnxruntime profile names the layer and the op of each node.
+   */
+  scope(scope: string): Nodes {
+    return {
+      node: (op, inputs, attrs = {}, opts = {}) => this.node(op, inputs, attrs, { ...opts, name: `${scope}/${op}` }),
+      nodeN: (op, inputs, attrs = {}, opts) => this.nodeN(op, inputs, attrs, { ...opts, name: `${scope}/${op}` }),
+    };
   }
 
   /** Writes the graph file and closes the data file; returns the bytes of both. */

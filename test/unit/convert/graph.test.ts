@@ -176,6 +176,18 @@ describe('converter graph: writer, quantizers and storage', function () {
       ]);
       assert.equal(new Set(source.reads).size, source.reads.length, `${precision}: a tensor read twice`);
       data[precision] = fs.statSync(GRAPH.weightsFile(graphFile)).size;
+      // nodes are named by part and op, so an onnxruntime profile reads by layer
+      const graph = fs.readFileSync(graphFile, 'latin1');
+      const product = precision === 'int4' ? 'MatMulNBits' : precision === 'int8' ? 'MatMulInteger' : 'MatMul';
+      for (const name of [
+        `layers.1.mlp.down_proj/${product}`,
+        'layers.0.self_attn.qkv_proj/Add',
+        'layers.1.input_layernorm/ReduceMean',
+        'embed_tokens/Gather',
+        'lm_head/',
+      ]) {
+        assert.ok(graph.includes(name), `${precision}: no node ${name}`);
+      }
       const s = await ort.InferenceSession.create(graphFile, { intraOpNumThreads: 1 });
       const ids = Array.from({ length: 48 }, (_, i) => (i * 131) % SPEC.vocabSize);
       const out = await runGraph(s, SPEC, [ids], 0, [ids.map((_, i) => i)]);
