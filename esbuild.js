@@ -35,7 +35,7 @@ const builds = [
     target: 'node20',
     external: ['onnxruntime-node'],
   },
-  // Get Model's converter runs in this child of the extension host (src/hub/installer.ts says why)
+  // Get Model's converter runs in this child of the extension host (src/hub/forkInstallWorker.ts says why)
   {
     ...common,
     entryPoints: ['src/hub/installWorker.ts'],

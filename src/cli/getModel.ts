@@ -4,11 +4,13 @@
 // folder, checks it with a smoke forward and prints the folder. Progress goes to stderr, the folder alone to stdout.
 import { parseArgs } from 'node:util';
 import { DEFAULT_PRECISION, PRECISIONS, type Precision } from '../contract/precision';
-import { CATALOG, formatBytes } from '../hub/catalog';
-import { defaultStorageDir, getModel, type GetModelProgress } from '../hub/getModel';
+import { formatBytes } from '../hub/bytes';
+import { CATALOG } from '../hub/catalog';
+import { getModel, type GetModelProgress } from '../hub/getModel';
 import { hubCacheDir } from '../hub/hfCache';
 import { DEFAULT_ENDPOINT } from '../hub/hubClient';
-import { installCheckpoint, precheckCheckpoint } from '../hub/install';
+import { installCheckpoint, precheckCheckpoint } from '../hub/installStep';
+import { defaultStorageDir } from '../hub/store';
 import { runMain } from './runMain';
 
 const USAGE = `usage: npm run get-model -- NAME|OWNER/REPO [options]

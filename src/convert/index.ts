@@ -17,6 +17,7 @@ import { buildGraph, PRECISION_NOTE } from './graph';
 import { CheckpointError } from './safetensors';
 import type { TensorSource } from './spec';
 import { checkpointError } from './tokenizerPrep';
+import { CancelledError } from '../engine/types';
 
 const GRAPH_FILE = GRAPH.file;
 /** The longest canvas written into a manifest unless asked otherwise (the checkpoint's own may be far longer). */
@@ -39,7 +40,7 @@ export interface ConvertOptions {
   onNote?: (line: string) => void;
   /** done of total steps (reading, each weight group of the graph, the folder's other files). */
   onProgress?: (done: number, total: number, message?: string) => void;
-  /** Cancels between two tensors; the partial folder is removed and the promise rejects with an AbortError. */
+  /** Cancels between two tensors; the partial folder is removed and the promise rejects with a CancelledError. */
   signal?: AbortSignal;
 }
 
@@ -70,10 +71,10 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     }
   }
   const { signal, onProgress } = options;
-  const cancelled = () => {
-    if (signal?.aborted) throw Object.assign(new Error(`conversion of ${checkpointDir} cancelled`), { name: 'AbortError' });
+  const throwIfCancelled = () => {
+    if (signal?.aborted) throw new CancelledError(`conversion of ${checkpointDir} cancelled`);
   };
-  cancelled();
+  throwIfCancelled();
 
   const ckpt = await openCheckpoint(checkpointDir, { maskToken: options.maskToken });
   const { spec, tokens, config } = ckpt;
@@ -89,14 +90,14 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
   const graphSteps = spec.layers + 2; // buildGraph's progress: the embedding, each layer, the head
   const total = 1 + graphSteps + 1;
   onProgress?.(1, total, `read ${basename(ckpt.dir)}: ${spec.family} (${spec.modelType}), ${spec.layers} layers, hidden ${spec.hidden}`);
-  cancelled();
+  throwIfCancelled();
 
   // a cancellation point before every tensor: buildGraph reads them one at a time
   const tensors: TensorSource = {
     has: (n) => ckpt.tensors.has(n),
     shape: (n) => ckpt.tensors.shape(n),
     read: async (n) => {
-      cancelled();
+      throwIfCancelled();
       return ckpt.tensors.read(n);
     },
   };
@@ -113,7 +114,7 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
       graphFile: join(tmp, GRAPH_FILE),
       onProgress: (done) => onProgress?.(1 + done, total, done === graphSteps ? 'graph written' : `weights ${done} of ${graphSteps}`),
     });
-    cancelled();
+    throwIfCancelled();
 
     // the checkpoint's own file when it is used as it is, byte for byte
     if (ckpt.tokenizerConverted || ckpt.addedMask) writeFileSync(join(tmp, TOKENIZER_FILE), JSON.stringify(ckpt.tokenizerJson, null, 2) + '\n');
@@ -159,7 +160,7 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     const umask = process.umask();
     chmodSync(tmp, 0o777 & ~umask);
     for (const f of readdirSync(tmp)) chmodSync(join(tmp, f), 0o666 & ~umask);
-    cancelled();
+    throwIfCancelled();
     if (existsSync(out)) {
       // hidden and named by this process, as the partial folder: reclaimed by the next conversion if this one is killed here
       const old = join(parent, `.${basename(out)}.old-${process.pid}`);

@@ -1,18 +1,20 @@
 // The editor's side of getting models: Unmask: Get Model… (a quick pick of the catalog or any Hub repository, a
 // cancellable progress notification), Unmask: Manage Models (use, delete) and the one-time notice that the bundled
 // model is only a demonstrator. Downloads run here, on node's https, so VS Code's proxy settings apply to them;
-// converting runs in a child process (installer.ts).
+// converting runs in a child process (src/hub/forkInstallWorker.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Context } from './context';
-import { CATALOG, formatBytes, type CatalogEntry } from '../hub/catalog';
-import { getModel, modelsDir, type GetModelProgress } from '../hub/getModel';
+import { CancelledError } from '../engine/types';
+import { formatBytes } from '../hub/bytes';
+import { CATALOG, type CatalogEntry } from '../hub/catalog';
+import { getModel, type GetModelProgress } from '../hub/getModel';
 import { deleteSnapshot, hubCacheDir, repoCacheDir, snapshotDir } from '../hub/hfCache';
-import { HubError } from '../hub/hubClient';
-import { installedModels } from '../hub/installed';
+import { HubError, repoIdProblem } from '../hub/hubClient';
+import { forkInstaller, forkPrechecker } from '../hub/forkInstallWorker';
 import { findLeftovers, type Leftover } from '../hub/leftovers';
-import { forkInstaller, forkPrechecker } from '../hub/installer';
+import { installedModels, modelsDir } from '../hub/store';
 import { familyList } from '../convert/familyList';
 
 /** SecretStorage key of the user's Hugging Face token. */
@@ -49,7 +51,7 @@ async function pickSource(): Promise<string | undefined> {
       title: 'Unmask: Hub repository',
       prompt: 'OWNER/NAME, e.g. fredzzp/open-dcoder-0.5B',
       ignoreFocusOut: true,
-      validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'expected OWNER/NAME'),
+      validateInput: (v) => repoIdProblem(v.trim()),
     })
     .then((v) => v?.trim());
 }
@@ -117,7 +119,7 @@ export function getModelCommand(ctx: Context): (source?: unknown) => Promise<voi
         void vscode.window.showInformationMessage(`Unmask: ${got.name} is installed and now in use (${got.folder}).`);
         return;
       } catch (error) {
-        if (error instanceof Error && error.name === 'Cancelled') {
+        if (error instanceof CancelledError) {
           void vscode.window.showInformationMessage('Unmask: Get Model cancelled; run it again to resume the download.');
           return;
         }
@@ -158,7 +160,7 @@ export function manageModelsCommand(ctx: Context): () => Promise<void> {
           label: m.name,
           description: `${formatBytes(m.bytes)}${m.folder === inUse ? ' · in use' : ''}`,
           detail: m.origin
-            ? `${m.origin.repo} at ${m.origin.commit.slice(0, 12)}, ${m.origin.precision}, installed ${m.origin.installed.slice(0, 10)}`
+            ? `${m.origin.repo} at ${m.origin.commit.slice(0, 12)}, ${m.origin.precision}, ${m.origin.installed ? `installed ${m.origin.installed.slice(0, 10)}` : 'installed'}`
             : m.folder,
           model: m,
         })),

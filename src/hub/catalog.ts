@@ -77,10 +77,3 @@ export function needsOf(weightsBytes: number, downloadBytes: number, precision: 
   // the session holds the weights once, plus onnxruntime's and node's own (measured: 1.65 GB peak for a 0.5 GB folder)
   return { downloadBytes, convertedBytes, memoryBytes: convertedBytes * 1.1 + 1.2 * GB, estimated: true };
 }
-
-export function formatBytes(n: number): string {
-  if (n >= GB) return `${(n / GB).toFixed(n >= 10 * GB ? 0 : 1)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(0)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
-  return `${n} B`;
-}

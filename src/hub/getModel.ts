@@ -5,17 +5,17 @@
 // downloaded. The download stays in the cache, shared with other tools, unless the user asks to delete it.
 // A folder appears under its final name only after all of that passed (the converter writes a staging folder, the
 // smoke forward loads it, then one rename), so nothing half-written is ever used. No `vscode` import, and neither the
-// converter nor onnxruntime: the CLI installs in its process (install.ts), the extension in a child (installer.ts).
+// converter nor onnxruntime: the CLI runs the install step (installStep.ts) in its process, the extension in a child
+// (forkInstallWorker.ts). Where it all goes on disk, and the origin record: store.ts.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_PRECISION, type Precision } from '../contract/precision';
 import { checkRoom, thisMachine, type Machine } from './preflight';
 import { CATALOG, findEntry, needsOf, type CatalogEntry } from './catalog';
 import { checkOutDir } from './guards';
 import { cachePlacement, deleteSnapshot, downloadToCache, hubCacheDir, missingFromSnapshot, readRef, repoCacheDir, snapshotDir, writeRef } from './hfCache';
+import { CancelledError } from '../engine/types';
 import {
-  cancelled,
   catalogNames,
   checkRepoId,
   checkRevision,
@@ -32,21 +32,7 @@ import {
   withoutCredentials,
 } from './hubClient';
 import { lockRepo, reclaimStaging } from './leftovers';
-
-/** Written into every model folder Get Model makes: where it came from (Manage Models lists it). */
-export const ORIGIN_FILE = 'origin.json';
-
-export interface Origin {
-  repo: string;
-  revision: string;
-  commit: string;
-  precision: Precision;
-  endpoint: string;
-  /** The catalog's name, when it came from the catalog. */
-  catalog?: string;
-  license?: string;
-  installed: string;
-}
+import { downloadsDir as downloadsDirOf, modelFolder, modelsDir, readOrigin, stagingFolder, type Origin } from './store';
 
 /** What the install step (convert, then check) is given. */
 export interface InstallJob {
@@ -70,8 +56,8 @@ export interface WeightHead {
 
 /**
  * The converter's checks on a checkpoint whose weights are not downloaded yet: `dir` holds config.json and the
- * tokenizer files, `weights` the safetensors headers. Throws the converter's error (precheckCheckpoint in install.ts,
- * in this process or, for the extension, in a child: forkPrechecker in installer.ts).
+ * tokenizer files, `weights` the safetensors headers. Throws the converter's error (precheckCheckpoint in
+ * installStep.ts, in this process or, for the extension, in a child: forkPrechecker in forkInstallWorker.ts).
  */
 export type Prechecker = (dir: string, weights: Record<string, WeightHead>, maskToken: string | undefined, signal?: AbortSignal) => Promise<void>;
 
@@ -117,7 +103,7 @@ export interface GetModelOptions extends HubOptions {
   machine?: Machine;
   openPart?: DownloadRepoOptions['openPart'];
   retries?: number;
-  /** Converts and checks: installCheckpoint (install.ts) in this process, or forkInstaller (installer.ts) in a child. */
+  /** Converts and checks: installCheckpoint (installStep.ts) in this process, or forkInstaller (forkInstallWorker.ts) in a child. */
   install: Installer;
 }
 
@@ -131,15 +117,6 @@ export interface GotModel {
   snapshot: string;
   /** The whole checkpoint was in the Hugging Face cache already. */
   fromCache: boolean;
-}
-
-/** The default storage for the command line: `$XDG_CACHE_HOME/unmask` or `~/.cache/unmask`. */
-export function defaultStorageDir(): string {
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'unmask');
-}
-
-export function modelsDir(storageDir: string): string {
-  return path.join(storageDir, 'models');
 }
 
 /** What the source names: the repository, its revision and the folder name, with its catalog entry if any. */
@@ -162,8 +139,8 @@ function listNames(): string {
 export async function getModel(o: GetModelOptions): Promise<GotModel> {
   const precision = o.precision ?? DEFAULT_PRECISION;
   const { repo, revision, name, entry } = resolveSource(o.source, o.revision);
-  const finalDir = path.resolve(o.outDir ?? path.join(modelsDir(o.storageDir), `${name}-${precision}`));
-  const downloadsDir = path.resolve(o.storageDir, 'downloads');
+  const finalDir = path.resolve(o.outDir ?? modelFolder(o.storageDir, name, precision));
+  const downloadsDir = path.resolve(downloadsDirOf(o.storageDir));
   const repoDir = repoCacheDir(path.resolve(o.cacheDir ?? hubCacheDir()), repo);
   // before anything is listed, downloaded or replaced: what is at the model folder's path may be replaced at all
   const installed = await readOrigin(finalDir);
@@ -238,7 +215,7 @@ async function getLocked(o: GetModelOptions, r: Resolved): Promise<GotModel> {
       throw e;
     });
   }
-  if (o.signal?.aborted) throw cancelled();
+  if (o.signal?.aborted) throw new CancelledError('cancelled');
 
   const origin: Origin = {
     repo,
@@ -249,7 +226,7 @@ async function getLocked(o: GetModelOptions, r: Resolved): Promise<GotModel> {
     ...(entry ? { catalog: entry.name, license: entry.license } : {}),
     installed: new Date().toISOString(),
   };
-  const stagingDir = path.join(path.dirname(finalDir), `.${path.basename(finalDir)}.staging-${process.pid}`);
+  const stagingDir = stagingFolder(finalDir);
   await fs.promises.mkdir(path.dirname(finalDir), { recursive: true });
   await fs.promises.rm(stagingDir, { recursive: true, force: true });
   const job: InstallJob = {
@@ -336,7 +313,7 @@ async function precheck(
   try {
     await o.precheck!(snapshot, heads, o.maskToken, o.signal);
   } catch (e) {
-    if ((e as Error).name === 'Cancelled' || o.signal?.aborted) throw cancelled();
+    if (e instanceof CancelledError || o.signal?.aborted) throw new CancelledError('cancelled');
     const refused = withNextStep(e, listing.repo);
     throw Object.assign(
       new HubError(
@@ -367,14 +344,4 @@ function withNextStep(e: unknown, repo: string): Error {
     );
   }
   return e;
-}
-
-/** The origin of an installed model folder, or undefined when there is none (or no model beside it). */
-export async function readOrigin(folder: string): Promise<Origin | undefined> {
-  if (!fs.existsSync(path.join(folder, 'unmask.json'))) return undefined;
-  try {
-    return JSON.parse(await fs.promises.readFile(path.join(folder, ORIGIN_FILE), 'utf8')) as Origin;
-  } catch {
-    return undefined;
-  }
 }

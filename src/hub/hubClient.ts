@@ -23,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CancelledError } from '../engine/types';
 import { jsonBudgetProblem } from '../model/jsonBudget';
 import catalog from './catalog.json';
 
@@ -109,13 +110,6 @@ class StalledError extends HubError {
   }
 }
 
-/** The error of an aborted download: the name the editor's other cancellations carry. */
-export function cancelled(): Error {
-  const e = new Error('cancelled');
-  e.name = 'Cancelled';
-  return e;
-}
-
 export function endpointOf(options: HubOptions): string {
   return (options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
 }
@@ -145,11 +139,20 @@ export function hfToken(env: NodeJS.ProcessEnv = process.env): string | undefine
   }
 }
 
-/** `owner/name`, the only repository form the Hub's model endpoints take. */
+/**
+ * What is wrong with `repo` as a Hub repository id, or undefined when it is one: `owner/name`, the only repository form
+ * the Hub's model endpoints take, the owner led by a letter or digit, no `..`. The one check of a repository id: Get
+ * Model's (checkRepoId) and the editor's input box (src/editor/hubCommands.ts) both use it.
+ */
+export function repoIdProblem(repo: string): string | undefined {
+  if (!/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(repo) || repo.includes('..')) return "expected OWNER/NAME (letters, digits, '-', '_', '.')";
+  return undefined;
+}
+
+/** Throws a 'layout' HubError unless `repo` is a Hub repository id (repoIdProblem). */
 export function checkRepoId(repo: string): void {
-  if (!/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(repo) || repo.includes('..')) {
-    throw new HubError('layout', `"${repo}" is not a Hub repository id: expected OWNER/NAME (letters, digits, '-', '_', '.')`);
-  }
+  const problem = repoIdProblem(repo);
+  if (problem) throw new HubError('layout', `"${repo}" is not a Hub repository id: ${problem}`);
 }
 
 /** A full git commit id, as the Hub's listing gives it in `sha`. */
@@ -219,7 +222,7 @@ interface Response {
  */
 function get(url: string, headers: Record<string, string>, options: HubOptions, signal?: AbortSignal, hops = 8): Promise<Response> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(cancelled());
+    if (signal?.aborted) return reject(new CancelledError('cancelled'));
     const target = new URL(url);
     const token = tokenOf(options);
     const sameOrigin = target.origin === new URL(endpointOf(options)).origin;
@@ -249,7 +252,8 @@ function get(url: string, headers: Record<string, string>, options: HubOptions, 
 }
 
 function networkError(e: NodeJS.ErrnoException, url: string, signal?: AbortSignal, options: HubOptions = {}): Error {
-  if (signal?.aborted || e.name === 'AbortError') return cancelled();
+  // node's own abort (an AbortError from the request's signal) becomes the one cancellation error here
+  if (signal?.aborted || e.name === 'AbortError') return new CancelledError('cancelled');
   if (e instanceof HubError) return e;
   const unreachable = ['ENOTFOUND', 'ECONNREFUSED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'].includes(e.code ?? '');
   return new HubError('network', `${new URL(url).host}: ${e.code ?? e.message}${unreachable ? ` (${options.networkHint ?? CLI_NETWORK_HINT})` : ''}`);
@@ -599,7 +603,7 @@ export async function downloadFile(repo: string, commit: string, file: HubFile, 
       await pipeline(res, meter, sink, { signal: options.signal });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (options.signal?.aborted) throw cancelled();
+      if (options.signal?.aborted) throw new CancelledError('cancelled');
       if (oversize) {
         await fs.promises.rm(part, { force: true });
         throw oversize;
@@ -814,13 +818,13 @@ function rateMeter(windowMs = 5000): { add(n: number): void; rate(): number } {
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(cancelled());
+    if (signal?.aborted) return reject(new CancelledError('cancelled'));
     const t = setTimeout(resolve, ms);
     signal?.addEventListener(
       'abort',
       () => {
         clearTimeout(t);
-        reject(cancelled());
+        reject(new CancelledError('cancelled'));
       },
       { once: true },
     );

@@ -1,7 +1,8 @@
-// The child process of forkInstaller (installer.ts): converts one checkpoint, checks it and renames it into place,
-// reporting progress over IPC; a 'cancel' message aborts the converter.
-import { installCheckpoint, precheckCheckpoint } from './install';
-import type { FromWorker, ToWorker } from './installer';
+// The child process of forkInstaller (forkInstallWorker.ts), bundled as dist/installWorker.js: runs the install step
+// (installStep.ts: converts one checkpoint, checks it and renames it into place), reporting progress over IPC; a
+// 'cancel' message aborts the converter.
+import type { FromWorker, ToWorker } from './forkInstallWorker';
+import { installCheckpoint, precheckCheckpoint } from './installStep';
 
 const controller = new AbortController();
 const send = (m: FromWorker) => new Promise<void>((resolve) => process.send!(m, () => resolve()));

@@ -6,9 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HubError, PART_SUFFIX } from './hubClient';
-
-/** `.NAME.staging-PID`, `.NAME.old-PID`, and what the converter makes of a staging folder (`…staging-PID.partial-X`). */
-const LEFTOVER_RE = /^\.(.+)\.(staging|old)-(\d+)(?:\..*)?$/;
+import { downloadsDir, modelsDir, parseLeftoverName } from './store';
 
 /** Whether a process with this id runs (on this machine); a process of another user counts as running. */
 export function pidAlive(pid: number): boolean {
@@ -49,9 +47,9 @@ async function hasPart(dir: string): Promise<boolean> {
 async function deadStaging(dir: string, name?: string): Promise<{ folder: string; name: string }[]> {
   const found: { folder: string; name: string }[] = [];
   for (const e of await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const m = LEFTOVER_RE.exec(e.name);
-    if (!m || !e.isDirectory() || (name !== undefined && m[1] !== name) || pidAlive(Number(m[3]))) continue;
-    found.push({ folder: path.join(dir, e.name), name: m[1] });
+    const m = parseLeftoverName(e.name);
+    if (!m || !e.isDirectory() || (name !== undefined && m.model !== name) || pidAlive(m.pid)) continue;
+    found.push({ folder: path.join(dir, e.name), name: m.model });
   }
   return found;
 }
@@ -122,10 +120,10 @@ export async function lockRepo(downloadsDir: string, repo: string): Promise<() =
  */
 export async function findLeftovers(storage: string): Promise<Leftover[]> {
   const found: Leftover[] = [];
-  for (const s of await deadStaging(path.join(storage, 'models'))) {
+  for (const s of await deadStaging(modelsDir(storage))) {
     found.push({ folder: s.folder, kind: 'staging', bytes: await folderBytes(s.folder), what: s.name });
   }
-  const downloads = path.join(storage, 'downloads');
+  const downloads = downloadsDir(storage);
   for (const r of await fs.promises.readdir(downloads, { withFileTypes: true }).catch(() => [])) {
     if (!r.isDirectory()) continue;
     const holder = lockHolder(path.join(downloads, `${r.name}.lock`));

@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { formatBytes, type Needs } from './catalog';
+import { formatBytes } from './bytes';
+import type { Needs } from './catalog';
 
 export interface Machine {
   /** Free bytes on the disk holding `dir` (fs.statfs). */

@@ -9,6 +9,7 @@ import { MANIFEST_FILE, parseManifest } from '../../../src/contract/manifest';
 import { CodeTokenizer } from '../../../src/model/tokenizer';
 import { loadModel } from '../../../src/model';
 import { writeCheckpoint, type FixtureFamily, type FixtureOptions } from './checkpointFixtures';
+import { CancelledError } from '../../../src/engine/types';
 
 const ROOT = join(__dirname, '..', '..', '..', '.test-output', 'convert-orchestration');
 let n = 0;
@@ -100,7 +101,7 @@ describe('convert: all or nothing', () => {
           if (done === 2) controller.abort();
         }, // after the embedding, before the first layer
       }),
-      (e: Error) => e.name === 'AbortError',
+      (e: Error) => e instanceof CancelledError && e.name === 'Cancelled',
     );
     nothingLeft(out);
   });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getModel, type InstallJob, type Installer } from '../../../src/hub/getModel';
 import { hubCacheDir, INCOMPLETE_SUFFIX } from '../../../src/hub/hfCache';
-import { installedModels } from '../../../src/hub/installed';
+import { installedModels } from '../../../src/hub/store';
 import { FakeHub, ROOMY, servePlainCheckpoint } from './fakeHub';
 
 const REPO = 'tiny-org/tiny-coder';

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { getModel, type GetModelProgress } from '../../../src/hub/getModel';
 import { hubCacheDir } from '../../../src/hub/hfCache';
-import { forkInstaller } from '../../../src/hub/installer';
+import { forkInstaller } from '../../../src/hub/forkInstallWorker';
 import { FakeHub, ROOMY, run, writeTinyQwen2 } from './fakeHub';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { convert } from '../../../src/convert';
 import { getModel, type GetModelOptions, type Installer } from '../../../src/hub/getModel';
 import { deleteSnapshot, hubCacheDir, repoCacheDir } from '../../../src/hub/hfCache';
-import { installCheckpoint, precheckCheckpoint } from '../../../src/hub/install';
+import { installCheckpoint, precheckCheckpoint } from '../../../src/hub/installStep';
 import { FakeHub, ROOMY, run, writeTinyQwen2 } from './fakeHub';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');

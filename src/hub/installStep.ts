@@ -1,14 +1,22 @@
 // The install step of Get Model: convert the downloaded checkpoint into a staging folder, record its origin, run a
-// smoke forward on it, and only then rename it to its final name.
+// smoke forward on it, and only then rename it to its final name. The CLI runs it in its own process; the extension in
+// a child process (installWorker.ts, forked by forkInstallWorker.ts).
+//
+// Two renames happen on the way, the converter's (its .partial-* folder → the staging folder) and this step's (the
+// staging folder → the model folder), and they stay two: the converter replaces what is at its --out once its
+// checks passed at its start, while this step checks the model folder's path again just before its rename (minutes
+// later: a folder of the user's that appeared meanwhile is refused, not moved aside), and it renames only after the
+// smoke forward passed on the staging folder. One rename would need the converter's --out/--force rule to re-check
+// and to wait for the smoke forward, i.e. a change to the converter's safety checks.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { convert } from '../convert';
 import { openCheckpoint } from '../convert/checkpoint';
 import { buildRequest, decode, DEFAULT_POLICY } from '../engine';
 import { loadModel } from '../model';
-import { ORIGIN_FILE, type GetModelProgress, type InstallJob, type WeightHead } from './getModel';
+import { CancelledError } from '../engine/types';
+import type { GetModelProgress, InstallJob, WeightHead } from './getModel';
 import { outState } from './guards';
-import { cancelled } from './hubClient';
+import { oldFolder, writeOrigin } from './store';
 
 /** Converts the checkpoint into the staging folder, runs a smoke forward on it, then renames it into place. */
 export async function installCheckpoint(job: InstallJob, signal: AbortSignal | undefined, onProgress: (p: GetModelProgress) => void): Promise<void> {
@@ -21,14 +29,14 @@ export async function installCheckpoint(job: InstallJob, signal: AbortSignal | u
       onProgress: (done, total, message) => onProgress({ phase: 'convert', done, total, ...(message ? { message } : {}) }),
     });
   } catch (e) {
-    if ((e as Error).name === 'AbortError' || signal?.aborted) throw cancelled();
+    if (signal?.aborted) throw e instanceof CancelledError ? e : new CancelledError('cancelled');
     throw e;
   }
-  if (signal?.aborted) throw cancelled();
-  await fs.promises.writeFile(path.join(job.stagingDir, ORIGIN_FILE), JSON.stringify(job.origin, null, 2) + '\n');
+  if (signal?.aborted) throw new CancelledError('cancelled');
+  await writeOrigin(job.stagingDir, job.origin);
   onProgress({ phase: 'check', folder: job.stagingDir });
   await smokeForward(job.stagingDir);
-  if (signal?.aborted) throw cancelled();
+  if (signal?.aborted) throw new CancelledError('cancelled');
   await replaceFolder(job.stagingDir, job.finalDir);
 }
 
@@ -68,7 +76,7 @@ export async function smokeForward(folder: string): Promise<void> {
 async function replaceFolder(from: string, to: string): Promise<void> {
   const state = outState(to);
   if (state.kind === 'other') throw new Error(`${to} ${state.why} (it appeared while the model was converted): left as it is, nothing was replaced`);
-  const old = path.join(path.dirname(to), `.${path.basename(to)}.old-${process.pid}`);
+  const old = oldFolder(to);
   const had = state.kind !== 'absent';
   if (had) await fs.promises.rename(to, old);
   try {

@@ -1,9 +1,10 @@
-// Runs the install step (convert, smoke forward, rename into place) in a child process, for the extension host:
+// Runs the install step (installStep.ts: convert, smoke forward, rename into place) in a child process, the
+// installWorker.ts bundle (dist/installWorker.js), for the extension host:
 // converting reads gigabytes and quantizes for minutes on the CPU, which on the extension host's thread would freeze
 // every extension, and a worker thread would still share its memory, so running out of it would take the editor
 // down. A child process keeps both apart and is killed outright on a cancel that the converter does not heed.
 import { fork } from 'node:child_process';
-import { cancelled } from './hubClient';
+import { CancelledError } from '../engine/types';
 import type { GetModelProgress, InstallJob, Installer, Prechecker, WeightHead } from './getModel';
 
 /** Messages between the extension and installWorker.ts. */
@@ -33,7 +34,7 @@ function runWorker(
   execArgv: string[],
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(cancelled());
+    if (signal?.aborted) return reject(new CancelledError('cancelled'));
     const child = fork(workerModule, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv });
     let settled = false;
     let stderr = '';
@@ -58,11 +59,12 @@ function runWorker(
     child.on('message', (m: FromWorker) => {
       if (m.type === 'progress') onProgress(m.progress);
       else if (m.type === 'done') settle();
-      else settle(Object.assign(new Error(m.message), { name: m.name }));
+      // the child's error by its name: a cancellation is the one CancelledError on this side too
+      else settle(m.name === 'Cancelled' ? new CancelledError(m.message) : Object.assign(new Error(m.message), { name: m.name }));
     });
     child.on('error', (e) => settle(new Error(`the converter process could not run: ${e.message}`)));
     child.on('exit', (code, sig) => {
-      if (signal?.aborted) return settle(cancelled());
+      if (signal?.aborted) return settle(new CancelledError('cancelled'));
       settle(
         new Error(
           `the converter process stopped (${sig ?? `exit code ${code}`}) before it finished` +
