@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-const activate = fs.readFileSync(path.join(ROOT, 'src', 'extension.ts'), 'utf8');
+const activate = fs.readFileSync(path.join(ROOT, 'src', 'editor', 'extension.ts'), 'utf8');
 
 describe('package.json contributions', () => {
   const contributed: string[] = manifest.contributes.commands.map((c: { command: string }) => c.command);
