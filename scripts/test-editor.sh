@@ -11,7 +11,9 @@ source .tools/env.sh
 target="$(node -p 'process.platform + "-" + process.arch')"
 export UNMASK_VSIX="$PWD/dist/unmask-$target.vsix"
 if [[ "${UNMASK_SKIP_PACKAGE:-}" != 1 || ! -f "$UNMASK_VSIX" ]]; then
+  packaging=$SECONDS
   node scripts/package.js --target "$target"
+  echo "test-editor: packaged the VSIX in $((SECONDS - packaging)) s"
 fi
 
 rm -rf .test-output
