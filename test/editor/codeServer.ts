@@ -1,6 +1,6 @@
 // Starts a throw-away code-server (VS Code in the browser) with the Unmask VSIX installed and a copy of the
 // fixture workspace, on 127.0.0.1 at a free port. Tools come from scripts/provision-editor-tools.sh (.tools/env.sh).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -61,6 +61,11 @@ function tool(name: 'UNMASK_NODE24' | 'UNMASK_CODE_SERVER'): string {
   return value;
 }
 
+/** Seconds from `from` to `to` (now), with one decimal. */
+export function secondsSince(from: number, to = Date.now()): string {
+  return ((to - from) / 1000).toFixed(1);
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -96,11 +101,18 @@ export async function startCodeServer(vsix: string): Promise<CodeServer> {
   };
   const common = ['--user-data-dir', dirs['user-data'], '--extensions-dir', dirs.extensions];
 
-  const install = spawnSync(node, [entry, ...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
+  const t0 = Date.now();
+  // asynchronous, so that Chromium starts meanwhile (the root hook launches it beside this)
+  const install = await new Promise<{ status: number | string | null; stdout: string; stderr: string }>((resolve) =>
+    execFile(node, [entry, ...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) =>
+      resolve({ status: error ? (error.code ?? error.signal ?? 1) : 0, stdout, stderr }),
+    ),
+  );
   if (install.status !== 0 || !/successfully installed/i.test(install.stdout + install.stderr)) {
     throw new Error(`code-server --install-extension ${vsix} failed (${install.status}):\n${install.stdout}\n${install.stderr}`);
   }
 
+  const installedAt = Date.now();
   const port = await freePort();
   const log = fs.openSync(logFile, 'a');
   const child: ChildProcess = spawn(
@@ -136,8 +148,9 @@ export async function startCodeServer(vsix: string): Promise<CodeServer> {
       /* not listening yet */
     }
     if (Date.now() > deadline) throw new Error(`code-server did not answer on ${url} within 60 s; log: ${logFile}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 100));
   }
+  console.log(`  start-up: VSIX installed in ${secondsSince(t0, installedAt)} s, code-server answered after ${secondsSince(installedAt)} s more`);
 
   return {
     url: `${url}?folder=${encodeURIComponent(dirs.workspace)}`,

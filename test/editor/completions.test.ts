@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_GATE } from '../../src/engine/gate';
-import { bench, traces, type TraceLine } from './hooks';
+import { bench, traceAtCursor, traces, type TraceLine } from './hooks';
 import { waitFor } from './workbench';
 
 /** Prompts typed on a new line at the end of each fixture; the model may complete some with nothing. */
@@ -39,13 +39,7 @@ async function newLineAtEnd(): Promise<void> {
 }
 
 /** Waits for the completion the extension logs after typing (the one for the cursor where typing stopped). */
-async function nextTrace(countBefore: number, timeout = 30_000): Promise<TraceLine> {
-  await waitFor(async () => traces().length > countBefore, 'the extension to log a completion', timeout);
-  // Typing may have produced one completion per pause; the last is the one for the current cursor.
-  await new Promise((r) => setTimeout(r, 300));
-  const all = traces();
-  return all[all.length - 1];
-}
+const nextTrace = (countBefore: number): Promise<TraceLine> => traceAtCursor(countBefore);
 
 /** What ghost text shows of a suggestion: its first line. */
 const firstLine = (s: string) => s.split('\n')[0];
@@ -204,12 +198,14 @@ describe('inline completions from the bundled model', () => {
     }
   });
 
-  it('measures the latency from the last keystroke to ghost text (10 completions)', async function () {
+  // 5 completions, not 10 (issue 31: ~30 s of the suite): still a median, over at least 5
+  it('measures the latency from the last keystroke to ghost text (median of 5 completions)', async function () {
     this.timeout(400_000);
+    const wanted = 5;
     const samples: number[] = [];
-    for (let round = 0; samples.length < 10 && round < 10; round++) {
+    for (let round = 0; samples.length < wanted && round < 10; round++) {
       for (const file of Object.keys(prompts)) {
-        if (samples.length >= 10) break;
+        if (samples.length >= wanted) break;
         try {
           samples.push((await typeUntilGhostText(file)).latencyMs);
         } catch {
@@ -218,7 +214,7 @@ describe('inline completions from the bundled model', () => {
         await bench().page.keyboard.press('Escape');
       }
     }
-    assert.ok(samples.length > 0, 'no completion became ghost text');
+    assert.ok(samples.length >= wanted, `only ${samples.length} of ${wanted} completions became ghost text`);
     const sorted = [...samples].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
     const out = path.join(__dirname, '..', '..', '.test-output');

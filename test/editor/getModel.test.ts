@@ -35,7 +35,9 @@ describe('Get Model', function () {
     copyTinyCheckpoints(tmp, ['qwen2']);
     hub = new FakeHub();
     hub.repos.set(REPO, { dir: path.join(tmp, 'qwen2'), commit: 'd'.repeat(40) });
-    hub.delayMs = 1500; // each file body waits, so the download's progress notification is on screen a while
+    // each file body waits, so the progress notification stays on screen while the test finds it and reads it (a
+    // few hundred ms): 12 bodies (the precheck's 9, the download's 3) keep it there ≥ 3 s before the conversion
+    hub.delayMs = 250;
     await hub.start(PORT);
   });
   after(async () => {

@@ -2,11 +2,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot, startCodeServer, type CodeServer } from './codeServer';
+import { repoRoot, secondsSince, startCodeServer, type CodeServer } from './codeServer';
+import type { BrowserContext } from 'playwright-core';
 import { waitFor, Workbench } from './workbench';
 
 let server: CodeServer | undefined;
 let workbench: Workbench | undefined;
+let browser: BrowserContext | undefined;
 let browserProfile: string | undefined;
 
 /** The running workbench, for the specs. */
@@ -54,6 +56,29 @@ export async function typeOnNewLine(prompt: string, what = 'a completion', timeo
   return traces()[before];
 }
 
+/**
+ * The completion for where the cursor is, once the extension has logged one after the first `countBefore`: typing may
+ * make one completion per pause, and the last is the one for the cursor. It is taken as soon as the last one logged
+ * is labelled with the cursor's line and column (the status bar's); without such a match, the last one once no other
+ * has come for `settleMs` (the cursor's own request may have been answered from the cache, which logs nothing).
+ */
+export async function traceAtCursor(countBefore: number, timeout = 30_000, settleMs = 300): Promise<TraceLine> {
+  await waitFor(async () => traces().length > countBefore, 'the extension to log a completion', timeout);
+  const deadline = Date.now() + timeout;
+  let count = traces().length;
+  let changed = Date.now();
+  for (;;) {
+    const all = traces();
+    if (all.length !== count) [count, changed] = [all.length, Date.now()];
+    const last = all[all.length - 1];
+    const at = await bench().cursor();
+    if (at && last.label.endsWith(`:${at.line}:${at.column}`)) return last; // labels are "main.py:24:16"
+    if (Date.now() - changed >= settleMs) return last;
+    if (Date.now() > deadline) throw new Error('timed out waiting for the completions to settle');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** What the Unmask output channel has logged so far (its log file under the server's logs folder), or ''. */
 export function unmaskLog(): string {
   const logs = path.join(path.dirname(bench().server.userSettings), '..', 'logs');
@@ -69,9 +94,24 @@ export const mochaHooks = {
     this.timeout(240_000);
     const vsix = process.env.UNMASK_VSIX ?? path.join(repoRoot, 'dist', `unmask-${process.platform}-${process.arch}.vsix`);
     if (!fs.existsSync(vsix)) throw new Error(`no VSIX at ${vsix}; run npm run test:editor (it packages one)`);
-    server = await startCodeServer(vsix);
     browserProfile = fs.mkdtempSync(path.join(os.tmpdir(), 'unmask-chromium-'));
-    workbench = await Workbench.open(server, browserProfile);
+    // Chromium starts while code-server installs the VSIX and starts
+    const launching = Date.now();
+    const launched = Workbench.launch(browserProfile).then((context) => {
+      console.log(`  start-up: Chromium started in ${secondsSince(launching)} s`);
+      return (browser = context);
+    });
+    launched.catch(() => undefined); // awaited below: its error is this hook's
+    try {
+      server = await startCodeServer(vsix);
+    } catch (error) {
+      await launched.catch(() => undefined); // so that afterAll closes it
+      throw error;
+    }
+    const context = await launched;
+    const opening = Date.now();
+    workbench = await Workbench.open(server, context);
+    console.log(`  start-up: the workbench opened in ${secondsSince(opening)} s`);
   },
   async afterEach(this: Mocha.Context) {
     const test = this.currentTest;
@@ -92,7 +132,7 @@ export const mochaHooks = {
       }
       await collectExtensionHostLog(server, out);
     }
-    await workbench?.close().catch(() => undefined);
+    await (workbench?.close() ?? browser?.close())?.catch(() => undefined);
     await server?.stop();
     if (browserProfile) fs.rmSync(browserProfile, { recursive: true, force: true });
   },

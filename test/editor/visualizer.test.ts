@@ -2,27 +2,15 @@
 // completion's tokens, and the panel follows the next completion.
 import * as assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';
-import { bench, traces, typeOnNewLine, type TraceLine } from './hooks';
+import { bench, traceAtCursor, traces, typeOnNewLine, type TraceLine } from './hooks';
 import { waitFor } from './workbench';
 
 /** Types a prompt on a fresh line at the end of the open file and returns the completion the extension logged for it. */
 async function complete(prompt: string): Promise<TraceLine> {
   // the first completion of a session waits for the extension host and the model server to start
   await typeOnNewLine(prompt, 'the extension to log a completion', 90_000);
-  // Typing may produce one completion per pause; wait until no more arrive, the last is the panel's.
-  let count = 0;
-  await waitFor(
-    async () => {
-      const now = traces().length;
-      const settled = now === count;
-      count = now;
-      return settled;
-    },
-    'completions to settle',
-    15_000,
-    700,
-  );
-  return traces()[traces().length - 1];
+  // Typing may produce one completion per pause; the last, the one for the cursor, is the panel's.
+  return traceAtCursor(traces().length - 1, 15_000, 700);
 }
 
 /** The visualizer's document inside the webview's two iframes. */

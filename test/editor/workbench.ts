@@ -2,7 +2,7 @@
 // text, notifications and the status bar, by what a user sees.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Locator, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { repoRoot, type CodeServer } from './codeServer';
 
 export const chromiumFlags = [
@@ -22,13 +22,18 @@ export class Workbench {
     readonly server: CodeServer,
   ) {}
 
-  static async open(server: CodeServer, userDataDir: string): Promise<Workbench> {
-    const context = await chromium.launchPersistentContext(userDataDir, {
+  /** Starts Chromium with the profile in `userDataDir`; it needs no server yet, so it starts beside code-server. */
+  static launch(userDataDir: string): Promise<BrowserContext> {
+    return chromium.launchPersistentContext(userDataDir, {
       executablePath: process.env.UNMASK_CHROMIUM || '/usr/bin/chromium',
       args: chromiumFlags,
       headless: true,
       viewport: { width: 1280, height: 800 },
     });
+  }
+
+  /** Opens the server's workbench in the browser `context` (from launch) and waits for it to show. */
+  static async open(server: CodeServer, context: BrowserContext): Promise<Workbench> {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(server.url);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -50,8 +55,8 @@ export class Workbench {
 
   /** Runs a command by its title from the command palette, as a user would. */
   async runCommand(title: string): Promise<void> {
-    await this.openPalette('>');
-    await this.page.keyboard.type(title);
+    // the title goes into the palette's box at once (as pasted), not key by key: each key refilters every command
+    await this.openPalette(`>${title}`);
     // The row whose label is exactly the title, not a longer command that contains it.
     const row = this.page
       .locator('.quick-input-widget .monaco-list-row')
@@ -104,6 +109,13 @@ export class Workbench {
     await this.openPalette(`:${line}:${column}`);
     await this.page.keyboard.press('Enter');
     await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 });
+  }
+
+  /** The cursor's 1-based line and column as the status bar shows them ("Ln 24, Col 16"), or undefined where it shows none. */
+  async cursor(): Promise<{ line: number; column: number } | undefined> {
+    const [text] = await this.page.locator('[id="status.editor.selection"]').allTextContents();
+    const m = /Ln (\d+), Col (\d+)/.exec(text ?? '');
+    return m ? { line: Number(m[1]), column: Number(m[2]) } : undefined;
   }
 
   async type(text: string): Promise<void> {
@@ -163,7 +175,7 @@ export class Workbench {
 }
 
 /** Polls `condition` until true; fails with `what` after `timeout` ms. */
-export async function waitFor(condition: () => Promise<boolean>, what: string, timeout = 30_000, intervalMs = 200): Promise<void> {
+export async function waitFor(condition: () => Promise<boolean>, what: string, timeout = 30_000, intervalMs = 50): Promise<void> {
   const deadline = Date.now() + timeout;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
