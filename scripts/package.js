@@ -31,9 +31,8 @@ const out = path.join('dist', `unmask-${target}.vsix`);
 
 // vsce lists every file of the repository (code-server's ~12,000 under .tools/ among them) and matches each against
 // every .vscodeignore pattern with minimatch(), which compiles the pattern anew on every call: ~15 s of a ~20 s
-// package. vsce runs in this process, as its command line would (the same options, the same files), with minimatch
-// compiling each pattern once.
-// (vsce's own minimatch, as vsce resolves it: a dependency of vsce's, not of this package)
+// package. vsce's command line runs in this process instead of a child (the same arguments, the same files), with
+// its minimatch() compiling each pattern once. (vsce's own minimatch, as vsce resolves it: a dependency of vsce's.)
 const minimatch = createRequire(require.resolve('@vscode/vsce/package.json'))('minimatch');
 const compiled = new Map();
 const matchOnce = minimatch.minimatch;
@@ -46,26 +45,26 @@ minimatch.minimatch = Object.assign((file, pattern, options = {}) => {
   return matcher.match(file);
 }, matchOnce);
 
-const { createVSIX } = require('@vscode/vsce');
-createVSIX({
-  cwd: root,
-  packagePath: path.join(root, out), // vsce resolves a relative one against this process's folder, not cwd
+const args = [
+  'package',
+  '--target',
   target,
+  '--ignoreFile',
   ignoreFile,
   // the user's README (what it does, Get Model, settings, privacy, troubleshooting); README.md is the developer's.
   // Its images are relative paths to files the VSIX holds (.vscodeignore), so they show from inside the package
-  readmePath: 'README.vsix.md',
-  allowMissingRepository: true,
-  skipLicense: true,
-  rewriteRelativeLinks: false,
-}).then(
-  () => {
-    fs.rmSync(ignoreFile, { force: true });
-    console.log(`package: wrote ${out}`);
-  },
-  (error) => {
-    fs.rmSync(ignoreFile, { force: true });
-    console.error(`package: ${error instanceof Error ? error.message : error}`);
-    process.exit(1);
-  },
-);
+  '--readme-path',
+  'README.vsix.md',
+  '--allow-missing-repository',
+  '--skip-license',
+  '--no-rewrite-relative-links',
+  '-o',
+  out,
+];
+// vsce's command line exits 1 on an error, and returns before it is done: the end is this process's exit
+process.on('exit', (code) => {
+  fs.rmSync(ignoreFile, { force: true });
+  if (code === 0) console.log(`package: wrote ${out}`);
+});
+process.chdir(root); // vsce packages the folder it runs in
+require('@vscode/vsce/out/main')([process.execPath, 'vsce', ...args]);
