@@ -273,9 +273,9 @@ describe('visualizer in Chromium (the standalone page; the webview with a stand-
     }
   });
 
-  it('writes light and dark screenshots when asked', async function () {
-    if (!process.env.UNMASK_SCREENSHOTS) this.skip();
+  it("renders light and dark screenshots (into docs/ when UNMASK_SCREENSHOTS is set, else the test's own folder)", async function () {
     // Light shows the order colouring, dark the confidence one; sequential is the comparison's reference.
+    const into = process.env.UNMASK_SCREENSHOTS ? join(root, 'docs') : profile;
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       await open([traces[1], traces[0], traces[2]]);
@@ -283,7 +283,12 @@ describe('visualizer in Chromium (the standalone page; the webview with a stand-
       if (scheme === 'dark') await page.getByRole('radio', { name: 'Confidence' }).click();
       const real = page.locator('#code .tok[data-kind="token"]');
       await real.nth(Math.min(2, (await real.count()) - 1)).hover();
-      await page.screenshot({ path: join(root, 'docs', `visualizer-${scheme}.png`), fullPage: true });
+      const file = join(into, `visualizer-${scheme}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      // a PNG of the whole page, not an empty or failed capture
+      const png = readFileSync(file);
+      assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+      assert.ok(png.length > 20_000, `${file}: ${png.length} bytes`);
     }
   });
 
