@@ -2,7 +2,7 @@
 // snapshot_download put in the Hugging Face cache is converted by Get Model with nothing downloaded; what Get Model
 // downloads is listed by its scan_cache_dir and found by hf_hub_download offline; a repository without a mask token, or
 // with a tokenizer the runtime cannot run, is refused before its weights are downloaded. Every test has an HF_HOME of
-// its own (never ~/.cache/huggingface). Skips without Python's huggingface_hub and torch (bash training/install.sh).
+// its own (never ~/.cache/huggingface). Needs Python's huggingface_hub and torch (bash training/install.sh): fails without them.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
