@@ -20,7 +20,7 @@ const QWEN2_SLOW = ['Qwen2Tokenizer', 'Qwen2TokenizerFast', 'DreamTokenizer'];
 // Qwen2's pre-tokenizer split (its tokenizer.json and transformers' conversion of the slow tokenizer write this one)
 const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-interface AddedToken {
+export interface AddedToken {
   id: number;
   content: string;
   special?: boolean;
@@ -112,8 +112,17 @@ export function loadTokenizerJson(dir: string): { json: TokenizerJson; file: str
       special: t.special ?? false,
     }))
     .sort((a, b) => a.id - b.id);
+  const json = byteLevelBpe(vocab, merges, added);
+  return { json, file, converted: true };
+}
+
+/**
+ * A fast tokenizer.json for a byte-level BPE vocabulary with Qwen2's pre-tokenizer split (what transformers writes for
+ * the slow GPT-2-style files; the runtime's tokenizer library reads only this form).
+ */
+export function byteLevelBpe(vocab: Record<string, number>, merges: string[], added: AddedToken[]): TokenizerJson {
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
-  const json: TokenizerJson = {
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
@@ -135,7 +144,6 @@ export function loadTokenizerJson(dir: string): { json: TokenizerJson; file: str
       merges,
     } as TokenizerJson['model'],
   };
-  return { json, file, converted: true };
 }
 
 export interface TokenReading {

@@ -2,6 +2,7 @@
 // and the config.json of each family, with random weights of a tiny shape.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { byteLevelBpe } from '../../../src/convert/tokenizerPrep';
 
 export type Dtype = 'F32' | 'F16' | 'BF16' | 'I8';
 export interface FixtureTensor {
@@ -78,7 +79,6 @@ function byteChars(): string[] {
   return map;
 }
 
-export const QWEN2_STYLE = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 export const MERGES = ['Ġ t', 'r e', 'Ġt re', 'd e', 'Ġ d', 'Ġd e', 'f ('];
 
 /** A byte-level BPE tokenizer.json: 256 byte tokens, a few merges, then `specials` (added tokens; `plain` ones not special). */
@@ -90,29 +90,8 @@ export function tokenizerJson(specials: string[], plain: string[] = []): Record<
   for (const m of MERGES) vocab[m.replace(' ', '')] = Object.keys(vocab).length;
   for (const p of plain) vocab[p] = Object.keys(vocab).length;
   const base = Object.keys(vocab).length;
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map((content, i) => ({ id: base + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: 'NFC' },
-    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2_STYLE }, behavior: 'Isolated', invert: false }, byteLevel] },
-    post_processor: byteLevel,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: MERGES,
-    },
-  };
+  const added = specials.map((content, i) => ({ id: base + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  return byteLevelBpe(vocab, MERGES, added) as unknown as Record<string, unknown>;
 }
 
 export const TINY = { hidden: 8, layers: 1, heads: 2, kvHeads: 1, headDim: 4, ffn: 16 };
