@@ -120,13 +120,13 @@ export async function decode(
   let lastCandidates: Candidate[] | undefined;
   let forwards = 0;
   let reusedRows: number | undefined;
-  // what the next forward will take: the last cached step as measured, or before one ran the cost's fit of a step
-  // (the first forward is a full one and costs more than every step after it)
+  // what the next forward will take: the last step as measured; before one ran, with the cache, the cost's fit of a
+  // step (the first forward is a full one and costs more than every cached step after it), without, the first forward
   let lastStepMs: number | undefined;
   const nextForwardMs = (forwardMs: number): number => {
     if (forwards > 1 && forwardMs > 0) lastStepMs = forwardMs;
     if (lastStepMs !== undefined) return lastStepMs;
-    if (cost) return (cost.slowdown ?? 1) * fitMs(cached ? cost.step : cost.full, canvas.slots, cached ? canvas.prefixIds.length + canvas.suffixIds.length : 0);
+    if (cached && cost) return (cost.slowdown ?? 1) * fitMs(cost.step, canvas.slots, canvas.prefixIds.length + canvas.suffixIds.length);
     return forwardMs;
   };
   const decideStep = (

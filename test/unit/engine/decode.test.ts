@@ -184,6 +184,25 @@ describe('decode: the infill loop', () => {
     assert.ok(trace.stats.msTotal <= 25, `${trace.stats.msTotal} ms`);
   });
 
+  it('without the cache, the next forward is taken to cost what the last full forward did, whatever the cost fits say', async () => {
+    let clock = 0;
+    const denoiser = new ScriptedDenoiser(PREFIX.length, plan('abcdef', 6, [0.5, 0.6, 0.1, 0.4, 0.2, 0.3], 0.99));
+    denoiser.onForward = () => {
+      clock += 10;
+    };
+    // fits that call every forward 1 ms: taking the fit, a second forward would start at 10 ms and end at 20, past 15
+    const fit = { a: 1, b: 0, c: 0 };
+    const decoder: Decoder = { denoiser, tokenizer: charTokenizer, model: testModel, cost: { full: fit, step: fit, overheadMs: 0, threads: 1 } };
+    const trace = await decode(
+      decoder,
+      { prefix: PREFIX, suffix: SUFFIX, slots: 6, singleLine: true, policy: { name: 'sequential' }, eotp: true, timeBudgetMs: 15 },
+      { now: () => clock },
+    );
+    assert.equal(denoiser.forwards, 1);
+    assert.equal(trace.result.stoppedBy, 'timeBudget');
+    assert.ok(trace.stats.msTotal <= 15, `${trace.stats.msTotal} ms`);
+  });
+
   it('a time budget too short for any step still shows the first forward, filled', async () => {
     let clock = 0;
     const { denoiser, run } = setup(plan('abc', 3, [0.5, 0.6, 0.4], 0.99), { policy: { name: 'sequential' }, timeBudgetMs: 5 });
