@@ -65,6 +65,23 @@ export interface CostMeasurement extends ForwardCost {
   points: { full: { rows: number; ms: number }[]; step: { rows: number; past: number; ms: number }[] };
   /** A cached step of BATCHED.rows rows against BATCHED.past, with a batch of 1, 2 and 4 canvases (draft-and-verify's cost). */
   batched: { batch: number; ms: number }[];
+  /** How busy the machine was when this was measured: the 1-minute load average per core (`machineLoad`). */
+  load?: number;
+}
+
+/** The 1-minute load average per core (0 where the platform has none, as on Windows). */
+export function machineLoad(): number {
+  return os.loadavg()[0] / Math.max(1, os.cpus().length);
+}
+
+/**
+ * Whether a cached cost should be measured again: it was measured while other work held most of the cores, and the
+ * machine is quiet now. A busy measurement makes every plan too small and can pick the wrong thread count (one thread
+ * measured faster than two while a build ran), and the cache would keep that choice for good.
+ */
+export const REMEASURE = { busyAt: 0.75, quietBelow: 0.4 } as const;
+export function measuredBusy(cost: Pick<CostMeasurement, 'load'>, loadNow: number): boolean {
+  return (cost.load ?? 0) >= REMEASURE.busyAt && loadNow < REMEASURE.quietBelow;
 }
 
 /** The batched step measured for draft-and-verify: a line's slots against a short context. */
@@ -72,6 +89,7 @@ const BATCHED = { rows: 16, past: 256, batches: [1, 2, 4] } as const;
 
 /** Measures `graph` (its session's thread count is `threads`) on canvases of token `fill`, within its `maxSequence`. */
 export async function measureCost(graph: ModelGraph, threads: number, fill: number, maxSequence: number): Promise<CostMeasurement> {
+  const load = machineLoad();
   const ids = (n: number) => new ort.Tensor('int64', new BigInt64Array(n).fill(BigInt(fill)), [1, n]);
   const wanted = (start: number, n: number) => Array.from({ length: Math.min(WANTED, n) }, (_, i) => start + i);
   await graph.run({ ids: ids(8), start: 0, positions: [0] }); // warm-up
@@ -97,6 +115,7 @@ export async function measureCost(graph: ModelGraph, threads: number, fill: numb
     }
   }
   return {
+    load: Math.round(load * 100) / 100,
     batched,
     full: fitCost(full.map((p) => ({ ...p, past: 0 }))),
     step: step.length ? fitCost(step) : fitCost(full.map((p) => ({ ...p, past: 0 }))),

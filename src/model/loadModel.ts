@@ -19,7 +19,7 @@ import { checkRegularFile, readBoundedJson, readBoundedText } from './boundedFil
 import { withinJsonBudget, TOKENIZER_BUDGET } from './jsonBudget';
 import { checkFiniteOutputs, modelWarnings } from './probe';
 import { availableParallelism } from 'node:os';
-import { measureCost, cpuKey, type CostMeasurement } from './costModel';
+import { cpuKey, machineLoad, measureCost, measuredBusy, type CostMeasurement } from './costModel';
 import { costKey, folderFingerprint, readLoadCache, writeLoadCache, type LoadCache } from './loadCache';
 import { decodeMs, type ForwardCost } from '../engine/plan';
 
@@ -134,7 +134,11 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   // load cache decide before any session opens; otherwise both sessions are measured (the second skips the slow probes,
   // which check the folder, not the session) and the slower is released.
   const typical = (c: ForwardCost) => decodeMs(c, 512, manifest.slots?.singleLine ?? 24, cached).total;
-  const costFor = (threads: number) => loadCache?.costs[costKey(cpuKey(), threads)];
+  const loadNow = machineLoad();
+  const costFor = (threads: number) => {
+    const known = loadCache?.costs[costKey(cpuKey(), threads)];
+    return known && !measuredBusy(known, loadNow) ? known : undefined;
+  };
   let threads = options.threads ?? 0;
   const other = threads ? undefined : otherThreads(threadsFor(0));
   if (other !== undefined) {
@@ -397,7 +401,7 @@ function firstLine(e: unknown): string {
 async function costOf(graph: ModelGraph, threads: number, m: Manifest, cache: LoadCache | undefined, dir: string): Promise<CostMeasurement> {
   const key = costKey(cpuKey(), threads);
   const known = cache?.costs[key];
-  if (known) return known;
+  if (known && !measuredBusy(known, machineLoad())) return known;
   const measured = await measureCost(graph, threads, m.tokens.pad, m.maxSequence);
   if (cache) {
     cache.costs[key] = measured;

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadModel } from '../../../src/model';
 import { LOAD_CACHE_FILE } from '../../../src/model/loadCache';
+import { measuredBusy, REMEASURE } from '../../../src/model/costModel';
 import { editManifest, hostileCopy } from '../fault/helpers';
 
 describe('load cache: slow probes once per folder', function () {
@@ -61,5 +62,13 @@ describe('load cache: slow probes once per folder', function () {
       fs.chmodSync(copy.dir, 0o755);
       copy.remove();
     }
+  });
+
+  it('a cost measured while the machine was busy is measured again once it is quiet (not while it is still busy)', () => {
+    assert.equal(measuredBusy({ load: 1.2 }, 0.1), true);
+    assert.equal(measuredBusy({ load: 1.2 }, 0.9), false, 'still busy: a new measurement would be no better');
+    assert.equal(measuredBusy({ load: 0.2 }, 0.1), false, 'measured quiet');
+    assert.equal(measuredBusy({}, 0.1), false, 'no record of the load: kept');
+    assert.ok(REMEASURE.quietBelow < REMEASURE.busyAt);
   });
 });
