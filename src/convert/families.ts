@@ -66,6 +66,20 @@ interface ConfigReader {
   flagOff(name: string, why: string): void;
 }
 
+/** The config fields transformers' PretrainedConfig names alike in every family that uses it (not LLaDA's own config). */
+const HF_FIELDS = { vocabField: 'vocab_size', kvHeadsField: 'num_key_value_heads' } as const;
+
+/** The sizes such a config states under transformers' standard names. */
+function transformersSizes(int: ConfigReader['int'], hidden: number, heads: number) {
+  return {
+    vocabSize: int(['vocab_size'], 'vocab'),
+    hidden,
+    layers: int(['num_hidden_layers'], 'layers'),
+    heads,
+    intermediate: int(['intermediate_size'], 'intermediate'),
+  };
+}
+
 /** A family's reading of its config: the spec less what the registry states, the fields messages name. */
 interface ConfigReading {
   spec: Omit<ArchSpec, 'family' | 'modelType' | 'logitsShift'>;
@@ -100,16 +114,11 @@ function readLlamaLike(family: 'qwen2' | 'llama') {
       fail(typeof config.rope_theta === 'number' ? 'rope_theta' : 'rope_parameters.rope_theta', `is ${theta}, expected a finite positive number`);
     }
     return {
-      vocabField: 'vocab_size',
-      kvHeadsField: 'num_key_value_heads',
+      ...HF_FIELDS,
       spec: {
-        vocabSize: int(['vocab_size'], 'vocab'),
-        hidden,
-        layers: int(['num_hidden_layers'], 'layers'),
-        heads,
+        ...transformersSizes(int, hidden, heads),
         kvHeads: int(['num_key_value_heads'], 'heads', heads),
         headDim,
-        intermediate: int(['intermediate_size'], 'intermediate'),
         norm: 'rms',
         normEps: num(['rms_norm_eps'], 1e-6),
         mlp: 'swiglu',
@@ -176,16 +185,11 @@ function readUnmask({ config, fail, int, num }: ConfigReader): ConfigReading {
   const heads = int(['num_attention_heads'], 'heads');
   if (hidden % heads) fail('num_attention_heads', `(${heads}) does not divide hidden_size ${hidden}`);
   return {
-    vocabField: 'vocab_size',
-    kvHeadsField: 'num_key_value_heads',
+    ...HF_FIELDS,
     spec: {
-      vocabSize: int(['vocab_size'], 'vocab'),
-      hidden,
-      layers: int(['num_hidden_layers'], 'layers'),
-      heads,
+      ...transformersSizes(int, hidden, heads),
       kvHeads: heads,
       headDim: hidden / heads,
-      intermediate: int(['intermediate_size'], 'intermediate'),
       norm: 'layer',
       normEps: num(['layer_norm_eps'], 1e-5),
       mlp: 'gelu',

@@ -11,7 +11,7 @@ import { makePolicy, type Policy } from './policies';
 import { resolvePolicy } from './policyTable';
 import { MAX_SUGGESTION_LINES, shapeCompletion } from './shaping';
 import { SignalTracker } from './signals';
-import { autoBudgetMs, decodeMs, fitMs, observeForwards, planRequest, type ForwardCost } from './plan';
+import { autoBudgetMs, decodeMs, observeForwards, planRequest, type ForwardCost } from './plan';
 import { draftSteps, draftWidth, sameStep, type DraftStep } from './draft';
 import { CancelledError, type Candidate, type Denoiser, type ModelSpec, type Prediction, type SlotFilter, type TokenizerLike } from './types';
 
@@ -126,7 +126,7 @@ export async function decode(
   const nextForwardMs = (forwardMs: number): number => {
     if (forwards > 1 && forwardMs > 0) lastStepMs = forwardMs;
     if (lastStepMs !== undefined) return lastStepMs;
-    if (cached && cost) return (cost.slowdown ?? 1) * fitMs(cost.step, canvas.slots, canvas.prefixIds.length + canvas.suffixIds.length);
+    if (cached && cost) return decodeMs(cost, canvas.prefixIds.length + canvas.suffixIds.length, canvas.slots, true).step;
     return forwardMs;
   };
   const decideStep = (
@@ -213,7 +213,7 @@ export async function decode(
       }
       forwards++;
       ran = true;
-      if (forwards === 1) reusedRows = denoiser.reused?.()?.rows;
+      if (forwards === 1) reusedRows = denoiser.reused?.();
     }
     const forwardMs = now() - stepStart;
     msModel += forwardMs;

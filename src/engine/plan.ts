@@ -61,11 +61,17 @@ export interface PlanInput {
 }
 
 /** The decode's cost at one token per forward: one full forward, then `slots − 1` steps. */
-export function decodeMs(cost: ForwardCost, contextTokens: number, slots: number, cached: boolean, steps = slots): { first: number; total: number } {
+export function decodeMs(
+  cost: ForwardCost,
+  contextTokens: number,
+  slots: number,
+  cached: boolean,
+  steps = slots,
+): { first: number; step: number; total: number } {
   const k = cost.slowdown ?? 1;
   const first = k * fitMs(cost.full, contextTokens + slots);
   const step = cached ? k * fitMs(cost.step, slots, contextTokens) : first;
-  return { first, total: cost.overheadMs + first + Math.max(0, steps - 1) * step };
+  return { first, step, total: cost.overheadMs + first + Math.max(0, steps - 1) * step };
 }
 
 /** The plan, as the trace carries it (TracePlan: context kept of available, slots, expected ms, budget). */

@@ -26,7 +26,7 @@ export interface Denoiser {
    * decode's from a cache (reuse across keystrokes, src/model/cachedDenoiser.ts); `reused` then says how many it took.
    */
   beginDecode?(options: { reuse: boolean }): void;
-  reused?(): { rows: number; of: number } | undefined;
+  reused?(): number | undefined;
   /**
    * Optional: several forwards in one batched pass (draft-and-verify, src/engine/draft.ts). Row i answers what
    * `forward(canvases[i], positions)` would answer had `forward` been called on canvases[0..i−1] before it, exactly:

@@ -16,12 +16,6 @@ import { alignCanvases, joinRows, type RowSource } from './kvReuse';
  */
 export const REUSE = { minShare: 0.5, margin: 32, refreshEvery: 4 } as const;
 
-/** How a decode's first forward used the last canvas: rows taken from the cache, of the canvas's rows. */
-export interface ReuseReport {
-  rows: number;
-  of: number;
-}
-
 export interface CacheStats {
   /** Forwards over the whole canvas (a refresh of the cache). */
   refreshes: number;
@@ -43,7 +37,8 @@ export class CachedDenoiser implements Denoiser {
   /** Whether the next refresh is a decode's first, and may reuse (beginDecode). */
   private reuseNext = false;
   private reusedInARow = 0;
-  private report?: ReuseReport;
+  /** Rows the current decode's first forward took from the last canvas (undefined: it computed every row). */
+  private reusedRows?: number;
   /** The refresh's keys and values without the window's rows: the past of every step until the next refresh. */
   private past?: ort.Tensor;
   private cached: number[] = [];
@@ -80,13 +75,13 @@ export class CachedDenoiser implements Denoiser {
   /** A new decode starts: its first forward may take rows from the last decode's canvas (`reuse`), or must not. */
   beginDecode(options: { reuse: boolean }): void {
     this.reuseNext = options.reuse;
-    this.report = undefined;
+    this.reusedRows = undefined;
     if (!options.reuse) this.full = undefined;
   }
 
-  /** How the current decode's first forward used the last canvas (undefined: it computed every row). */
-  reused(): ReuseReport | undefined {
-    return this.report;
+  /** Rows the current decode's first forward took from the last canvas (undefined: it computed every row). */
+  reused(): number | undefined {
+    return this.reusedRows;
   }
   private sinceRefresh = 0;
 
@@ -197,17 +192,19 @@ export class CachedDenoiser implements Denoiser {
     if (reuse) {
       // the rows that changed and the slots, against the reused rows' keys and values (moved to their new positions)
       const { a, b, before, after } = reuse;
-      const out = await this.graph.run({
-        ids: ids(canvas.slice(a, b)),
-        start: a,
-        past: joinRows([before, after], this.invFreq ?? new Float64Array()),
-        positions,
-        withKv: true,
-        copy: true,
-      });
+      // the reused rows, moved once: the past of this forward, and with its rows spliced in, the new full cache
+      const moved = joinRows([before, after], this.invFreq ?? new Float64Array());
+      const out = await this.graph.run({ ids: ids(canvas.slice(a, b)), start: a, past: moved, positions, withKv: true, copy: true });
       predictions = out.predictions;
-      kv = joinRows([before, { kv: out.kv!, from: 0, count: b - a, shift: 0 }, after], this.invFreq ?? new Float64Array());
-      this.report = { rows: before.count + after.count, of: canvas.length };
+      kv = joinRows(
+        [
+          { kv: moved, from: 0, count: before.count, shift: 0 },
+          { kv: out.kv!, from: 0, count: b - a, shift: 0 },
+          { kv: moved, from: before.count, count: after.count, shift: 0 },
+        ],
+        new Float64Array(),
+      );
+      this.reusedRows = before.count + after.count;
       this.reusedInARow++;
       this.stats.reusing++;
     } else {

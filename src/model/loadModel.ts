@@ -135,10 +135,7 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   // which check the folder, not the session) and the slower is released.
   const typical = (c: ForwardCost) => decodeMs(c, 512, manifest.slots?.singleLine ?? 24, cached).total;
   const loadNow = machineLoad();
-  const costFor = (threads: number) => {
-    const known = loadCache?.costs[costKey(cpuKey(), threads)];
-    return known && !measuredBusy(known, loadNow) ? known : undefined;
-  };
+  const costFor = (threads: number) => cachedCost(loadCache, threads, loadNow);
   let threads = options.threads ?? 0;
   const other = threads ? undefined : otherThreads(threadsFor(0));
   if (other !== undefined) {
@@ -148,10 +145,10 @@ export async function loadModel(modelDir: string, options: LoadOptions = {}): Pr
   let { choice, graph } = await open(threads, !probed);
   let cost: CostMeasurement;
   try {
-    cost = await costOf(graph, choice.threads, manifest, loadCache, dir);
+    cost = await costOf(graph, choice.threads, manifest, loadCache, dir, loadNow);
     if (other !== undefined && !threads && choice.executionProvider === 'cpu') {
       const alt = await open(other, false);
-      const altCost = await costOf(alt.graph, other, manifest, loadCache, dir).catch(async (e) => {
+      const altCost = await costOf(alt.graph, other, manifest, loadCache, dir, loadNow).catch(async (e) => {
         await alt.graph.release().catch(() => undefined);
         throw e;
       });
@@ -394,17 +391,22 @@ function firstLine(e: unknown): string {
     .slice(0, 300);
 }
 
+/** The load cache's cost for this CPU and thread count, unless it was measured busy and the machine is quiet now. */
+function cachedCost(cache: LoadCache | undefined, threads: number, loadNow: number): CostMeasurement | undefined {
+  const known = cache?.costs[costKey(cpuKey(), threads)];
+  return known && !measuredBusy(known, loadNow) ? known : undefined;
+}
+
 /**
  * The cost of `graph` at `threads`: from the load cache, or measured now and written to it at once, so that a first
  * load cut short (a deadline, a crash) keeps what it measured for the next try.
  */
-async function costOf(graph: ModelGraph, threads: number, m: Manifest, cache: LoadCache | undefined, dir: string): Promise<CostMeasurement> {
-  const key = costKey(cpuKey(), threads);
-  const known = cache?.costs[key];
-  if (known && !measuredBusy(known, machineLoad())) return known;
+async function costOf(graph: ModelGraph, threads: number, m: Manifest, cache: LoadCache | undefined, dir: string, loadNow: number): Promise<CostMeasurement> {
+  const known = cachedCost(cache, threads, loadNow);
+  if (known) return known;
   const measured = await measureCost(graph, threads, m.tokens.pad, m.maxSequence);
   if (cache) {
-    cache.costs[key] = measured;
+    cache.costs[costKey(cpuKey(), threads)] = measured;
     writeLoadCache(dir, cache);
   }
   return measured;
