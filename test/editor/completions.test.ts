@@ -128,11 +128,17 @@ describe('inline completions from the bundled model', () => {
     const wb = bench();
     const all = traces();
     const last = all[all.length - 1];
-    await waitFor(async () => (await wb.statusText()).includes(`${last.stats.forwards} fwd`), `"${last.stats.forwards} fwd" in the status bar`);
-    const text = await wb.statusText();
+    // wait for this completion's own latency and forwards: an earlier completion may have had the same forwards
+    const latency = `${Math.round(last.latencyMs)} ms`;
+    let text = '';
+    await waitFor(
+      async () => (text = await wb.statusText()).includes(`${last.stats.forwards} fwd`) && text.includes(latency),
+      `"${latency}" and "${last.stats.forwards} fwd" in the status bar`,
+    ).catch(() => undefined);
     // the editor's budget is 'auto', so every request is planned (src/engine/plan.ts) and the plan is shown beside the cost
     assert.match(text, /\d+ ms \(planned \d+ ms(, context cut to \d+ tokens)?\) · \d+ fwd · \d+\.\d tok\/fwd/);
-    assert.ok(text.includes(`${Math.round(last.latencyMs)} ms`), `status bar "${text}" lacks the latency ${Math.round(last.latencyMs)} ms`);
+    assert.ok(text.includes(latency), `status bar "${text}" lacks the latency ${latency}`);
+    assert.ok(text.includes(`${last.stats.forwards} fwd`), `status bar "${text}" lacks "${last.stats.forwards} fwd"`);
   });
 
   it('the toggle turns completions off and on', async () => {

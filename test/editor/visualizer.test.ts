@@ -35,7 +35,10 @@ describe('visualizer: the decoding panel in the editor', () => {
       `the panel to show ${JSON.stringify(last.text)} (shows ${JSON.stringify(await shownText(frame).catch(() => '?'))})`,
       15_000,
     );
-    assert.match(await frame.locator('.summary').innerText(), new RegExp(`${last.stats.forwards} forwards`));
+    const summary = new RegExp(`${last.stats.forwards} forwards`);
+    let shown = '';
+    await waitFor(async () => summary.test((shown = await frame.locator('.summary').innerText())), 'the summary to count the forwards', 10_000).catch(() => undefined);
+    assert.match(shown, summary);
     await wb.screenshot('visualizer-editor.png', 'docs');
   });
 
