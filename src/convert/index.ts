@@ -42,6 +42,13 @@ export interface ConvertOptions {
   onProgress?: (done: number, total: number, message?: string) => void;
   /** Cancels between two tensors; the partial folder is removed and the promise rejects with a CancelledError. */
   signal?: AbortSignal;
+  /**
+   * Write straight into `outDir`, which must be an empty folder (or absent), with no partial folder and no rename of
+   * the converter's own: for a caller that stages the folder itself and renames it once when it is ready (Get Model's
+   * install step, after its smoke forward). On failure or cancellation the files written stay for that caller to
+   * remove with its staging folder.
+   */
+  inPlace?: boolean;
 }
 
 export interface ConvertResult {
@@ -59,7 +66,10 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
   }
   const out = resolve(outDir);
   checkApart(resolve(checkpointDir), out);
-  if (existsSync(out) || isLink(out)) {
+  if (options.inPlace && (isLink(out) || (existsSync(out) && !(isDirectory(out) && readdirSync(out).length === 0)))) {
+    throw new CheckpointError(out, 'is not an empty folder: a conversion in place writes only into an empty one');
+  }
+  if (!options.inPlace && (existsSync(out) || isLink(out))) {
     const empty = isDirectory(out) && readdirSync(out).length === 0;
     if (!empty && !options.replace) throw new CheckpointError(out, 'already exists (pass --force to replace it)');
     // --force replaces what Unmask wrote, nothing else: a folder of the user's, a file or a link is left alone
@@ -104,9 +114,13 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
 
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
-  reclaimStale(parent, options.onNote);
-  // the writer's pid in the name: the next conversion removes it when that process is gone (killed, power lost)
-  const tmp = mkdtempSync(join(parent, `.${basename(out)}.partial-${process.pid}-`));
+  let tmp = out;
+  if (options.inPlace) mkdirSync(out, { recursive: true });
+  else {
+    reclaimStale(parent, options.onNote);
+    // the writer's pid in the name: the next conversion removes it when that process is gone (killed, power lost)
+    tmp = mkdtempSync(join(parent, `.${basename(out)}.partial-${process.pid}-`));
+  }
   let manifest: Manifest;
   try {
     await buildGraph(spec, tensors, {
@@ -161,7 +175,9 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     chmodSync(tmp, 0o777 & ~umask);
     for (const f of readdirSync(tmp)) chmodSync(join(tmp, f), 0o666 & ~umask);
     throwIfCancelled();
-    if (existsSync(out)) {
+    if (options.inPlace) {
+      // the caller's staging folder: it renames it once, when it is ready
+    } else if (existsSync(out)) {
       // hidden and named by this process, as the partial folder: reclaimed by the next conversion if this one is killed here
       const old = join(parent, `.${basename(out)}.old-${process.pid}`);
       renameSync(out, old);
@@ -171,7 +187,7 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
       renameSync(tmp, out);
     }
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    if (!options.inPlace) rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
   const bytes = sizes(out);

@@ -2,12 +2,10 @@
 // smoke forward on it, and only then rename it to its final name. The CLI runs it in its own process; the extension in
 // a child process (installWorker.ts, forked by forkInstallWorker.ts).
 //
-// Two renames happen on the way, the converter's (its .partial-* folder → the staging folder) and this step's (the
-// staging folder → the model folder), and they stay two: the converter replaces what is at its --out once its
-// checks passed at its start, while this step checks the model folder's path again just before its rename (minutes
-// later: a folder of the user's that appeared meanwhile is refused, not moved aside), and it renames only after the
-// smoke forward passed on the staging folder. One rename would need the converter's --out/--force rule to re-check
-// and to wait for the smoke forward, i.e. a change to the converter's safety checks.
+// One rename: the converter writes straight into the staging folder (`inPlace`, no partial folder of its own), and
+// this step renames the staging folder to the model folder only after the smoke forward passed on it, checking the
+// model folder's path again just before (getModel checked it before the download, minutes earlier: a folder of the
+// user's that appeared meanwhile is refused, not moved aside). getModel removes the staging folder whatever happens.
 import * as fs from 'node:fs';
 import { convert } from '../convert';
 import { openCheckpoint } from '../convert/checkpoint';
@@ -22,6 +20,7 @@ import { oldFolder, writeOrigin } from './store';
 export async function installCheckpoint(job: InstallJob, signal: AbortSignal | undefined, onProgress: (p: GetModelProgress) => void): Promise<void> {
   try {
     await convert(job.checkpointDir, job.stagingDir, {
+      inPlace: true,
       precision: job.precision,
       name: job.name,
       ...(job.maskToken !== undefined ? { maskToken: job.maskToken } : {}),

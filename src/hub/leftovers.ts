@@ -1,5 +1,6 @@
 // What an interrupted Get Model leaves, and the lock that keeps two of one repository apart. A killed install leaves
-// its staging folder (`.NAME.staging-PID`, with the converter's `.NAME.staging-PID.partial-*` beside it) and the
+// its staging folder (`.NAME.staging-PID`; versions before the single rename also left the converter's
+// `.NAME.staging-PID.partial-*` beside it, still recognised) and the
 // replaced folder (`.NAME.old-PID`) in the models folder, and its download under downloads/; the next run reclaims
 // the staging and old folders whose process is gone, and Manage Models lists what is left with its size. No `vscode`
 // import.

@@ -4,7 +4,7 @@
 //
 //   STORAGE/                      the storage (the CLI's default: $XDG_CACHE_HOME/unmask or ~/.cache/unmask)
 //     models/NAME-PRECISION/      an installed model folder: the converter's files and origin.json
-//     models/.NAME.staging-PID    the install step's staging folder (the converter's .partial-* folders beside it)
+//     models/.NAME.staging-PID    the install step's staging folder (the converter writes into it, in place)
 //     models/.NAME.old-PID        the folder a new install replaces, while it is moved aside
 //     downloads/OWNER--NAME.lock  the lock of one repository's Get Model (leftovers.ts)
 // The checkpoints themselves are in the Hugging Face cache (hfCache.ts), not here.

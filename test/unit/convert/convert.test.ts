@@ -129,6 +129,32 @@ describe('convert: all or nothing', () => {
     );
   });
 
+  it('in place (a caller\'s staging folder): writes into the empty folder with no partial folder and no rename, and refuses one that is not empty', async () => {
+    const ckpt = checkpoint('llama');
+    const staging = outDir('staging');
+    mkdirSync(staging, { recursive: true });
+    const seen: string[] = [];
+    await convert(ckpt, staging, {
+      precision: 'fp32',
+      inPlace: true,
+      // while the weights are written, the files are already in the staging folder and nothing is beside it
+      onProgress: (done) => {
+        if (done === 2) seen.push(...readdirSync(dirname(staging)).filter((f) => f.includes('.partial-')), ...readdirSync(staging));
+      },
+    });
+    assert.ok(seen.includes('model.onnx.data') || seen.includes('model.onnx'), `the graph is written in place: ${seen.join(', ')}`);
+    assert.ok(!seen.some((f) => f.includes('.partial-')), 'no partial folder beside it');
+    assert.deepEqual(readdirSync(staging).sort(), ['README.md', 'model.onnx', 'model.onnx.data', 'tokenizer.json', MANIFEST_FILE].sort());
+    await (await loadModel(staging, { threads: 1 })).dispose();
+    // a folder with anything in it is not written into, even one Unmask wrote
+    await assert.rejects(convert(ckpt, staging, { precision: 'fp32', inPlace: true }), /is not an empty folder/);
+    const mine = outDir('mine');
+    mkdirSync(mine, { recursive: true });
+    writeFileSync(join(mine, 'keep.txt'), 'mine');
+    await assert.rejects(convert(ckpt, mine, { precision: 'fp32', inPlace: true }), /is not an empty folder/);
+    assert.deepEqual(readdirSync(mine), ['keep.txt']);
+  });
+
   it('refuses an unknown precision', async () => {
     await assert.rejects(
       convert(checkpoint('llama'), outDir('precision'), { precision: 'int3' as never }),
