@@ -65,7 +65,11 @@ describe('Get Model', function () {
       // the title renders before the first step's message (a CI run read it in between): wait for the message
       const step = /listing|downloading|converting|checking/;
       let shown = '';
-      await waitFor(async () => step.test((shown = (await progress.textContent().catch(() => '')) ?? '')), 'the progress notification to name its step', 10_000).catch(() => undefined);
+      await waitFor(
+        async () => step.test((shown = (await progress.textContent().catch(() => '')) ?? '')),
+        'the progress notification to name its step',
+        10_000,
+      ).catch(() => undefined);
       assert.match(shown, step);
       await waitFor(async () => (await wb.statusText()).includes(MODEL), `the status bar to show ${MODEL} loaded`, 180_000);
       assert.match(unmaskLog(), new RegExp(`get model: ${REPO} at d{40} → \\S+${MODEL}`));

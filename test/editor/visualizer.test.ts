@@ -37,7 +37,9 @@ describe('visualizer: the decoding panel in the editor', () => {
     );
     const summary = new RegExp(`${last.stats.forwards} forwards`);
     let shown = '';
-    await waitFor(async () => summary.test((shown = await frame.locator('.summary').innerText())), 'the summary to count the forwards', 10_000).catch(() => undefined);
+    await waitFor(async () => summary.test((shown = await frame.locator('.summary').innerText())), 'the summary to count the forwards', 10_000).catch(
+      () => undefined,
+    );
     assert.match(shown, summary);
     await wb.screenshot('visualizer-editor.png', 'docs');
   });

@@ -129,7 +129,7 @@ describe('convert: all or nothing', () => {
     );
   });
 
-  it('in place (a caller\'s staging folder): writes into the empty folder with no partial folder and no rename, and refuses one that is not empty', async () => {
+  it("in place (a caller's staging folder): writes into the empty folder with no partial folder and no rename, and refuses one that is not empty", async () => {
     const ckpt = checkpoint('llama');
     const staging = outDir('staging');
     mkdirSync(staging, { recursive: true });
