@@ -119,7 +119,7 @@ export class Workbench {
   }
 
   async type(text: string): Promise<void> {
-    await this.page.keyboard.type(text, { delay: 40 });
+    await this.page.keyboard.type(text, { delay: 20 });
   }
 
   /** The ghost text shown now, or '' when none: the first line of an inline suggestion. */
