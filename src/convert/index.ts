@@ -66,11 +66,10 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
   }
   const out = resolve(outDir);
   checkApart(resolve(checkpointDir), out);
-  if (options.inPlace && (isLink(out) || (existsSync(out) && !(isDirectory(out) && readdirSync(out).length === 0)))) {
-    throw new CheckpointError(out, 'is not an empty folder: a conversion in place writes only into an empty one');
-  }
-  if (!options.inPlace && (existsSync(out) || isLink(out))) {
+  if (existsSync(out) || isLink(out)) {
     const empty = isDirectory(out) && readdirSync(out).length === 0;
+    if (options.inPlace && (!empty || isLink(out)))
+      throw new CheckpointError(out, 'is not an empty folder: a conversion in place writes only into an empty one');
     if (!empty && !options.replace) throw new CheckpointError(out, 'already exists (pass --force to replace it)');
     // --force replaces what Unmask wrote, nothing else: a folder of the user's, a file or a link is left alone
     if (!empty && !(isDirectory(out) && !isLink(out) && isFile(join(out, MANIFEST_FILE)))) {
@@ -114,13 +113,11 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
 
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
-  let tmp = out;
   if (options.inPlace) mkdirSync(out, { recursive: true });
-  else {
-    reclaimStale(parent, options.onNote);
-    // the writer's pid in the name: the next conversion removes it when that process is gone (killed, power lost)
-    tmp = mkdtempSync(join(parent, `.${basename(out)}.partial-${process.pid}-`));
-  }
+  else reclaimStale(parent, options.onNote);
+  // in place: the caller's staging folder; else the writer's pid in the name, so the next conversion removes it when
+  // that process is gone (killed, power lost)
+  const tmp = options.inPlace ? out : mkdtempSync(join(parent, `.${basename(out)}.partial-${process.pid}-`));
   let manifest: Manifest;
   try {
     await buildGraph(spec, tensors, {
@@ -176,7 +173,7 @@ export async function convert(checkpointDir: string, outDir: string, options: Co
     for (const f of readdirSync(tmp)) chmodSync(join(tmp, f), 0o666 & ~umask);
     throwIfCancelled();
     if (options.inPlace) {
-      // the caller's staging folder: it renames it once, when it is ready
+      // nothing to move: the caller renames its staging folder once, when it is ready
     } else if (existsSync(out)) {
       // hidden and named by this process, as the partial folder: reclaimed by the next conversion if this one is killed here
       const old = join(parent, `.${basename(out)}.old-${process.pid}`);

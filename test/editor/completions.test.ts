@@ -5,8 +5,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_GATE } from '../../src/engine/gate';
-import { bench, traceAtCursor, traces, type TraceLine } from './hooks';
-import { waitFor } from './workbench';
+import { bench, traceAtCursor, traces } from './hooks';
+import { waitFor, waitForText } from './workbench';
 
 /** Prompts typed on a new line at the end of each fixture; the model may complete some with nothing. */
 const prompts: Record<string, string[]> = {
@@ -38,9 +38,6 @@ async function newLineAtEnd(): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** Waits for the completion the extension logs after typing (the one for the cursor where typing stopped). */
-const nextTrace = (countBefore: number): Promise<TraceLine> => traceAtCursor(countBefore);
-
 /** What ghost text shows of a suggestion: its first line. */
 const firstLine = (s: string) => s.split('\n')[0];
 
@@ -68,7 +65,7 @@ async function typeUntilGhostText(file: string): Promise<{ prompt: string; sugge
       30_000,
       25,
     );
-    const trace = await nextTrace(before);
+    const trace = await traceAtCursor(before);
     tried.push(`${JSON.stringify(prompt)} → ${JSON.stringify(trace.suggestion)}`);
     if (!firstLine(trace.suggestion).trim()) continue;
     await waitFor(
@@ -115,7 +112,7 @@ describe('inline completions from the bundled model', () => {
     // A character that does not continue the suggestion makes it invalid.
     const typed = suggestion.startsWith('Z') ? 'Q' : 'Z';
     await wb.type(typed);
-    const latest = await nextTrace(before);
+    const latest = await traceAtCursor(before);
     await waitFor(
       async () => (await wb.ghostText()) === firstLine(latest.suggestion),
       `the ghost text to be the newest completion ${JSON.stringify(firstLine(latest.suggestion))}`,
@@ -130,11 +127,11 @@ describe('inline completions from the bundled model', () => {
     const last = all[all.length - 1];
     // wait for this completion's own latency and forwards: an earlier completion may have had the same forwards
     const latency = `${Math.round(last.latencyMs)} ms`;
-    let text = '';
-    await waitFor(
-      async () => (text = await wb.statusText()).includes(`${last.stats.forwards} fwd`) && text.includes(latency),
-      `"${latency}" and "${last.stats.forwards} fwd" in the status bar`,
-    ).catch(() => undefined);
+    const text = await waitForText(
+      () => wb.statusText(),
+      (t) => t.includes(`${last.stats.forwards} fwd`) && t.includes(latency),
+      30_000,
+    );
     // the editor's budget is 'auto', so every request is planned (src/engine/plan.ts) and the plan is shown beside the cost
     assert.match(text, /\d+ ms \(planned \d+ ms(, context cut to \d+ tokens)?\) · \d+ fwd · \d+\.\d tok\/fwd/);
     assert.ok(text.includes(latency), `status bar "${text}" lacks the latency ${latency}`);
@@ -156,7 +153,7 @@ describe('inline completions from the bundled model', () => {
     await waitFor(async () => !/\boff\b/.test(await wb.statusText()), 'the status bar to be on again');
     await wb.openFile('main.py');
     await wb.type(' ');
-    await nextTrace(before);
+    await traceAtCursor(before);
   });
 
   it('at the end of a line, the default gate shows nothing or a completion that cleared it, within the time budget', async () => {
@@ -175,7 +172,7 @@ describe('inline completions from the bundled model', () => {
         await newLineAtEnd();
         const before = traces().length;
         await wb.type(prompt);
-        const trace = await nextTrace(before);
+        const trace = await traceAtCursor(before);
         seen.push(
           `${JSON.stringify(prompt)}: confidence ${trace.confidence}, ${trace.stats.forwards} forwards, stopped by ${trace.stoppedBy}` +
             ` (gate ${trace.minConfidence}, budget ${trace.timeBudgetMs} ms)`,

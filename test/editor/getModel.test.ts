@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { FakeHub } from '../unit/hub/fakeHub';
 import { copyTinyCheckpoints } from '../unit/tinyCheckpoints';
 import { bench, traces, typeOnNewLine, unmaskLog } from './hooks';
-import { waitFor } from './workbench';
+import { waitFor, waitForText } from './workbench';
 
 const REPO = 'tiny-org/tiny-qwen2';
 const MODEL = 'tiny-qwen2-int8';
@@ -64,12 +64,10 @@ describe('Get Model', function () {
       const progress = await wb.waitForNotification(`Unmask: getting ${REPO}`, 30_000);
       // the title renders before the first step's message (a CI run read it in between): wait for the message
       const step = /listing|downloading|converting|checking/;
-      let shown = '';
-      await waitFor(
-        async () => step.test((shown = (await progress.textContent().catch(() => '')) ?? '')),
-        'the progress notification to name its step',
-        10_000,
-      ).catch(() => undefined);
+      const shown = await waitForText(
+        async () => (await progress.textContent()) ?? '',
+        (t) => step.test(t),
+      );
       assert.match(shown, step);
       await waitFor(async () => (await wb.statusText()).includes(MODEL), `the status bar to show ${MODEL} loaded`, 180_000);
       assert.match(unmaskLog(), new RegExp(`get model: ${REPO} at d{40} → \\S+${MODEL}`));

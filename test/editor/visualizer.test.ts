@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';
 import { bench, traceAtCursor, traces, typeOnNewLine, type TraceLine } from './hooks';
-import { waitFor } from './workbench';
+import { waitFor, waitForText } from './workbench';
 
 /** Types a prompt on a fresh line at the end of the open file and returns the completion the extension logged for it. */
 async function complete(prompt: string): Promise<TraceLine> {
@@ -36,9 +36,9 @@ describe('visualizer: the decoding panel in the editor', () => {
       15_000,
     );
     const summary = new RegExp(`${last.stats.forwards} forwards`);
-    let shown = '';
-    await waitFor(async () => summary.test((shown = await frame.locator('.summary').innerText())), 'the summary to count the forwards', 10_000).catch(
-      () => undefined,
+    const shown = await waitForText(
+      () => frame.locator('.summary').innerText(),
+      (t) => summary.test(t),
     );
     assert.match(shown, summary);
     await wb.screenshot('visualizer-editor.png', 'docs');

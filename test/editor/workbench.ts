@@ -174,6 +174,16 @@ export class Workbench {
   }
 }
 
+/**
+ * Polls `read` until its text satisfies `wanted` and returns that text; after `timeout` ms returns the last text read,
+ * for the caller's assertion to show. For text the page draws in parts (a title, then its message).
+ */
+export async function waitForText(read: () => Promise<string>, wanted: (text: string) => boolean, timeout = 10_000): Promise<string> {
+  let text = '';
+  await waitFor(async () => wanted((text = await read().catch(() => ''))), 'the text', timeout).catch(() => undefined);
+  return text;
+}
+
 /** Polls `condition` until true; fails with `what` after `timeout` ms. */
 export async function waitFor(condition: () => Promise<boolean>, what: string, timeout = 30_000, intervalMs = 50): Promise<void> {
   const deadline = Date.now() + timeout;
