@@ -4,10 +4,10 @@
 // editor's default) and fresh. Reported: per request after the first the milliseconds of the first forward and of
 // the whole decode, the rows reused, and how often the text equals the fresh decode's.
 //
-//   npx tsx scripts/reuse-replay.ts --model DIR [--chars 20] [--budget 0|auto|MS] [--cache] [--threads N] [--fresh-uncached]
+//   npx tsx scripts/reuse-replay.ts --model DIR [--chars 20] [--budget 0|auto|MS] [--cache] [--threads N] [--fresh-uncached] [--max-drift X]
 //
 // --budget 0 (the default) decodes without a time budget, so the two texts differ only by the reuse; `auto` is what
-// the editor does. --cache decodes with the dual cache where the folder's manifest does not ask for it (the bundled
+// the editor does. --max-drift X turns the drift test on (model/cachedDenoiser.ts REUSE). --cache decodes with the dual cache where the folder's manifest does not ask for it (the bundled
 // model): reuse needs the cache. The files are knip 6.48.0's (ISC, node_modules/knip/dist), as scripts/latency.ts's gaps.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +16,7 @@ import { buildRequest, decode, DEFAULT_POLICY } from '../src/engine';
 import { percentile } from '../src/bench/metrics';
 import { loadModel, type LoadedModel } from '../src/model';
 import type { Trace } from '../src/protocol';
+import { CachedDenoiser } from '../src/model/cachedDenoiser';
 
 const ROOT = path.resolve(__dirname, '..');
 const FILES = ['ConfigurationChief.js', 'DependencyDeputy.js', 'WorkspaceWorker.js', 'ProjectPrincipal.js', 'IssueCollector.js'];
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       cache: { type: 'boolean' },
       threads: { type: 'string' },
       'fresh-uncached': { type: 'boolean' },
+      'max-drift': { type: 'string' },
     },
   });
   const modelDir = path.resolve(v.model ?? path.join(ROOT, 'models', 'default'));
@@ -68,13 +70,18 @@ async function main(): Promise<void> {
     return decode(model, request);
   };
   const withReuse = await open();
+  // --max-drift X: the drift test on (CachedDenoiser.maxDrift): a reuse whose recomputed rows moved more is refused
+  if (v['max-drift'] && withReuse.denoiser instanceof CachedDenoiser) withReuse.denoiser.maxDrift = Number(v['max-drift']);
   // --fresh-uncached: the fresh decodes without the dual cache (how far the cache alone moves the text, for scale)
   const fresh = await open(v['fresh-uncached'] ? false : v.cache);
-  process.stdout.write(`model ${withReuse.info.name}, ${withReuse.info.threads} threads, budget ${budget || 'none'}\n`);
+  process.stdout.write(`model ${withReuse.info.name}, ${withReuse.info.threads} threads, budget ${budget || 'none'}${v['max-drift'] ? `, drift test at ${v['max-drift']}` : ''}\n`);
   process.stdout.write(
     '| file | keystrokes | rows reused (median of canvas) | first forward ms, reuse / fresh (p50) | request ms, reuse / fresh (p50) | forwards, reuse / fresh (mean) | text equal |\n| --- | --- | --- | --- | --- | --- | --- |\n',
   );
-  const all = { reuseMs: [] as number[], freshMs: [] as number[], reuseFirst: [] as number[], freshFirst: [] as number[], equal: 0, n: 0 };
+  // per reusing request: the drift of the recomputed rows next to the reused ones (CachedDenoiser.lastDrift), and
+  // whether its text equalled the fresh decode's: could a rule "reuse only below a drift" keep the text?
+  const drifts: { drift: number; equal: boolean }[] = [];
+  const all = { reuseMs: [] as number[], freshMs: [] as number[], reuseFirst: [] as number[], freshFirst: [] as number[], equal: 0, n: 0, reusing: 0 };
   for (const strokes of files) {
     const rows: string[] = [];
     const f = {
@@ -99,6 +106,9 @@ async function main(): Promise<void> {
       f.reuseForwards += b.stats.forwards;
       f.freshForwards += a.stats.forwards;
       f.reused.push((b.stats.reusedRows ?? 0) / (b.prefixTokens + b.suffixTokens + b.slots));
+      const drift = withReuse.denoiser instanceof CachedDenoiser ? withReuse.denoiser.lastDrift : undefined;
+      if (b.stats.reusedRows) all.reusing++;
+      if (drift !== undefined) drifts.push({ drift, equal: a.result.text === b.result.text });
       if (a.result.text === b.result.text) f.equal++;
       else rows.push(`    differs at "${k.before.slice(-20)}": fresh ${JSON.stringify(a.result.text)} / reuse ${JSON.stringify(b.result.text)}`);
     }
@@ -115,8 +125,24 @@ async function main(): Promise<void> {
     all.n += n;
   }
   process.stdout.write(
-    `all: ${all.n} requests after the first; request p50 ${Math.round(percentile(all.reuseMs, 50))} ms with reuse, ${Math.round(percentile(all.freshMs, 50))} ms fresh (p95 ${Math.round(percentile(all.reuseMs, 95))} / ${Math.round(percentile(all.freshMs, 95))}); first forward p50 ${Math.round(percentile(all.reuseFirst, 50))} / ${Math.round(percentile(all.freshFirst, 50))} ms; text equal to the fresh decode: ${all.equal} of ${all.n} (${((100 * all.equal) / all.n).toFixed(1)}%)\n`,
+    `all: ${all.n} requests after the first, ${all.reusing} reusing rows; request p50 ${Math.round(percentile(all.reuseMs, 50))} ms with reuse, ${Math.round(percentile(all.freshMs, 50))} ms fresh (p95 ${Math.round(percentile(all.reuseMs, 95))} / ${Math.round(percentile(all.freshMs, 95))}); first forward p50 ${Math.round(percentile(all.reuseFirst, 50))} / ${Math.round(percentile(all.freshFirst, 50))} ms; text equal to the fresh decode: ${all.equal} of ${all.n} (${((100 * all.equal) / all.n).toFixed(1)}%)\n`,
   );
+  if (drifts.length) {
+    // a request whose drift is past the bound would compute its whole canvas (the fresh decode's text)
+    const sorted = [...drifts].sort((x, y) => x.drift - y.drift);
+    const lines = [0, 0.25, 0.5, 0.75, 1].map((q) => {
+      const kept = sorted.slice(0, Math.round(q * sorted.length));
+      const bound = kept.length ? kept[kept.length - 1].drift : 0;
+      const equal = all.n - drifts.length + (drifts.length - kept.length) + kept.filter((d) => d.equal).length;
+      return `| ${kept.length ? bound.toExponential(1) : 'below the least'} | ${kept.length} of ${all.n} | ${equal} of ${all.n} (${((100 * equal) / all.n).toFixed(1)}%) |`;
+    });
+    process.stdout.write(
+      `\ndrift of the recomputed rows next to the reused ones (‖new − old‖ / ‖old‖ of keys and values): ${sorted[0].drift.toExponential(1)}–${sorted.at(-1)!.drift.toExponential(1)}; the least-drifted request whose text differs: ${(sorted.find((d) => !d.equal)?.drift ?? NaN).toExponential(1)}\n` +
+        '| reuse only at drift ≤ | requests reusing | text equal to the fresh decode |\n| --- | --- | --- |\n' +
+        lines.join('\n') +
+        '\n',
+    );
+  }
   await withReuse.dispose();
   await fresh.dispose();
 }

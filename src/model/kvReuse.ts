@@ -109,3 +109,28 @@ export function joinRows(parts: readonly RowSource[], invFreq: Float64Array): or
 /** The rotary frequencies of a model (its rope theta and head size): invFreq[i] = theta^(−2i/D). */
 export const rotaryFrequencies = (theta: number, headDim: number): Float64Array =>
   Float64Array.from({ length: headDim / 2 }, (_, i) => 1 / theta ** ((2 * i) / headDim));
+
+/**
+ * How far each row's keys and values moved between two kv tensors of the same rows ([layers, 2, 1, kvHeads, rows,
+ * headDim]): ‖new − old‖ / ‖old‖ over every layer, head and both kinds, a number per row. Reuse's drift test
+ * (cachedDenoiser.ts REUSE.maxDrift) reads it for the recomputed rows next to the reused ones.
+ */
+export function rowDrift(next: ort.Tensor, old: ort.Tensor): number[] {
+  const [L, two, , KV, rows, D] = old.dims;
+  if (next.dims.join() !== old.dims.join()) throw new Error(`rowDrift: [${next.dims.join(', ')}] against [${old.dims.join(', ')}]`);
+  const a = next.data as Float32Array;
+  const b = old.data as Float32Array;
+  const diff = new Float64Array(rows);
+  const norm = new Float64Array(rows);
+  for (let block = 0; block < L * two * KV; block++) {
+    for (let r = 0; r < rows; r++) {
+      const o = (block * rows + r) * D;
+      for (let k = 0; k < D; k++) {
+        const d = a[o + k] - b[o + k];
+        diff[r] += d * d;
+        norm[r] += b[o + k] * b[o + k];
+      }
+    }
+  }
+  return Array.from(diff, (d, r) => Math.sqrt(d / Math.max(norm[r], 1e-30)));
+}

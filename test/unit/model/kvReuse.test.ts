@@ -156,4 +156,28 @@ describe('reuse across keystrokes: the shipped model with the dual cache', funct
     const same = agreeing(again, base);
     assert.ok(same >= 0.9, `${Math.round(same * 100)}% of the first forward's top-1 agree`);
   });
+
+  it('the drift test: a reuse whose recomputed rows moved past maxDrift is refused, and the decode is the fresh one', async () => {
+    const denoiser = reusing.denoiser as CachedDenoiser;
+    await decode(reusing, ask(typed + 'h', false)); // a whole canvas: the count of reuses in a row starts again
+    const measured = await decode(reusing, ask(typed + 'he', true));
+    assert.ok(measured.stats.reusedRows, 'rows reused with the test off');
+    const drift = denoiser.lastDrift;
+    assert.ok(drift !== undefined && drift > 0 && drift < 1, `drift ${drift}: the rows next to the edit moved a little`);
+    const refusedBefore = denoiser.stats.drifted;
+    denoiser.maxDrift = 0;
+    try {
+      const refused = await decode(reusing, ask(typed + 'hei', true));
+      assert.equal(refused.stats.reusedRows, undefined, 'nothing reused past the bound');
+      assert.equal(denoiser.stats.drifted, refusedBefore + 1);
+      const base = await decode(fresh, ask(typed + 'hei', false));
+      assert.equal(refused.result.text, base.result.text);
+      assert.deepEqual(
+        refused.steps.map((st) => st.unmasked),
+        base.steps.map((st) => st.unmasked),
+      );
+    } finally {
+      denoiser.maxDrift = Infinity;
+    }
+  });
 });
