@@ -15,6 +15,7 @@ reaches Ray: the replica gets its SHA-256 only. Nothing logs a request's body (i
 import asyncio
 import hashlib
 import hmac
+import os
 from collections import Counter
 
 import numpy as np
@@ -27,6 +28,11 @@ from graph import IN, OUTPUTS, Graph, RequestError, Rows
 api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 DATATYPES = {"INT64": np.int64, "FP32": np.float32}
+
+# Batches run at once on a replica: one per row it runs side by side (`--threads`, serve/main.py sets this). Ray Serve
+# forms a batch as soon as the last one is handed on, not when it finishes: with one batch at a time, editors that each
+# wait for their answer arrive one per forward and every batch held one row, run on one core (serve/README.md).
+CONCURRENT_BATCHES = max(1, int(os.environ.get("UNMASK_SERVE_THREADS", "2")))
 
 
 def tensor_of(inp: dict) -> np.ndarray:
@@ -142,7 +148,7 @@ class UnmaskModel:
             "outputs": [output(n, out[n]) for n in wanted if n in out],
         }
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002, max_concurrent_batches=CONCURRENT_BATCHES)
     async def rows(self, items):
         self.batches[len(items)] += 1
         return await asyncio.get_running_loop().run_in_executor(None, self.graph.run_many, items)

@@ -156,3 +156,33 @@ class Graph:
         alone = [self.run(ids[i : i + 1], pos[i : i + 1]) for i in range(2)]
         both = self.run(ids, pos)
         return all(np.array_equal(alone[i][k][0], both[k][i]) for i in range(2) for k in range(3))
+
+
+def side_by_side(folder: str, length: int = 512, runs: int = 10) -> None:
+    """`python3 serve/graph.py DIR`: one row's forward alone against two rows at once on two threads (how much the
+    replica's threads can give on this machine; docs/benchmarks.md, "Team server")."""
+    import threading
+    import time
+
+    g = Graph(folder, 2)
+    n = min(length, g.max_sequence)
+    ids = np.random.default_rng(0).integers(4, g.vocab, (1, n)).astype(np.int64)
+    pos = np.arange(n - 24, n, dtype=np.int64)[None]
+    g.run(ids, pos)
+    t = time.perf_counter()
+    for _ in range(runs):
+        g.run(ids, pos)
+    alone = (time.perf_counter() - t) / runs
+    threads = [threading.Thread(target=lambda: [g.run(ids, pos) for _ in range(runs)]) for _ in range(2)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    both = time.perf_counter() - t
+    print(f"{g.name}, a canvas of {n}: one row alone {alone * 1000:.0f} ms; two rows at once on two threads {both * 1000 / runs:.0f} ms a pair: {2 * runs * alone / both:.2f}x the rows per second")
+
+
+if __name__ == "__main__":
+    side_by_side(sys.argv[1])
+

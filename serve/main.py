@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
         log_to_driver=False,
         logging_level=logging.WARNING,
         **({"num_cpus": args.num_cpus} if args.num_cpus else {}),
-        runtime_env={"env_vars": {"ORT_DISABLE_TELEMETRY": "1", "PYTHONPATH": HERE}},
+        runtime_env={"env_vars": {"ORT_DISABLE_TELEMETRY": "1", "PYTHONPATH": HERE, "UNMASK_SERVE_THREADS": str(max(1, args.threads))}},
     )
     serve.start(http_options={"host": args.host, "port": args.port}, logging_config={"log_level": "WARNING", "enable_access_log": False})
     options = deployment_options(args.config)
