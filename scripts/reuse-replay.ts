@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   if (v['max-drift'] && withReuse.denoiser instanceof CachedDenoiser) withReuse.denoiser.maxDrift = Number(v['max-drift']);
   // --fresh-uncached: the fresh decodes without the dual cache (how far the cache alone moves the text, for scale)
   const fresh = await open(v['fresh-uncached'] ? false : v.cache);
-  process.stdout.write(`model ${withReuse.info.name}, ${withReuse.info.threads} threads, budget ${budget || 'none'}${v['max-drift'] ? `, drift test at ${v['max-drift']}` : ''}\n`);
+  process.stdout.write(
+    `model ${withReuse.info.name}, ${withReuse.info.threads} threads, budget ${budget || 'none'}${v['max-drift'] ? `, drift test at ${v['max-drift']}` : ''}\n`,
+  );
   process.stdout.write(
     '| file | keystrokes | rows reused (median of canvas) | first forward ms, reuse / fresh (p50) | request ms, reuse / fresh (p50) | forwards, reuse / fresh (mean) | text equal |\n| --- | --- | --- | --- | --- | --- | --- |\n',
   );

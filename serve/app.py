@@ -3,7 +3,8 @@
     GET  /v2/health/live, /v2/health/ready        (no token: for load balancers and probes; they carry no data)
     GET  /v2/models/{name}                        metadata, with the manifest and the tokenizer's digest
     GET  /v2/models/{name}/ready
-    POST /v2/models/{name}/infer                  JSON tensors: input_ids, start, past_kv (0 rows), positions
+    POST /v2/models/{name}/infer                  input_ids, start, past_kv (0 rows), positions: JSON tensors or the
+                                                  binary tensor extension (either way in, as asked out)
     GET  /unmask/v1/model                         the served model's name (a client given only the server's URL)
     GET  /unmask/v1/models/{name}/tokenizer.json  the tokenizer, for clients without the model folder
     GET  /unmask/v1/stats                         batch sizes formed by @serve.batch (the load test reads them)
@@ -15,12 +16,13 @@ reaches Ray: the replica gets its SHA-256 only. Nothing logs a request's body (i
 import asyncio
 import hashlib
 import hmac
+import json
 import os
 from collections import Counter
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from ray import serve
 
 from graph import IN, OUTPUTS, Graph, RequestError, Rows
@@ -35,19 +37,67 @@ DATATYPES = {"INT64": np.int64, "FP32": np.float32}
 CONCURRENT_BATCHES = max(1, int(os.environ.get("UNMASK_SERVE_THREADS", "2")))
 
 
-def tensor_of(inp: dict) -> np.ndarray:
+BINARY_HEADER = "inference-header-content-length"  # the binary tensor extension: the JSON part's length in bytes
+
+
+def split_body(raw: bytes, header: str | None) -> tuple[dict, dict]:
+    """An infer body: its JSON part, and each binary input's array by name (the binary tensor extension: the tensors'
+    little-endian bytes follow the JSON in the order of its inputs, each `parameters.binary_data_size` long)."""
+    try:
+        end = len(raw) if header is None else int(header)
+    except ValueError:
+        raise RequestError(f"{BINARY_HEADER} must be a byte count")
+    if not 0 <= end <= len(raw):
+        raise RequestError(f"{BINARY_HEADER} {end} does not fit a body of {len(raw)} bytes")
+    try:
+        body = json.loads(raw[:end])
+    except (ValueError, UnicodeDecodeError):
+        raise RequestError("the body does not start with a JSON object")
+    if not isinstance(body, dict):
+        raise RequestError("the body does not start with a JSON object")
+    binary, at = {}, end
+    for inp in body.get("inputs", []) if isinstance(body.get("inputs"), list) else []:
+        size = (inp.get("parameters") or {}).get("binary_data_size") if isinstance(inp, dict) else None
+        if size is None:
+            continue
+        dtype = DATATYPES.get(inp.get("datatype"))
+        if dtype is None or not isinstance(size, int) or size < 0 or at + size > len(raw) or size % np.dtype(dtype).itemsize:
+            raise RequestError(f"input {inp.get('name')!r}: binary_data_size {size!r} does not fit the body or its datatype")
+        binary[inp.get("name")] = np.frombuffer(raw[at : at + size], dtype=np.dtype(dtype).newbyteorder("<"))
+        at += size
+    if at != len(raw):
+        raise RequestError(f"{len(raw) - at} bytes after the last binary input")
+    return body, binary
+
+
+def tensor_of(inp: dict, binary: dict | None = None) -> np.ndarray:
     dtype = DATATYPES.get(inp.get("datatype"))
     shape = inp.get("shape")
     if dtype is None or not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise RequestError(f"input {inp.get('name')!r}: datatype must be INT64 or FP32 and shape a list of sizes")
-    data = np.asarray(inp.get("data", []), dtype=dtype)
+    data = binary[inp["name"]] if binary and inp.get("name") in binary else np.asarray(inp.get("data", []), dtype=dtype)
     if data.size != int(np.prod(shape)):
         raise RequestError(f"input {inp.get('name')!r}: {data.size} values for shape {shape}")
-    return data.reshape(shape)
+    return data.astype(dtype, copy=False).reshape(shape)
 
 
-def output(name: str, a: np.ndarray) -> dict:
-    return {"name": name, "datatype": "INT64" if a.dtype == np.int64 else "FP32", "shape": list(a.shape), "data": a.ravel().tolist()}
+def infer_response(head: dict, outputs: list[tuple[str, np.ndarray, bool]]) -> Response:
+    """The answer: JSON tensors, or where asked (an output's `binary_data`, or the request's `binary_data_output`) the
+    binary tensor extension, the arrays' little-endian bytes after the JSON part in the order of its outputs."""
+    described, blobs = [], []
+    for name, a, binary in outputs:
+        t = {"name": name, "datatype": "INT64" if a.dtype == np.int64 else "FP32", "shape": list(a.shape)}
+        if binary:
+            blob = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
+            t["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
+        else:
+            t["data"] = a.ravel().tolist()
+        described.append(t)
+    text = json.dumps({**head, "outputs": described}, separators=(",", ":")).encode()
+    if not blobs:
+        return Response(text, media_type="application/json")
+    return Response(text + b"".join(blobs), media_type="application/octet-stream", headers={BINARY_HEADER: str(len(text))})
 
 
 @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0})
@@ -124,13 +174,13 @@ class UnmaskModel:
         self.authorize(request)
         self.named(name)
         try:
-            body = await request.json()
-            inputs = {i.get("name"): i for i in body.get("inputs", [])}
+            body, binary = split_body(await request.body(), request.headers.get(BINARY_HEADER))
+            inputs = {i.get("name"): i for i in body.get("inputs", []) if isinstance(i, dict)}
             missing = [n for n in (IN["ids"], IN["positions"]) if n not in inputs]
             if missing:
                 raise RequestError(f"missing input {', '.join(missing)}")
-            rows = Rows(tensor_of(inputs[IN["ids"]]).astype(np.int64), tensor_of(inputs[IN["positions"]]).astype(np.int64))
-            if IN["start"] in inputs and int(tensor_of(inputs[IN["start"]]).ravel()[0]) != 0:
+            rows = Rows(tensor_of(inputs[IN["ids"]], binary).astype(np.int64), tensor_of(inputs[IN["positions"]], binary).astype(np.int64))
+            if IN["start"] in inputs and int(tensor_of(inputs[IN["start"]], binary).ravel()[0]) != 0:
                 raise RequestError(f"this server runs full forwards only: {IN['start']} must be 0")
             past = inputs.get(IN["pastKv"])
             if past is not None and (len(past.get("shape", [])) != 6 or past["shape"][4] != 0):
@@ -139,14 +189,14 @@ class UnmaskModel:
         except (RequestError, ValueError, TypeError, AttributeError) as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         top_ids, top_probs, entropy = await self.rows(rows)
-        wanted = [o.get("name") for o in body.get("outputs", [])] or list(OUTPUTS)
+        asked = [o for o in body.get("outputs", []) if isinstance(o, dict)] or [{"name": n} for n in OUTPUTS]
+        all_binary = bool((body.get("parameters") or {}).get("binary_data_output"))
         out = dict(zip(OUTPUTS, (top_ids, top_probs, entropy)))
-        return {
-            "model_name": self.graph.name,
-            "model_version": "1",
-            **({"id": body["id"]} if isinstance(body.get("id"), str) else {}),
-            "outputs": [output(n, out[n]) for n in wanted if n in out],
-        }
+        head = {"model_name": self.graph.name, "model_version": "1", **({"id": body["id"]} if isinstance(body.get("id"), str) else {})}
+        return infer_response(
+            head,
+            [(o["name"], out[o["name"]], all_binary or bool((o.get("parameters") or {}).get("binary_data"))) for o in asked if o.get("name") in out],
+        )
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002, max_concurrent_batches=CONCURRENT_BATCHES)
     async def rows(self, items):

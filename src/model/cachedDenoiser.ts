@@ -210,7 +210,20 @@ export class CachedDenoiser implements Denoiser {
       const out = await this.graph.run({ ids: ids(canvas.slice(a, b)), start: a, past: moved, positions, withKv: true, copy: true });
       // the drift test: how far the edit moved the recomputed rows next to the reused ones (new keys and values
       // against the old); past maxDrift the reused rows are taken to have moved too, and the whole canvas is computed
-      this.lastDrift = probe.length ? Math.max(...rowDrift(joinRows(probe.map((p) => ({ ...p.now, kv: out.kv! })), invFreq), joinRows(probe.map((p) => ({ ...p.was, kv: this.full!.kv })), invFreq))) : undefined;
+      this.lastDrift = probe.length
+        ? Math.max(
+            ...rowDrift(
+              joinRows(
+                probe.map((p) => ({ ...p.now, kv: out.kv! })),
+                invFreq,
+              ),
+              joinRows(
+                probe.map((p) => ({ ...p.was, kv: this.full!.kv })),
+                invFreq,
+              ),
+            ),
+          )
+        : undefined;
       if ((this.lastDrift ?? 0) <= this.maxDrift) {
         predictions = out.predictions;
         kv = joinRows(
@@ -271,7 +284,10 @@ export class CachedDenoiser implements Denoiser {
     if (a > 0 && headProbe) probe.push({ now: { from: 0, count: headProbe, shift: 0 }, was: { from: slide + a, count: headProbe, shift: -slide } });
     const tailProbe = Math.max(0, Math.min(REUSE.probeRows, b - (n - tail)));
     if (b < n && tailProbe)
-      probe.push({ now: { from: b - a - tailProbe, count: tailProbe, shift: 0 }, was: { from: tailFrom + (b - tailProbe - (n - tail)), count: tailProbe, shift: tailShift } });
+      probe.push({
+        now: { from: b - a - tailProbe, count: tailProbe, shift: 0 },
+        was: { from: tailFrom + (b - tailProbe - (n - tail)), count: tailProbe, shift: tailShift },
+      });
     return {
       probe,
       a,

@@ -47,36 +47,40 @@ export class RemoteDenoiser implements Denoiser {
     if (signal?.aborted) throw new CancelledError();
     const past = this.kvShape ? [...this.kvShape] : undefined;
     if (past) [past[2], past[4]] = [1, 0];
-    const inputs =
-      `[{"name":"${GRAPH.inputs.ids}","datatype":"INT64","shape":[1,${canvas.length}],"data":[${canvas.join(',')}]},` +
-      (past
-        ? `{"name":"${GRAPH.inputs.start}","datatype":"INT64","shape":[1],"data":[0]},` +
-          `{"name":"${GRAPH.inputs.pastKv}","datatype":"FP32","shape":[${past.join(',')}],"data":[]},`
-        : '') +
-      `{"name":"${GRAPH.inputs.positions}","datatype":"INT64","shape":[1,${positions.length}],"data":[${positions.join(',')}]}]`;
+    const int64 = (xs: readonly number[]) => BigInt64Array.from(xs, (x) => BigInt(x));
+    const inputs: Tensor[] = [
+      { name: GRAPH.inputs.ids, datatype: 'INT64', shape: [1, canvas.length], data: int64(canvas) },
+      ...(past
+        ? ([
+            { name: GRAPH.inputs.start, datatype: 'INT64', shape: [1], data: int64([0]) },
+            { name: GRAPH.inputs.pastKv, datatype: 'FP32', shape: past, data: new Float32Array(0) },
+          ] satisfies Tensor[])
+        : []),
+      { name: GRAPH.inputs.positions, datatype: 'INT64', shape: [1, positions.length], data: int64(positions) },
+    ];
     const out = await this.client.infer(this.model, inputs, [GRAPH.outputs.topIds, GRAPH.outputs.topProbs, GRAPH.outputs.entropy], signal);
     this.forwards++;
     const n = positions.length;
     const k = this.topK;
-    const ids = tensorOf(out, GRAPH.outputs.topIds, n * k);
-    const probs = tensorOf(out, GRAPH.outputs.topProbs, n * k);
-    const entropy = tensorOf(out, GRAPH.outputs.entropy, n);
+    const ids = tensorOf(out, GRAPH.outputs.topIds, 'INT64', n * k) as BigInt64Array;
+    const probs = tensorOf(out, GRAPH.outputs.topProbs, 'FP32', n * k) as Float32Array;
+    const entropy = tensorOf(out, GRAPH.outputs.entropy, 'FP32', n) as Float32Array;
     const result: Prediction[] = [];
     for (let j = 0; j < n; j++) {
       result.push({
-        ids: Int32Array.from(ids.slice(j * k, (j + 1) * k)),
-        probs: Float32Array.from(probs.slice(j * k, (j + 1) * k)),
-        entropy: Math.fround(entropy[j]),
+        ids: Int32Array.from(ids.subarray(j * k, (j + 1) * k), (x) => Number(x)),
+        probs: probs.slice(j * k, (j + 1) * k),
+        entropy: entropy[j],
       });
     }
     return result;
   }
 }
 
-function tensorOf(out: Map<string, Tensor>, name: string, size: number): number[] {
+function tensorOf(out: Map<string, Tensor>, name: string, datatype: Tensor['datatype'], size: number): Tensor['data'] {
   const t = out.get(name);
-  if (!t || !Array.isArray(t.data) || t.data.length !== size) {
-    throw new UnmaskError(ErrorCodes.decode, `the Unmask server's answer has no ${name} of ${size} values (is it serving an Unmask graph?)`);
+  if (!t || t.datatype !== datatype || t.data.length !== size) {
+    throw new UnmaskError(ErrorCodes.decode, `the Unmask server's answer has no ${name} of ${size} ${datatype} values (is it serving an Unmask graph?)`);
   }
   return t.data;
 }

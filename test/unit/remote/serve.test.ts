@@ -14,6 +14,7 @@ import { ErrorCodes, UnmaskError } from '../../../src/protocol';
 import { completeRemote, openRemote } from '../../../src/remote/complete';
 import { launchServer, type LaunchedServer } from '../../../src/remote/launch';
 import type { RemoteModel } from '../../../src/remote/remoteModel';
+import { BINARY_HEADER, binaryRequest, parseInferAnswer } from '../../../src/remote/kserve';
 import { SERVER } from '../fault/helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -63,6 +64,42 @@ describe('team server (serve/, KServe v2 on Ray Serve)', function () {
         );
       }
     }
+  });
+
+  it('speaks both tensor encodings of KServe v2: JSON tensors answer what the binary extension does; a bad binary body is a 400 naming it', async () => {
+    const canvas = Array.from({ length: 40 }, (_, i) => 5 + ((i * 37) % 700));
+    const positions = [30, 31, 32];
+    const url = `${server.url}/v2/models/${remote.denoiser.model}/infer`;
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const json = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        inputs: [
+          { name: 'input_ids', datatype: 'INT64', shape: [1, canvas.length], data: canvas },
+          { name: 'positions', datatype: 'INT64', shape: [1, positions.length], data: positions },
+        ],
+      }),
+    });
+    assert.equal(json.status, 200);
+    assert.equal(json.headers.get(BINARY_HEADER), null, 'JSON asked, JSON answered');
+    const plain = parseInferAnswer(new Uint8Array(await json.arrayBuffer()), undefined);
+    const binary = await remote.denoiser.client.infer(
+      remote.denoiser.model,
+      [
+        { name: 'input_ids', datatype: 'INT64', shape: [1, canvas.length], data: BigInt64Array.from(canvas, BigInt) },
+        { name: 'positions', datatype: 'INT64', shape: [1, positions.length], data: BigInt64Array.from(positions, BigInt) },
+      ],
+      ['top_ids', 'top_probs', 'entropy'],
+    );
+    for (const name of ['top_ids', 'top_probs', 'entropy']) {
+      assert.deepEqual(binary.get(name)!.shape, plain.get(name)!.shape, name);
+      assert.deepEqual([...binary.get(name)!.data].map(Number), [...plain.get(name)!.data].map(Number), name);
+    }
+    const { body, headerLength } = binaryRequest([{ name: 'input_ids', datatype: 'INT64', shape: [1, 3], data: BigInt64Array.of(5n, 6n, 7n) }], []);
+    const short = await fetch(url, { method: 'POST', headers: { ...headers, [BINARY_HEADER]: String(headerLength) }, body: body.subarray(0, body.length - 4) });
+    assert.equal(short.status, 400);
+    assert.match(await short.text(), /binary_data_size/);
   });
 
   it('refuses a missing or wrong token (401) with RemoteUnauthorized', async () => {
