@@ -48,7 +48,7 @@ describe('model: one graph for the full forward and the cached step', function (
     c.beginBlock(positions[0], positions[7] + 1);
     const refresh = await c.forward(canvas, positions);
     const step = await c.forward(canvas, positions);
-    assert.deepEqual(c.stats, { refreshes: 1, steps: 1, reusing: 0 });
+    assert.deepEqual(c.stats, { refreshes: 1, steps: 1, reusing: 0, drifted: 0 });
     for (let i = 0; i < positions.length; i++) {
       assert.deepEqual(Array.from(refresh[i].ids), Array.from(full[i].ids));
       assert.ok(Math.abs(refresh[i].probs[0] - full[i].probs[0]) < 1e-6);
