@@ -57,7 +57,7 @@ def split_body(raw: bytes, header: str | None) -> tuple[dict, dict]:
         raise RequestError("the body does not start with a JSON object")
     binary, at = {}, end
     for inp in body.get("inputs", []) if isinstance(body.get("inputs"), list) else []:
-        size = (inp.get("parameters") or {}).get("binary_data_size") if isinstance(inp, dict) else None
+        size = params(inp).get("binary_data_size")
         if size is None:
             continue
         dtype = DATATYPES.get(inp.get("datatype"))
@@ -68,6 +68,12 @@ def split_body(raw: bytes, header: str | None) -> tuple[dict, dict]:
     if at != len(raw):
         raise RequestError(f"{len(raw) - at} bytes after the last binary input")
     return body, binary
+
+
+def params(x) -> dict:
+    """An object's `parameters`, or {} where it has none (or something else in their place)."""
+    p = x.get("parameters") if isinstance(x, dict) else None
+    return p if isinstance(p, dict) else {}
 
 
 def tensor_of(inp: dict, binary: dict | None = None) -> np.ndarray:
@@ -189,13 +195,15 @@ class UnmaskModel:
         except (RequestError, ValueError, TypeError, AttributeError) as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         top_ids, top_probs, entropy = await self.rows(rows)
-        asked = [o for o in body.get("outputs", []) if isinstance(o, dict)] or [{"name": n} for n in OUTPUTS]
-        all_binary = bool((body.get("parameters") or {}).get("binary_data_output"))
+        outputs = body.get("outputs")
+        asked = [o for o in outputs if isinstance(o, dict)] if isinstance(outputs, list) else []
+        asked = asked or [{"name": n} for n in OUTPUTS]
+        all_binary = bool(params(body).get("binary_data_output"))
         out = dict(zip(OUTPUTS, (top_ids, top_probs, entropy)))
         head = {"model_name": self.graph.name, "model_version": "1", **({"id": body["id"]} if isinstance(body.get("id"), str) else {})}
         return infer_response(
             head,
-            [(o["name"], out[o["name"]], all_binary or bool((o.get("parameters") or {}).get("binary_data"))) for o in asked if o.get("name") in out],
+            [(o["name"], out[o["name"]], all_binary or bool(params(o).get("binary_data"))) for o in asked if o.get("name") in out],
         )
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002, max_concurrent_batches=CONCURRENT_BATCHES)

@@ -1,7 +1,8 @@
 // A client of the Open Inference Protocol (KServe v2) over HTTP(S) for the team server (serve/README.md): tensors in
-// the binary tensor extension (a JSON header, then each tensor's little-endian bytes), a bearer token, a deadline per request and the caller's cancellation. Every failure is a named error: the
-// caller's abort is CancelledError, a server that does not answer (refused, died mid-request, past the deadline) is
-// RemoteUnavailable, a refused token RemoteUnauthorized, anything else the server answers a DecodeError with its text.
+// the binary tensor extension (a JSON header, then each tensor's little-endian bytes), a bearer token, a deadline per
+// request and the caller's cancellation. Every failure is a named error: the caller's abort is CancelledError, a server
+// that does not answer (refused, died mid-request, past the deadline) is RemoteUnavailable, a refused token
+// RemoteUnauthorized, anything else the server answers a DecodeError with its text.
 import { CancelledError } from '../engine/types';
 import { ErrorCodes, UnmaskError } from '../protocol';
 
@@ -77,7 +78,7 @@ export function parseInferAnswer(body: Uint8Array, headerLength: number | undefi
     let data: BigInt64Array | Float32Array;
     if (size !== undefined) {
       const bytes = Number(size);
-      if (!Number.isInteger(bytes) || bytes !== (count * 8) / (datatype === 'FP32' ? 2 : 1) || at + bytes > body.length) {
+      if (!Number.isInteger(bytes) || bytes !== count * (datatype === 'INT64' ? 8 : 4) || at + bytes > body.length) {
         throw new Error(`output ${name}: binary_data_size ${String(size)} does not fit its shape [${shape.join(', ')}] or the body`);
       }
       const copy = body.slice(at, at + bytes); // aligned for the typed array

@@ -6,8 +6,13 @@ import { POLICY_NAMES } from '../../src/engine/policyTable';
 import { bench, traces, typeOnNewLine, unmaskLog } from './hooks';
 import { waitFor } from './workbench';
 
+/** The user's settings.json; {} while the editor is still writing it (caught half-written, it is not JSON yet). */
 function readUserSettings(): Record<string, unknown> {
-  return JSON.parse(fs.readFileSync(bench().server.userSettings, 'utf8')) as Record<string, unknown>;
+  try {
+    return JSON.parse(fs.readFileSync(bench().server.userSettings, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
 }
 
 describe('commands and settings', () => {
