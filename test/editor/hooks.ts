@@ -112,6 +112,13 @@ export const mochaHooks = {
     const opening = Date.now();
     workbench = await Workbench.open(server, context);
     console.log(`  start-up: the workbench opened in ${secondsSince(opening)} s`);
+    // the extension activates after start-up (onStartupFinished) and only then registers its completion provider: a
+    // prompt typed before that gets no request at all (the editor does not ask a provider registered later), which
+    // failed the first test once typing got faster. Wait for the status bar to show the model ready, as a user sees it.
+    const ready = Date.now();
+    const wb = workbench;
+    await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText().catch(() => '')), 'the Unmask status bar item to show the model ready', 120_000);
+    console.log(`  start-up: the model was ready ${secondsSince(ready)} s later`);
   },
   async afterEach(this: Mocha.Context) {
     const test = this.currentTest;
