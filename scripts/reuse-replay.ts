@@ -7,8 +7,9 @@
 //   npx tsx scripts/reuse-replay.ts --model DIR [--chars 20] [--budget 0|auto|MS] [--cache] [--threads N] [--fresh-uncached] [--max-drift X]
 //
 // --budget 0 (the default) decodes without a time budget, so the two texts differ only by the reuse; `auto` is what
-// the editor does. --max-drift X turns the drift test on (model/cachedDenoiser.ts REUSE). --cache decodes with the dual cache where the folder's manifest does not ask for it (the bundled
-// model): reuse needs the cache. The files are knip 6.48.0's (ISC, node_modules/knip/dist), as scripts/latency.ts's gaps.
+// the editor does. --max-drift X turns the drift test on (model/cachedDenoiser.ts REUSE). --cache decodes with the
+// dual cache where the folder's manifest does not ask for it (the bundled model): reuse needs the cache. The files are
+// knip 6.48.0's (ISC, node_modules/knip/dist), as scripts/latency.ts's gaps.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
     const lines = [0, 0.25, 0.5, 0.75, 1].map((q) => {
       const kept = sorted.slice(0, Math.round(q * sorted.length));
       const bound = kept.length ? kept[kept.length - 1].drift : 0;
-      const equal = all.n - drifts.length + (drifts.length - kept.length) + kept.filter((d) => d.equal).length;
+      const equal = all.n - kept.length + kept.filter((d) => d.equal).length;
       return `| ${kept.length ? bound.toExponential(1) : 'below the least'} | ${kept.length} of ${all.n} | ${equal} of ${all.n} (${((100 * equal) / all.n).toFixed(1)}%) |`;
     });
     process.stdout.write(

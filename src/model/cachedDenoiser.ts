@@ -35,6 +35,16 @@ interface Rows {
   end: number;
 }
 
+/** A reusing first forward's plan: compute rows [a, b); take `before` and `after` from the last cache; `probe`: the
+ * recomputed old rows next to the reused ones (where they are now, in the forward's rows, and were, in the last cache). */
+interface ReusePlan {
+  a: number;
+  b: number;
+  before: RowSource;
+  after: RowSource;
+  probe: { now: Omit<RowSource, 'kv'>; was: Omit<RowSource, 'kv'> }[];
+}
+
 export class CachedDenoiser implements Denoiser {
   readonly stats: CacheStats = { refreshes: 0, steps: 0, reusing: 0, drifted: 0 };
   /** The drift test's bound (REUSE.maxDrift; lastDrift past it: the reused rows are not used). */
@@ -198,60 +208,16 @@ export class CachedDenoiser implements Denoiser {
     const reuseHi = Math.max(this.window.end, ...positions.map((p) => p + 1));
     const reuse = this.reuseNext ? this.reusePlan(canvas, Math.min(this.window.start, ...positions), reuseHi) : undefined;
     this.reuseNext = false;
-    let predictions!: Prediction[];
-    let kv!: ort.Tensor;
-    let reused = false;
-    if (reuse) {
-      // the rows that changed and the slots, against the reused rows' keys and values (moved to their new positions)
-      const { a, b, before, after, probe } = reuse;
-      // the reused rows, moved once: the past of this forward, and with its rows spliced in, the new full cache
-      const invFreq = this.invFreq ?? new Float64Array();
-      const moved = joinRows([before, after], invFreq);
-      const out = await this.graph.run({ ids: ids(canvas.slice(a, b)), start: a, past: moved, positions, withKv: true, copy: true });
-      // the drift test: how far the edit moved the recomputed rows next to the reused ones (new keys and values
-      // against the old); past maxDrift the reused rows are taken to have moved too, and the whole canvas is computed
-      this.lastDrift = probe.length
-        ? Math.max(
-            ...rowDrift(
-              joinRows(
-                probe.map((p) => ({ ...p.now, kv: out.kv! })),
-                invFreq,
-              ),
-              joinRows(
-                probe.map((p) => ({ ...p.was, kv: this.full!.kv })),
-                invFreq,
-              ),
-            ),
-          )
-        : undefined;
-      if ((this.lastDrift ?? 0) <= this.maxDrift) {
-        predictions = out.predictions;
-        kv = joinRows(
-          [
-            { kv: moved, from: 0, count: before.count, shift: 0 },
-            { kv: out.kv!, from: 0, count: b - a, shift: 0 },
-            { kv: moved, from: before.count, count: after.count, shift: 0 },
-          ],
-          new Float64Array(),
-        );
-        this.reusedRows = before.count + after.count;
-        this.reusedInARow++;
-        this.stats.reusing++;
-        reused = true;
-      } else this.stats.drifted++;
-    }
-    if (!reused) {
-      ({ predictions, kv } = (await this.graph.run({ ids: ids(canvas), start: 0, positions, withKv: true, copy: true })) as {
-        predictions: Prediction[];
-        kv: ort.Tensor;
-      });
-      this.reusedInARow = 0;
-    }
+    const fromReuse = reuse ? await this.reuseForward(canvas, positions, reuse) : undefined;
+    if (!fromReuse) this.reusedInARow = 0;
+    const { predictions, kv } =
+      fromReuse ??
+      ((await this.graph.run({ ids: ids(canvas), start: 0, positions, withKv: true, copy: true })) as { predictions: Prediction[]; kv: ort.Tensor });
     this.full = { canvas: [...canvas], kv, after: reuseHi };
     this.cached = [...canvas];
     this.announced = undefined;
     // built once per refresh: the window is fixed until the next one, and so are the rows outside it
-    this.past = this.graph.pastWithout(kv!, this.window.start, this.window.end);
+    this.past = this.graph.pastWithout(kv, this.window.start, this.window.end);
     this.repeated = undefined;
     this.stale = new Map(positions.map((p, j) => [p, predictions[j]]));
     this.stats.refreshes++;
@@ -260,14 +226,50 @@ export class CachedDenoiser implements Denoiser {
   }
 
   /**
+   * A decode's first forward with reuse: the rows that changed and the slots, against the reused rows' keys and values
+   * (moved to their new positions), and the new full cache with them spliced in; undefined when the drift test refuses
+   * it (the caller then computes the whole canvas).
+   */
+  private async reuseForward(
+    canvas: readonly number[],
+    positions: readonly number[],
+    { a, b, before, after, probe }: ReusePlan,
+  ): Promise<{ predictions: Prediction[]; kv: ort.Tensor } | undefined> {
+    const invFreq = this.invFreq ?? new Float64Array();
+    // the reused rows, moved once: the past of this forward, and with its rows spliced in, the new full cache
+    const moved = joinRows([before, after], invFreq);
+    const out = await this.graph.run({ ids: ids(canvas.slice(a, b)), start: a, past: moved, positions, withKv: true, copy: true });
+    // the drift test: how far the edit moved the recomputed rows next to the reused ones (new keys and values against
+    // the old); past maxDrift the reused rows are taken to have moved too
+    const rowsOf = (side: 'now' | 'was', kv: ort.Tensor) =>
+      joinRows(
+        probe.map((p) => ({ ...p[side], kv })),
+        invFreq,
+      );
+    this.lastDrift = probe.length ? Math.max(...rowDrift(rowsOf('now', out.kv!), rowsOf('was', this.full!.kv))) : undefined;
+    if ((this.lastDrift ?? 0) > this.maxDrift) {
+      this.stats.drifted++;
+      return undefined;
+    }
+    this.reusedRows = before.count + after.count;
+    this.reusedInARow++;
+    this.stats.reusing++;
+    const kv = joinRows(
+      [
+        { kv: moved, from: 0, count: before.count, shift: 0 },
+        { kv: out.kv!, from: 0, count: b - a, shift: 0 },
+        { kv: moved, from: before.count, count: after.count, shift: 0 },
+      ],
+      new Float64Array(),
+    );
+    return { predictions: out.predictions, kv };
+  }
+
+  /**
    * Which rows of a decode's first forward the last canvas can give (REUSE's rule), given the rows [lo, hi) that must
    * be computed (the window and the wanted positions); undefined: compute the whole canvas.
    */
-  private reusePlan(
-    canvas: readonly number[],
-    lo: number,
-    hi: number,
-  ): { a: number; b: number; before: RowSource; after: RowSource; probe: { now: Omit<RowSource, 'kv'>; was: Omit<RowSource, 'kv'> }[] } | undefined {
+  private reusePlan(canvas: readonly number[], lo: number, hi: number): ReusePlan | undefined {
     const full = this.full;
     if (!full || this.reusedInARow >= REUSE.refreshEvery) return undefined;
     const { head, slide, tail, tailFrom } = alignCanvases(full.canvas, canvas, { prev: full.after, next: hi });
@@ -279,7 +281,7 @@ export class CachedDenoiser implements Denoiser {
     const b = Math.min(n, Math.max(hi, moves(tailShift) ? n - tail + REUSE.margin : n));
     if (a + (n - b) < REUSE.minShare * n) return undefined;
     // the drift test's rows: up to probeRows recomputed old rows on each side, the nearest to the reused ones
-    const probe: { now: Omit<RowSource, 'kv'>; was: Omit<RowSource, 'kv'> }[] = [];
+    const probe: ReusePlan['probe'] = [];
     const headProbe = Math.max(0, Math.min(REUSE.probeRows, head - a));
     if (a > 0 && headProbe) probe.push({ now: { from: 0, count: headProbe, shift: 0 }, was: { from: slide + a, count: headProbe, shift: -slide } });
     const tailProbe = Math.max(0, Math.min(REUSE.probeRows, b - (n - tail)));

@@ -67,8 +67,7 @@ describe('commands and settings', () => {
 
   it('an invalid model folder gives an error naming the setting, and completions keep working', async () => {
     const wb = bench();
-    const modelLoaded = async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText());
-    await waitFor(modelLoaded, 'the status bar to show the bundled model loaded', 60_000);
+    await waitFor(() => wb.modelReady(), 'the status bar to show the bundled model loaded', 60_000);
     await wb.clearNotifications();
     await wb.setSetting('unmask.modelFolder', '/nonexistent/unmask-model');
     try {
@@ -85,7 +84,7 @@ describe('commands and settings', () => {
       await wb.setSetting('unmask.modelFolder', undefined);
       await waitFor(async () => loads() > before, 'the bundled model to be loaded again once the setting is removed');
     }
-    await waitFor(modelLoaded, 'the status bar to show the bundled model again');
+    await waitFor(() => wb.modelReady(), 'the status bar to show the bundled model again');
   });
 
   it('Copy Debug Info says it copied', async () => {

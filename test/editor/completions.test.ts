@@ -159,7 +159,7 @@ describe('inline completions from the bundled model', () => {
   it('at the end of a line, the default gate shows nothing or a completion that cleared it, within the time budget', async () => {
     const wb = bench();
     const budgetMs = 150;
-    await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText()), 'the status bar to show the model loaded', 60_000);
+    await waitFor(() => wb.modelReady(), 'the status bar to show the model loaded', 60_000);
     await wb.setSetting('unmask.minConfidence', DEFAULT_GATE.minConfidence, 'workspace'); // over the suite's 0
     await wb.setSetting('unmask.timeBudgetMs', budgetMs, 'workspace');
     try {

@@ -47,7 +47,7 @@ describe('Get Model', function () {
 
   it('Get Model from a typed repository shows its progress, then the new model answers a completion', async () => {
     const wb = bench();
-    await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText()), 'the bundled model to be loaded first', 60_000);
+    await waitFor(() => wb.modelReady(), 'the bundled model to be loaded first', 60_000);
     await wb.clearNotifications();
     await wb.runCommand('Unmask: Get Model…');
     const typeAny = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Type any Hub repository' }).first();

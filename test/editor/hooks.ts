@@ -117,7 +117,7 @@ export const mochaHooks = {
     // failed the first test once typing got faster. Wait for the status bar to show the model ready, as a user sees it.
     const ready = Date.now();
     const wb = workbench;
-    await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText().catch(() => '')), 'the Unmask status bar item to show the model ready', 120_000);
+    await waitFor(() => wb.modelReady(), 'the Unmask status bar item to show the model ready', 120_000);
     console.log(`  start-up: the model was ready ${secondsSince(ready)} s later`);
   },
   async afterEach(this: Mocha.Context) {

@@ -45,7 +45,7 @@ describe('a converted pretrained checkpoint as the model folder', function () {
     const wb = bench();
     const folder = path.join(dir, 'qwen2');
     const name = JSON.parse(fs.readFileSync(path.join(folder, 'unmask.json'), 'utf8')).name as string;
-    await waitFor(async () => /Unmask \S+ \(\w+\)/.test(await wb.statusText()), 'the bundled model to be loaded first', 60_000);
+    await waitFor(() => wb.modelReady(), 'the bundled model to be loaded first', 60_000);
     await wb.setSetting('unmask.modelFolder', folder);
     try {
       await waitFor(async () => (await wb.statusText()).includes(name), `the status bar to show the converted ${name} loaded`, 120_000);

@@ -53,6 +53,11 @@ export class Workbench {
     return ((await this.statusItem.textContent()) ?? '').replace(/\s+/g, ' ').trim();
   }
 
+  /** Whether the status bar shows a model loaded and ready: "Unmask NAME (PROVIDER)". */
+  async modelReady(): Promise<boolean> {
+    return /Unmask \S+ \(\w+\)/.test(await this.statusText().catch(() => ''));
+  }
+
   /** Runs a command by its title from the command palette, as a user would. */
   async runCommand(title: string): Promise<void> {
     // the title goes into the palette's box at once (as pasted), not key by key: each key refilters every command
